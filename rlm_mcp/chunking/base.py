@@ -1,0 +1,68 @@
+"""What every chunker produces and promises.
+
+Every line, row or element of a document is owned by exactly one chunk; text that helps a reader
+but belongs to another chunk (a CSV header, a heading path, an import block, the end of the previous
+chunk) travels in `context`, never in `text`. That is what makes counts across tasks exact.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, TextIO
+
+TARGET_CHARS = 1500  # a retrieval chunk: about 1–2k characters, near the embedder's 256-token window
+MAX_CHARS = 2000
+HARD_MAX_CHARS = 8000  # no chunk is ever longer (a single CSV row or minified line is cut at this)
+READ_LINE_LIMIT = 1 << 20  # a line longer than this is read in pieces, so memory stays bounded
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    text: str
+    start_line: int  # 1-based, inclusive
+    end_line: int
+    context: str = ""  # preamble shown before the text: heading path, CSV header, imports, JSON path
+    section: str = ""  # short label for locations: heading, `class Foo.bar`, `$[12]`, `rows 10-59`
+    start_row: int | None = None  # CSV data rows / JSON elements / JSONL lines owned, 1-based
+    end_row: int | None = None
+
+
+class Chunker(Protocol):
+    """Turns a text stream into chunks; `profile()` is complete once `chunks()` is exhausted."""
+
+    content_type: str
+
+    def chunks(self, text: TextIO) -> Iterator[Chunk]: ...
+
+    def profile(self) -> dict[str, Any] | None: ...
+
+
+def read_lines(text: TextIO) -> Iterator[tuple[int, str, bool]]:
+    """Yield (line_number, piece, ends_line) with pieces of at most READ_LINE_LIMIT characters.
+
+    A 50 MB single-line file arrives as 50 pieces of one line, never as one 50 MB string.
+    """
+    number = 1
+    while True:
+        piece = text.readline(READ_LINE_LIMIT)
+        if not piece:
+            return
+        ends = piece.endswith(("\n", "\r"))
+        yield number, piece, ends
+        if ends:
+            number += 1
+
+
+def split_long(text: str, limit: int) -> list[str]:
+    """Split `text` into pieces ≤ limit, at the last whitespace before the limit where there is one."""
+    pieces = []
+    while len(text) > limit:
+        cut = max(text.rfind(" ", 0, limit), text.rfind("\n", 0, limit), text.rfind("\t", 0, limit))
+        if cut < limit // 2:  # no whitespace near the end: a very long word, or none at all
+            cut = limit
+        else:
+            cut += 1
+        pieces.append(text[:cut])
+        text = text[cut:]
+    if text:
+        pieces.append(text)
+    return pieces

@@ -1,0 +1,62 @@
+"""Settings read from the environment, once, into a frozen value."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DB_DIRNAME = ".rlm"
+DB_FILENAME = "rlm.db"
+DEFAULT_LEASE_SECONDS = 300
+DEFAULT_TASK_TOKENS = 6000
+DEFAULT_REGEX_BUDGET_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    project_dir: Path
+    db_path: Path
+    allowed_roots: tuple[Path, ...]
+    lease_seconds: int = DEFAULT_LEASE_SECONDS
+    task_tokens: int = DEFAULT_TASK_TOKENS
+    regex_budget_seconds: float = DEFAULT_REGEX_BUDGET_SECONDS
+    embed_model: str | None = None
+    embed_in_background: bool = True
+
+
+def _positive_number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} must be positive")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Project from CLAUDE_PROJECT_DIR, else the working directory; RLM_DB and RLM_ALLOWED_ROOTS override."""
+    env = os.environ if env is None else env
+    project = Path(env.get("CLAUDE_PROJECT_DIR") or os.getcwd()).expanduser().resolve()
+    db_raw = env.get("RLM_DB")
+    db_path = Path(db_raw).expanduser() if db_raw else project / DB_DIRNAME / DB_FILENAME
+    if not db_path.is_absolute():
+        db_path = project / db_path
+    roots_raw = env.get("RLM_ALLOWED_ROOTS", "")
+    roots = [Path(p).expanduser() for p in roots_raw.split(os.pathsep) if p.strip()]
+    allowed = tuple(
+        dict.fromkeys((r if r.is_absolute() else project / r).resolve() for r in [project, *roots])
+    )
+    return Settings(
+        project_dir=project,
+        db_path=db_path,
+        allowed_roots=allowed,
+        lease_seconds=int(_positive_number(env, "RLM_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
+        task_tokens=int(_positive_number(env, "RLM_TASK_TOKENS", DEFAULT_TASK_TOKENS)),
+        regex_budget_seconds=_positive_number(env, "RLM_REGEX_BUDGET", DEFAULT_REGEX_BUDGET_SECONDS),
+        embed_model=env.get("RLM_EMBED_MODEL") or None,
+        embed_in_background=env.get("RLM_EMBED_BACKGROUND", "1") not in ("0", "false", "no"),
+    )

@@ -1,0 +1,143 @@
+"""One function opens every connection: driver, pragmas, sqlite-vec, migrations."""
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlean as sqlite3  # stdlib sqlite3 cannot load extensions on pyenv/macOS Pythons
+import sqlite_vec
+
+log = logging.getLogger(__name__)
+
+Connection = Any  # sqlean.Connection; the driver ships no type stubs
+BUSY_TIMEOUT_MS = 30_000
+MIGRATIONS_PACKAGE = "rlm_mcp.store.migrations"
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    """(number, name, sql) for every `NNNN_name.sql` file, in order."""
+    found = []
+    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def _configure(conn: Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.enable_load_extension(True)
+    sqlite_vec.load(conn)
+    conn.enable_load_extension(False)
+
+
+def _migrate(conn: Connection) -> None:
+    """Apply pending migrations; BEGIN IMMEDIATE makes concurrent processes take turns."""
+    pending = _migrations()
+    (current,) = conn.execute("PRAGMA user_version").fetchone()
+    if current >= (pending[-1][0] if pending else 0):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (current,) = conn.execute("PRAGMA user_version").fetchone()
+        for number, name, sql in pending:
+            if number > current:
+                log.info("applying migration %s", name)
+                for statement in _split_sql(sql):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies (BEGIN … END;) whole."""
+    statements, buffer = [], ""
+    for line in sql.splitlines(keepends=True):
+        if line.strip().startswith("--") and not buffer.strip():
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
+
+def connect(path: Path) -> Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    _configure(conn)
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        log.warning("journal_mode is %s, not WAL: concurrent writers will wait longer", mode)
+    _migrate(conn)
+    return conn
+
+
+class Store:
+    """A database file, with a connection per thread and short transactions."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[Connection] = []
+        self._lock = threading.Lock()
+
+    def conn(self) -> Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One `BEGIN IMMEDIATE` transaction: committed on success, rolled back on any error."""
+        conn = self.conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A consistent snapshot for several SELECTs."""
+        conn = self.conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:  # closed already, or owned by a finished thread
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+
+def open_store(path: Path) -> Store:
+    """Open (and migrate) the store at `path`; fails early if the file is not a usable database."""
+    store = Store(path)
+    store.conn()
+    return store
