@@ -42,7 +42,7 @@ class _Pending:
 
 
 class ProseChunker:
-    """Markdown (`#` headings, code fences kept whole where they fit) or plain text (CHAPTER-like headings)."""
+    """Markdown (`#` headings, fences kept whole where they fit) or plain text (CHAPTER-like headings)."""
 
     def __init__(self, content_type: str = "text") -> None:
         self.content_type = content_type

@@ -1,5 +1,6 @@
 """One function opens every connection: driver, pragmas, sqlite-vec, migrations."""
 
+import contextlib
 import logging
 import threading
 from collections.abc import Iterator
@@ -128,10 +129,8 @@ class Store:
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
-                try:
+                with contextlib.suppress(sqlite3.ProgrammingError):  # closed already
                     conn.close()
-                except sqlite3.ProgrammingError:  # closed already, or owned by a finished thread
-                    pass
             self._all.clear()
         self._local = threading.local()
 

@@ -8,7 +8,7 @@ CREATE TABLE documents (
     content_hash  TEXT NOT NULL,
     profile       TEXT,                          -- JSON, computed once at load
     state         TEXT NOT NULL DEFAULT 'ready', -- 'loading' while a load is under way (staging row)
-    replaces      INTEGER,                       -- for a staging row: the document it will replace
+    loader        TEXT,                          -- for a staging row: host:pid of the loading process
     loaded_at     REAL NOT NULL
 );
 CREATE UNIQUE INDEX documents_ready_path ON documents(path) WHERE state = 'ready';

@@ -1,0 +1,73 @@
+"""What every subcommand shares: lazy settings and store, output, a progress bar on stderr."""
+
+import sys
+import time
+from typing import Any
+
+from ..answers import Answer, render
+from ..config import Settings, load_settings
+from ..store import Store, open_store
+
+BAR_WIDTH = 30
+
+
+class Context:
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._store: Store | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings.db_path)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def emit(answer: Answer, as_json: bool) -> int:
+    print(render(answer, "json" if as_json else "text"))
+    return 0
+
+
+def add_json_flag(parser: Any) -> None:
+    parser.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+
+
+class ProgressBar:
+    """`[#####.....]  45%  12.3/27.0 MB  message` on stderr, redrawn in place; silent when not a TTY."""
+
+    def __init__(self, enabled: bool | None = None, unit: str = "MB", scale: float = 1e6) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.unit = unit
+        self.scale = scale
+        self._start = time.monotonic()
+        self._drawn = False
+
+    def __call__(self, done: float, total: float, message: str) -> None:
+        if not self.enabled:
+            return
+        share = 0.0 if total <= 0 else min(1.0, done / total)
+        filled = int(share * BAR_WIDTH)
+        bar = "#" * filled + "." * (BAR_WIDTH - filled)
+        rate = done / self.scale / max(time.monotonic() - self._start, 1e-6)
+        line = (
+            f"\r[{bar}] {share:4.0%}  {done / self.scale:.1f}/{total / self.scale:.1f} {self.unit}"
+            f"  {rate:.1f} {self.unit}/s  {message[:40]}"
+        )
+        sys.stderr.write(line.ljust(110))
+        sys.stderr.flush()
+        self._drawn = True
+
+    def finish(self) -> None:
+        if self._drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()

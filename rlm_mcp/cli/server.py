@@ -1,0 +1,18 @@
+"""`rlm-mcp serve`: the MCP server on stdio. Stdout carries only the protocol; logs go to stderr."""
+
+import argparse
+from typing import Any
+
+from .common import Context
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("serve", help="run the MCP server on stdio (for Claude Code)")
+    parser.set_defaults(handler=serve)
+
+
+def serve(args: argparse.Namespace, context: Context) -> int:
+    from ..server import create_server  # the MCP library loads only for this command
+
+    create_server().run()
+    return 0

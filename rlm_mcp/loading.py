@@ -1,0 +1,370 @@
+"""load_document: files, directories and globs into the store, streamed, in batched transactions.
+
+A file's bytes are hashed first: unchanged content is a no-op. Otherwise its chunks are written into
+a staging document ('loading') batch by batch, and one last transaction swaps it in for the old
+version, so a reader never sees half a document and a killed load leaves only a staging row that
+the next load removes.
+"""
+
+import hashlib
+import io
+import os
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .answers import shorten
+from .chunking import Chunk, detect_content_type, make_chunker
+from .config import Settings
+from .errors import InvalidInput, RlmError, UnsupportedContent
+from .ids import format_id
+from .paths import Selection, select_files
+from .store import Store
+from .store import documents as db
+
+ProgressFn = Callable[[float, float, str], None]
+HASH_BLOCK = 1 << 20
+SNIFF_BYTES = 8192
+BATCH_CHUNKS = 500
+BATCH_CHARS = 4_000_000
+MAX_LISTED_DOCUMENTS = 25
+PROGRESS_INTERVAL_SECONDS = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedDocument:
+    id: int
+    name: str
+    path: str
+    content_type: str
+    bytes: int
+    chunks: int
+    status: str  # loaded / unchanged / updated
+    changed_chunks: int | None = None
+    profile: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": format_id("d", self.id),
+            "name": self.name,
+            "path": self.path,
+            "content_type": self.content_type,
+            "bytes": self.bytes,
+            "chunks": self.chunks,
+            "status": self.status,
+        }
+        if self.changed_chunks is not None:
+            data["changed_chunks"] = self.changed_chunks
+        if self.profile is not None:
+            data["profile"] = self.profile
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    documents: tuple[LoadedDocument, ...]
+    skipped: dict[str, int] = field(default_factory=dict)
+    failed: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "documents": [d.to_json() for d in self.documents],
+            "skipped": dict(self.skipped),
+            "failed": [{"path": p, "error": e} for p, e in self.failed],
+        }
+
+    def to_text(self) -> str:
+        by_status = Counter(d.status for d in self.documents)
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "nothing loaded"
+        lines = [f"{len(self.documents)} document(s): {summary}."]
+        detailed = len(self.documents) <= 3
+        for doc in self.documents[:MAX_LISTED_DOCUMENTS]:
+            changed = f", {doc.changed_chunks} changed" if doc.changed_chunks is not None else ""
+            lines.append(
+                f"{format_id('d', doc.id)} {doc.name} · {doc.content_type} · {_size(doc.bytes)} · "
+                f"{doc.chunks} chunks{changed} · {doc.status}"
+            )
+            if detailed and doc.profile:
+                lines.append("  profile: " + render_profile(doc.profile))
+            lines.extend(f"  warning: {w}" for w in doc.warnings[:5])
+        if len(self.documents) > MAX_LISTED_DOCUMENTS:
+            lines.append(
+                f"… {len(self.documents) - MAX_LISTED_DOCUMENTS} more; list_documents shows them all."
+            )
+        if self.skipped:
+            lines.append(
+                "Skipped: " + ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())) + "."
+            )
+        lines.extend(f"Failed: {path}: {error}" for path, error in self.failed[:10])
+        ids = [format_id("d", d.id) for d in self.documents[:5]]
+        if ids:
+            lines.append(
+                f"Next: search_chunks(query, document_ids={ids}) to find passages, or "
+                f"create_job(query, document_ids={ids}) to analyse them in full."
+            )
+        return "\n".join(lines)
+
+
+def render_profile(profile: dict[str, Any], limit: int = 1200) -> str:
+    """A profile on a line or a few: compact even for a 2,500-column CSV."""
+    parts = []
+    for key, value in profile.items():
+        if isinstance(value, dict | list):
+            parts.append(f"{key}={shorten(str(value), 300)}")
+        else:
+            parts.append(f"{key}={value}")
+    return shorten("; ".join(parts), limit)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+# -- the load ------------------------------------------------------------------------------------
+
+
+def load_document(
+    store: Store,
+    settings: Settings,
+    path: str,
+    name: str | None = None,
+    content_type: str = "auto",
+    recursive: bool = True,
+    progress: ProgressFn | None = None,
+) -> LoadResult:
+    """Load a file, a directory or a glob. A single file that cannot be read is an error;
+    in a directory, such files are skipped and counted."""
+    selection = select_files(settings, path, recursive)
+    single = len(selection.files) == 1 and selection.base is None
+    if content_type != "auto":
+        make_chunker(content_type, Path(path))  # an unknown type fails before anything is read
+    reporter = _Progress(progress, sum(_file_size(f) for f in selection.files))
+    loaded: list[LoadedDocument] = []
+    skipped = Counter(selection.skipped)
+    failed: list[tuple[str, str]] = []
+    for file in selection.files:
+        try:
+            doc_name = name if (single and name) else _document_name(settings, selection, file)
+            loaded.append(_load_file(store, file, doc_name, content_type, reporter))
+        except UnsupportedContent as error:
+            if single:
+                raise
+            skipped[_skip_reason(str(error))] += 1
+        except (RlmError, OSError) as error:
+            if single:
+                raise UnsupportedContent(f"Cannot load {file}: {error}") from error
+            failed.append((str(file), str(error)))
+    if not loaded and not single and not failed and not skipped:
+        raise InvalidInput(f"{path} holds no files to load.")
+    return LoadResult(tuple(loaded), dict(skipped), tuple(failed))
+
+
+def _skip_reason(message: str) -> str:
+    for reason in ("binary", "empty"):
+        if reason in message:
+            return f"{reason} files"
+    return "unreadable files"
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _document_name(settings: Settings, selection: Selection, file: Path) -> str:
+    for base in (settings.project_dir, selection.base):
+        if base is not None and file.is_relative_to(base):
+            return file.relative_to(base).as_posix()
+    return str(file)
+
+
+def _hash_and_sniff(file: Path) -> tuple[str, int, bytes]:
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    with file.open("rb") as handle:
+        while block := handle.read(HASH_BLOCK):
+            if not head:
+                head = block[:SNIFF_BYTES]
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size, head
+
+
+def _load_file(
+    store: Store, file: Path, name: str, content_type: str, reporter: "_Progress"
+) -> LoadedDocument:
+    content_hash, size, head = _hash_and_sniff(file)
+    if size == 0:
+        raise UnsupportedContent(f"{file} is empty: there is nothing to load.")
+    if b"\x00" in head:
+        raise UnsupportedContent(
+            f"{file} looks binary (it has NUL bytes); only text is loaded (UTF-8; UTF-16 files are binary "
+            "here). Convert it to text first, or load another file."
+        )
+    sniffed = head.decode("utf-8", errors="replace")
+    kind = content_type if content_type != "auto" else detect_content_type(file, sniffed)
+    key = str(file)
+    conn = store.conn()
+    old = db.find_ready(conn, key)
+    if old is not None and old["content_hash"] == content_hash and old["content_type"] == kind:
+        reporter.advance(size, f"{name} unchanged")
+        profile = _json_or_none(old["profile"])
+        return LoadedDocument(
+            old["id"],
+            old["name"],
+            key,
+            kind,
+            size,
+            db.count_chunks(conn, old["id"]),
+            "unchanged",
+            None,
+            profile,
+        )
+    _remove_stale_staging(store, key)
+    with store.write() as wconn:
+        staging = db.insert_staging(wconn, name, key, kind, size, content_hash, _loader_id())
+    try:
+        count, profile, warnings = _write_chunks(store, staging, file, kind, reporter, name)
+        with store.write() as wconn:
+            old = db.find_ready(wconn, key)
+            changed = _changed(wconn, old["id"], staging) if old is not None else None
+            final_id = db.finalize(wconn, staging, old["id"] if old is not None else None, profile)
+    except BaseException:
+        with store.write() as wconn:
+            db.delete_document(wconn, staging)
+        raise
+    status = "loaded" if old is None else "updated"
+    return LoadedDocument(final_id, name, key, kind, size, count, status, changed, profile, tuple(warnings))
+
+
+def _json_or_none(raw: str | None) -> dict[str, Any] | None:
+    import json
+
+    return json.loads(raw) if raw else None
+
+
+def _changed(conn: Any, old_id: int, new_id: int) -> int:
+    """How many of the new chunks have content the old version did not have."""
+    old = Counter(db.chunk_hashes(conn, old_id))
+    new = Counter(db.chunk_hashes(conn, new_id))
+    return sum((new - old).values())
+
+
+def _write_chunks(
+    store: Store, staging: int, file: Path, kind: str, reporter: "_Progress", name: str
+) -> tuple[int, dict[str, Any] | None, list[str]]:
+    chunker = make_chunker(kind, file)
+    count = 0
+    replaced = 0
+    with file.open("rb") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+        start = raw.tell()
+        for batch in _batches(chunker.chunks(text)):
+            rows = []
+            for chunk in batch:
+                replaced += chunk.text.count("\ufffd")
+                rows.append(_row(count, chunk))
+                count += 1
+            with store.write() as conn:
+                db.insert_chunks(conn, staging, rows)
+            position = raw.tell()
+            reporter.advance(position - start, f"{name}: {count} chunks")
+            start = position
+    warnings = []
+    profile = chunker.profile()
+    if replaced:
+        warnings.append(f"{replaced} invalid UTF-8 sequence(s) were replaced with U+FFFD (�).")
+    if profile and isinstance(profile.get("warnings"), list):
+        warnings.extend(str(w) for w in profile["warnings"][:20])
+    return count, profile, warnings
+
+
+def _row(ordinal: int, chunk: Chunk) -> db.ChunkRow:
+    digest = hashlib.blake2b(chunk.text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return (
+        ordinal,
+        chunk.text,
+        chunk.context,
+        chunk.section,
+        digest,
+        chunk.start_line,
+        chunk.end_line,
+        chunk.start_row,
+        chunk.end_row,
+    )
+
+
+def _batches(chunks: Iterator[Chunk]) -> Iterator[list[Chunk]]:
+    batch: list[Chunk] = []
+    chars = 0
+    for chunk in chunks:
+        batch.append(chunk)
+        chars += len(chunk.text)
+        if len(batch) >= BATCH_CHUNKS or chars >= BATCH_CHARS:
+            yield batch
+            batch, chars = [], 0
+    if batch:
+        yield batch
+
+
+def _loader_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _remove_stale_staging(store: Store, key: str) -> None:
+    """Trigger: a staging row for this path exists. Why: a load was killed (or runs elsewhere).
+    Outcome: rows whose loading process is gone on this host are deleted; a live load is left alone."""
+    with store.write() as conn:
+        for row in db.staging_rows(conn, key):
+            host, _, pid = (row["loader"] or "").rpartition(":")
+            if (
+                host == socket.gethostname()
+                and pid.isdigit()
+                and _alive(int(pid))
+                and int(pid) != os.getpid()
+            ):
+                continue
+            db.delete_document(conn, row["id"])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Progress:
+    """Throttled progress: bytes done of bytes total, at most every PROGRESS_INTERVAL_SECONDS."""
+
+    def __init__(self, callback: ProgressFn | None, total: int) -> None:
+        self._callback = callback
+        self._total = max(total, 1)
+        self._done = 0
+        self._last = 0.0
+
+    def advance(self, size: int, message: str) -> None:
+        self._done += size
+        now = time.monotonic()
+        if self._callback is not None and (
+            now - self._last >= PROGRESS_INTERVAL_SECONDS or self._done >= self._total
+        ):
+            self._last = now
+            self._callback(float(self._done), float(self._total), message)

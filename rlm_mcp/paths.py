@@ -1,0 +1,150 @@
+"""Which files a load may read: under the allowed roots, never through a symlink out of them.
+
+A path is a file, a directory (walked with `.gitignore` honoured) or a glob. Relative paths are taken
+from the project directory.
+"""
+
+import glob
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from .config import Settings
+from .errors import NotFound, PathNotAllowed
+
+GLOB_CHARS = frozenset("*?[")
+NEVER_WALKED = frozenset({".git", ".hg", ".svn", ".rlm"})
+
+
+@dataclass(slots=True)
+class Selection:
+    """The files a load will read, and what it passed over (reason → count)."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    base: Path | None = None  # names of documents from a directory or glob are relative to this
+
+
+def _roots_text(settings: Settings) -> str:
+    return ", ".join(str(r) for r in settings.allowed_roots)
+
+
+def within_roots(settings: Settings, resolved: Path) -> bool:
+    return any(resolved == root or resolved.is_relative_to(root) for root in settings.allowed_roots)
+
+
+def resolve_allowed(settings: Settings, raw: str) -> Path:
+    """The real path of `raw` (symlinks resolved), refused unless it lies under an allowed root."""
+    given = Path(raw).expanduser()
+    absolute = given if given.is_absolute() else settings.project_dir / given
+    resolved = Path(os.path.realpath(absolute))
+    if not within_roots(settings, resolved):
+        via = f" (through a symlink, to {resolved})" if Path(os.path.abspath(absolute)) != resolved else ""
+        raise PathNotAllowed(
+            f"{raw} is outside the allowed roots{via}. Allowed roots: {_roots_text(settings)}. "
+            "Load a path under them, or set RLM_ALLOWED_ROOTS (paths separated by ':') to widen them."
+        )
+    return resolved
+
+
+def select_files(settings: Settings, raw: str, recursive: bool = True) -> Selection:
+    """Resolve a file, directory or glob into the files to load."""
+    if not raw or not raw.strip():
+        raise NotFound(
+            "path is empty. Pass a file, a directory or a glob, relative to the project directory."
+        )
+    given = Path(raw).expanduser()
+    absolute = given if given.is_absolute() else settings.project_dir / given
+    if not os.path.lexists(absolute) and GLOB_CHARS & set(raw):
+        return _select_glob(settings, str(absolute), raw)
+    if not os.path.lexists(absolute):
+        raise NotFound(
+            f"No file or directory at {raw} (looked in {absolute.parent}). "
+            "Check the path; paths are relative to the project directory "
+            f"{settings.project_dir}. list_documents shows what is already loaded."
+        )
+    resolved = resolve_allowed(settings, raw)
+    if resolved.is_dir():
+        selection = Selection(base=resolved)
+        _walk(settings, resolved, recursive, selection)
+        return selection
+    if not resolved.is_file():
+        raise NotFound(f"{raw} is not a regular file or directory; load a text file or a directory.")
+    return Selection(files=[resolved])
+
+
+def _select_glob(settings: Settings, pattern: str, raw: str) -> Selection:
+    selection = Selection(base=settings.project_dir)
+    for match in sorted(glob.glob(pattern, recursive=True)):
+        resolved = Path(os.path.realpath(match))
+        if not within_roots(settings, resolved):
+            selection.skipped["outside the allowed roots"] += 1
+        elif resolved.is_file():
+            selection.files.append(resolved)
+    if not selection.files and not selection.skipped:
+        raise NotFound(f"The glob {raw} matches no file. Check the pattern (use ** for any depth).")
+    selection.files = list(dict.fromkeys(selection.files))
+    return selection
+
+
+class _Ignores:
+    """The .gitignore files that apply to a directory: its own and its ancestors' up to its root."""
+
+    def __init__(self, settings: Settings, top: Path) -> None:
+        self._specs: dict[Path, pathspec.GitIgnoreSpec] = {}
+        root = next((r for r in settings.allowed_roots if top.is_relative_to(r)), top)
+        ancestors = [top, *top.parents]
+        for directory in reversed(ancestors[: ancestors.index(root) + 1] if root in ancestors else [top]):
+            self.read(directory)
+
+    def read(self, directory: Path) -> None:
+        file = directory / ".gitignore"
+        if file.is_file():
+            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+            self._specs[directory] = pathspec.GitIgnoreSpec.from_lines(lines)
+
+    def ignored(self, path: Path, is_dir: bool) -> bool:
+        for base, spec in self._specs.items():
+            if path.is_relative_to(base):
+                relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+                if spec.match_file(relative):
+                    return True
+        return False
+
+
+def _walk(settings: Settings, top: Path, recursive: bool, selection: Selection) -> None:
+    ignores = _Ignores(settings, top)
+    for current, dirnames, filenames in os.walk(top, followlinks=False):
+        here = Path(current)
+        if here != top:
+            ignores.read(here)
+        kept = []
+        for name in sorted(dirnames):
+            path = here / name
+            if name in NEVER_WALKED:
+                continue
+            if path.is_symlink():
+                selection.skipped["symlinked directories not followed"] += 1
+            elif ignores.ignored(path, is_dir=True):
+                selection.skipped["ignored by .gitignore"] += 1
+            else:
+                kept.append(name)
+        dirnames[:] = kept if recursive else []
+        for name in sorted(filenames):
+            _consider_file(settings, here / name, ignores, selection)
+
+
+def _consider_file(settings: Settings, path: Path, ignores: _Ignores, selection: Selection) -> None:
+    if ignores.ignored(path, is_dir=False):
+        selection.skipped["ignored by .gitignore"] += 1
+        return
+    resolved = Path(os.path.realpath(path))
+    if not within_roots(settings, resolved):
+        selection.skipped["symlinks out of the allowed roots"] += 1
+    elif resolved.is_file():
+        selection.files.append(resolved)
+    else:
+        selection.skipped["not regular files"] += 1

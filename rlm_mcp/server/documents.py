@@ -1,0 +1,97 @@
+"""Tools over documents and chunks: load, search, read, list, remove, status."""
+
+from typing import Annotated, Literal
+
+import anyio
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from .. import documents, loading, search
+from .. import status as status_report
+from .app import DESTRUCTIVE, READ_ONLY, WRITES, AppState, ResponseFormatArg, respond
+
+DocumentIds = Annotated[
+    list[str | int] | None,
+    Field(description="Restrict to these documents, e.g. ['d1', 'd4']; omit for all."),
+]
+
+
+def register(server: MCPServer, state: AppState) -> None:
+    @server.tool(annotations=WRITES, structured_output=False)
+    async def load_document(
+        path: Annotated[str, Field(description="A file, a directory or a glob, relative to the project.")],
+        ctx: Context,
+        name: Annotated[str | None, Field(description="Display name for a single file.")] = None,
+        content_type: Annotated[
+            str, Field(description="'auto' (default) or text, markdown, csv, tsv, json, jsonl, code, log.")
+        ] = "auto",
+        recursive: Annotated[bool, Field(description="Walk subdirectories of a directory.")] = True,
+        response_format: ResponseFormatArg = "text",
+    ) -> str:
+        """Load a file, directory (honours .gitignore, skips binaries) or glob into the store: chunks it,
+        indexes it for search at once and reports a profile. Reloading unchanged content is a no-op."""
+
+        def progress(done: float, total: float, message: str) -> None:
+            anyio.from_thread.run(ctx.report_progress, done, total, message)
+
+        return await anyio.to_thread.run_sync(
+            lambda: respond(
+                lambda: loading.load_document(
+                    state.store, state.settings, path, name, content_type, recursive, progress
+                ),
+                response_format,
+            )
+        )
+
+    @server.tool(annotations=READ_ONLY, structured_output=False)
+    def search_chunks(
+        query: Annotated[str, Field(description="Words to look for, or a pattern with mode='regex'.")],
+        mode: Annotated[
+            Literal["hybrid", "bm25", "semantic", "regex"],
+            Field(description="hybrid (default: keywords + meaning), bm25 (keywords), semantic, regex."),
+        ] = "hybrid",
+        document_ids: DocumentIds = None,
+        top_k: Annotated[int, Field(description="Hits per page (1–50).")] = 10,
+        offset: Annotated[int, Field(description="Skip this many hits (paging).")] = 0,
+        response_format: ResponseFormatArg = "text",
+    ) -> str:
+        """Find the chunks that match a query; each hit has a chunk id, its location and a preview.
+        Read a hit in full with get_chunk."""
+        return respond(
+            lambda: search.search_chunks(
+                state.store, state.settings, query, mode, document_ids, top_k, offset
+            ),
+            response_format,
+        )
+
+    @server.tool(annotations=READ_ONLY, structured_output=False)
+    def get_chunk(
+        chunk_id: Annotated[str, Field(description="A chunk id such as 'c1042'.")],
+        response_format: ResponseFormatArg = "text",
+    ) -> str:
+        """One chunk's text with its context preamble (heading path, CSV header, imports, JSON path),
+        its location and the ids of its neighbours."""
+        return respond(lambda: documents.get_chunk(state.store, chunk_id), response_format)
+
+    @server.tool(annotations=READ_ONLY, structured_output=False)
+    def list_documents(
+        offset: Annotated[int, Field(description="Skip this many documents.")] = 0,
+        limit: Annotated[int, Field(description="Documents per page (1–200).")] = 50,
+        response_format: ResponseFormatArg = "text",
+    ) -> str:
+        """The loaded documents with ids, types, sizes and chunk counts, paged."""
+        return respond(lambda: documents.list_documents(state.store, offset, limit), response_format)
+
+    @server.tool(annotations=DESTRUCTIVE, structured_output=False)
+    def remove_document(
+        document_id: Annotated[str, Field(description="A document id such as 'd3'.")],
+        response_format: ResponseFormatArg = "text",
+    ) -> str:
+        """Remove a document and its chunks from the store (the file on disk is untouched)."""
+        return respond(lambda: documents.remove_document(state.store, document_id), response_format)
+
+    @server.tool(annotations=READ_ONLY, structured_output=False)
+    def status(response_format: ResponseFormatArg = "text") -> str:
+        """Where the store is, what it holds, and whether vectors and the embedding model are available."""
+        return respond(lambda: status_report.status(state.store, state.settings), response_format)

@@ -1,0 +1,68 @@
+"""Search queries: FTS5 BM25 and a chunk scan for regex, both scoped by document inside the SQL."""
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .connection import Connection
+
+SNIPPET_TOKENS = 24
+
+
+def _scope(document_ids: Sequence[int] | None) -> tuple[str, tuple[int, ...]]:
+    if not document_ids:
+        return "", ()
+    return f" AND c.document_id IN ({','.join('?' * len(document_ids))})", tuple(document_ids)
+
+
+def bm25(
+    conn: Connection, match: str, document_ids: Sequence[int] | None, limit: int, offset: int
+) -> list[Any]:
+    """Rows (id, document_id, score, snippet, location), best first; score = -bm25, higher is better."""
+    scope, params = _scope(document_ids)
+    rows: list[Any] = conn.execute(
+        f"""SELECT c.id, c.document_id, -bm25(chunks_fts) AS score,
+                   snippet(chunks_fts, 0, '«', '»', '…', {SNIPPET_TOKENS}) AS snippet,
+                   c.start_line, c.end_line, c.section, d.name AS document_name
+            FROM chunks_fts
+            JOIN chunks c ON c.id = chunks_fts.rowid
+            JOIN documents d ON d.id = c.document_id AND d.state = 'ready'
+            WHERE chunks_fts MATCH ?{scope}
+            ORDER BY bm25(chunks_fts) LIMIT ? OFFSET ?""",
+        (match, *params, limit, offset),
+    ).fetchall()
+    return rows
+
+
+def bm25_count(conn: Connection, match: str, document_ids: Sequence[int] | None, cap: int) -> int:
+    scope, params = _scope(document_ids)
+    row = conn.execute(
+        f"""SELECT count(*) FROM (SELECT 1 FROM chunks_fts
+                JOIN chunks c ON c.id = chunks_fts.rowid
+                JOIN documents d ON d.id = c.document_id AND d.state = 'ready'
+                WHERE chunks_fts MATCH ?{scope} LIMIT ?)""",
+        (match, *params, cap),
+    ).fetchone()
+    return int(row[0])
+
+
+def scan_chunks(conn: Connection, document_ids: Sequence[int] | None, batch: int = 500) -> Iterator[Any]:
+    """Every ready chunk in the scope, in document order, fetched in batches."""
+    scope, params = _scope(document_ids)
+    cursor = conn.execute(
+        f"""SELECT c.id, c.document_id, c.text, c.start_line, c.end_line, c.section, d.name AS document_name
+            FROM chunks c JOIN documents d ON d.id = c.document_id AND d.state = 'ready'
+            WHERE 1 = 1{scope} ORDER BY c.document_id, c.ordinal""",
+        params,
+    )
+    while rows := cursor.fetchmany(batch):
+        yield from rows
+
+
+def count_scope(conn: Connection, document_ids: Sequence[int] | None) -> int:
+    scope, params = _scope(document_ids)
+    row = conn.execute(
+        f"""SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id AND d.state = 'ready'
+            WHERE 1 = 1{scope}""",
+        params,
+    ).fetchone()
+    return int(row[0])
