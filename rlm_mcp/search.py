@@ -188,10 +188,10 @@ def bm25_search(store: Store, query: str, scope: list[int] | None, top_k: int, o
 def vector_search(
     store: Store, settings: Settings, query: str, mode: str, scope: list[int] | None, top_k: int, offset: int
 ) -> SearchResult:
-    """Semantic and hybrid modes; until vectors exist they answer with BM25 and say so."""
-    result = bm25_search(store, query, scope, top_k, offset)
-    note = f"Vectors are not available yet, so {mode} search answered with BM25 only."
-    return SearchResult(query, "bm25", result.hits, offset, result.total, result.total_is_lower_bound, note)
+    """Semantic and hybrid modes (rlm_mcp/hybrid.py); until vectors exist they answer with BM25 and say so."""
+    from . import hybrid  # imports this module: loaded on first use
+
+    return hybrid.vector_search(store, settings, query, mode, scope, top_k, offset)
 
 
 def regex_search(

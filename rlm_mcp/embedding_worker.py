@@ -1,0 +1,214 @@
+"""Embedding as background work: claim a batch of queued chunks, embed what is not cached, store.
+
+`load_document` returns once BM25 is ready; the chunks it wrote wait in `embed_queue` (a trigger puts
+them there). A worker thread in the server, or `rlm-mcp embed` in the foreground, drains the queue in
+batches, newest chunks first. A batch is claimed in one BEGIN IMMEDIATE transaction with a lease, so
+two processes sharing the database never embed the same chunks, and a crashed worker's batch comes
+back when its lease lapses. Text whose content hash was embedded before reuses the cached vector.
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .embed import Embedder
+from .errors import Unavailable
+from .store import Store
+from .store import vectors as vdb
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 64
+LEASE_SECONDS = 120.0
+IDLE_POLL_SECONDS = 30.0  # also picks up work another process queued and left
+ERROR_BACKOFF_SECONDS = 5.0
+
+ProgressFn = Callable[[int, int], None]  # (chunks done so far, chunks waiting when it started)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    claimed: int
+    embedded: int  # distinct texts run through the model
+    reused: int  # chunks whose vector came from the cache
+    stored: int  # chunks that got a vector
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def prepare_model(store: Store, embedder: Embedder) -> int:
+    """Make the embedder's model the store's; returns how many chunks were queued again for it."""
+    with store.write() as conn:
+        requeued = vdb.switch_model(conn, embedder.model_id, embedder.dim)
+    if requeued:
+        log.warning(
+            "vectors in %s belong to another model: re-embedding %d chunks with %s",
+            store.path,
+            requeued,
+            embedder.model_id,
+        )
+    return requeued
+
+
+def embed_batch(
+    store: Store, embedder: Embedder, worker: str, limit: int = CLAIM_BATCH
+) -> BatchResult | None:
+    """Claim, embed and store one batch; None when nothing is waiting."""
+    with store.write() as conn:
+        ids = vdb.claim(conn, worker, limit, time.time(), LEASE_SECONDS)
+    if not ids:
+        return None
+    try:
+        conn = store.conn()
+        rows = vdb.chunk_texts(conn, ids)
+        vectors = vdb.cached_vectors(conn, embedder.model_id, (r["content_hash"] for r in rows))
+        todo: dict[str, str] = {}
+        for row in rows:
+            if row["content_hash"] not in vectors:
+                todo.setdefault(row["content_hash"], row["text"])
+        if todo:
+            hashes = sorted(todo, key=lambda h: len(todo[h]))  # similar lengths share a batch: less padding
+            matrix = embedder.embed_documents([todo[h] for h in hashes])
+            vectors.update((h, matrix[i].tobytes()) for i, h in enumerate(hashes))
+        with store.write() as conn:
+            if vdb.active_model(conn) != (embedder.model_id, embedder.dim):
+                raise Unavailable(
+                    "Another process switched the store to a different embedding model; "
+                    "stopping so vectors of two models never mix."
+                )
+            stored = vdb.save_vectors(conn, worker, embedder.model_id, vectors, ids)
+    except BaseException:
+        with store.write() as conn:
+            vdb.release(conn, worker, ids)
+        raise
+    reused = sum(1 for r in rows if r["content_hash"] not in todo)
+    return BatchResult(len(ids), len(todo), reused, stored)
+
+
+def embed_all(
+    store: Store, embedder: Embedder, progress: ProgressFn | None = None, stop: threading.Event | None = None
+) -> BatchResult:
+    """Drain the queue in this thread (the `rlm-mcp embed` command, tests); returns the totals."""
+    prepare_model(store, embedder)
+    waiting = vdb.backlog(store.conn())
+    worker = worker_id()
+    claimed = embedded = reused = stored = 0
+    while stop is None or not stop.is_set():
+        result = embed_batch(store, embedder, worker)
+        if result is None:
+            break
+        claimed += result.claimed
+        embedded += result.embedded
+        reused += result.reused
+        stored += result.stored
+        if progress is not None:
+            progress(stored, waiting)
+    return BatchResult(claimed, embedded, reused, stored)
+
+
+class EmbeddingWorker:
+    """A daemon thread draining the queue; `notify()` after a load wakes it at once."""
+
+    def __init__(self, store: Store, embedder: Embedder) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.error: str | None = None
+        self.stored = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        with self._lock:
+            if not self.running and not self._stop.is_set():
+                self._thread = threading.Thread(target=self._run, name="rlm-embedding", daemon=True)
+                self._thread.start()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            prepare_model(self.store, self.embedder)
+        except Unavailable as error:
+            self.error = str(error)
+            log.warning("background embedding is off: %s", error)
+            return
+        worker = worker_id()
+        while not self._stop.is_set():
+            try:
+                result = embed_batch(self.store, self.embedder, worker)
+            except Unavailable as error:
+                self.error = str(error)
+                log.warning("background embedding stopped: %s", error)
+                return
+            except Exception:  # the thread's top-level boundary: log, back off, keep serving
+                log.exception("embedding batch failed; retrying in %.0f s", ERROR_BACKOFF_SECONDS)
+                self._stop.wait(ERROR_BACKOFF_SECONDS)
+                continue
+            if result is not None:
+                self.stored += result.stored
+                self.error = None
+                continue
+            self._wake.wait(IDLE_POLL_SECONDS)
+            self._wake.clear()
+
+    def describe(self) -> dict[str, Any]:
+        state = "running" if self.running else ("failed" if self.error else "stopped")
+        data: dict[str, Any] = {"worker": state, "embedded_by_this_process": self.stored}
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+_workers: dict[str, EmbeddingWorker] = {}
+_workers_lock = threading.Lock()
+
+
+def start_worker(store: Store, embedder: Embedder) -> EmbeddingWorker:
+    """The process's worker for this store, started if it is not running (the server calls this)."""
+    with _workers_lock:
+        worker = _workers.get(str(store.path))
+        if worker is None or worker.store is not store:
+            worker = _workers[str(store.path)] = EmbeddingWorker(store, embedder)
+    worker.start()
+    return worker
+
+
+def running_worker(store: Store) -> EmbeddingWorker | None:
+    with _workers_lock:
+        worker = _workers.get(str(store.path))
+    return worker if worker is not None and worker.store is store else None
+
+
+def notify(store: Store) -> None:
+    """Wake this process's worker for `store`, if it has one (a CLI load has none: `rlm-mcp embed`)."""
+    worker = running_worker(store)
+    if worker is not None:
+        worker.notify()
+
+
+def stop_workers() -> None:
+    with _workers_lock:
+        workers = list(_workers.values())
+        _workers.clear()
+    for worker in workers:
+        worker.stop()

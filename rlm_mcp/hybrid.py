@@ -1,0 +1,165 @@
+"""The `semantic` and `hybrid` modes of search_chunks.
+
+semantic: the query's vector against chunk vectors, vec0 KNN scoped by document inside the query
+(exact brute force; past QUANTIZE_ABOVE vectors a binary-quantized first pass, then exact cosine on
+its candidates). hybrid: the top CANDIDATES of BM25 and of the vectors, fused (min-max or RRF). While
+embeddings are incomplete, hybrid says what share of the scope has vectors; with none, both modes
+answer with BM25 and say why.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .answers import shorten
+from .config import Settings
+from .embed import Embedder, shared_embedder
+from .errors import Unavailable
+from .fusion import RRF_K, FusionMethod, fuse
+from .search import PREVIEW_CHARS, Hit, SearchResult, bm25_search, fts_query, location
+from .store import Store
+from .store import search as search_db
+from .store import vectors as vdb
+
+log = logging.getLogger(__name__)
+
+CANDIDATES = 100  # per list, before fusion
+DEFAULT_FUSION: FusionMethod = "minmax"
+QUANTIZE_ABOVE = 200_000  # vectors in scope; below this, exact KNN is fast enough (~30 ms per 100k)
+QUANTIZED_CANDIDATES = 800  # first-pass hamming candidates rescored exactly
+STAGING_SLACK = 8  # KNN may return chunks of documents still loading; ask for a few more
+
+
+@dataclass(frozen=True, slots=True)
+class Vectors:
+    """The vector side of one query: ranked (chunk_id, cosine similarity), and a note when partial."""
+
+    ranked: list[tuple[int, float]]
+    note: str | None
+
+
+def vector_search(
+    store: Store,
+    settings: Settings,
+    query: str,
+    mode: str,
+    scope: list[int] | None,
+    top_k: int,
+    offset: int,
+    embedder: Embedder | None = None,
+    fusion: FusionMethod = DEFAULT_FUSION,
+    rrf_k: float = RRF_K,
+) -> SearchResult:
+    want = offset + top_k
+    try:
+        vectors = vector_candidates(store, settings, query, scope, max(CANDIDATES, want), embedder)
+    except Unavailable as error:
+        fallback = bm25_search(store, query, scope, top_k, offset)
+        note = f"{mode} search answered with BM25 only: {error}"
+        return SearchResult(
+            query, "bm25", fallback.hits, offset, fallback.total, fallback.total_is_lower_bound, note
+        )
+    if mode == "semantic":
+        return _semantic(store, query, vectors, top_k, offset)
+    return _hybrid(store, query, scope, vectors, top_k, offset, fusion, rrf_k)
+
+
+def vector_candidates(
+    store: Store,
+    settings: Settings,
+    query: str,
+    scope: Sequence[int] | None,
+    k: int,
+    embedder: Embedder | None = None,
+) -> Vectors:
+    """KNN for `query`; raises Unavailable (with the reason) when no vectors can answer."""
+    conn = store.conn()
+    embedder = embedder or shared_embedder(settings.embed_model)
+    active = vdb.active_model(conn)
+    if active is None or vdb.count_vectors(conn) == 0:
+        raise Unavailable(_no_vectors_reason(store, scope))
+    if active != (embedder.model_id, embedder.dim):
+        raise Unavailable(
+            f"the stored vectors come from {active[0]}, not {embedder.model_id}; "
+            "run `rlm-mcp embed` to re-embed them with this model"
+        )
+    query_vector = embedder.embed_query(query).tobytes()
+    size = vdb.scope_size(conn, scope)
+    if size > QUANTIZE_ABOVE and vdb.has_bits(conn):
+        rows = vdb.knn_quantized(
+            conn, query_vector, k + STAGING_SLACK, max(QUANTIZED_CANDIDATES, 4 * k), scope
+        )
+    else:
+        rows = vdb.knn(conn, query_vector, k + STAGING_SLACK, scope)
+    return Vectors([(chunk_id, 1.0 - distance) for chunk_id, distance in rows], _coverage_note(store, scope))
+
+
+def _no_vectors_reason(store: Store, scope: Sequence[int] | None) -> str:
+    waiting = vdb.backlog(store.conn(), scope)
+    if waiting:
+        return (
+            f"embeddings are still being computed ({waiting} chunks waiting); try again shortly, "
+            "or run `rlm-mcp embed` to finish them now"
+        )
+    return "no chunk in the scope has a vector yet; run `rlm-mcp embed`"
+
+
+def _coverage_note(store: Store, scope: Sequence[int] | None) -> str | None:
+    conn = store.conn()
+    if not vdb.has_backlog(conn):
+        return None
+    waiting = vdb.backlog(conn, scope)
+    if waiting == 0:
+        return None
+    total = search_db.count_scope(conn, list(scope) if scope else None)
+    share = 100.0 * (total - waiting) / total if total else 0.0
+    return (
+        f"Embeddings cover {share:.0f}% of the scope ({waiting} of {total} chunks still waiting); "
+        "chunks without a vector are found by BM25 only until then."
+    )
+
+
+def _semantic(store: Store, query: str, vectors: Vectors, top_k: int, offset: int) -> SearchResult:
+    rows = vdb.hit_rows(store.conn(), [c for c, _s in vectors.ranked])
+    ranked = [(c, s) for c, s in vectors.ranked if c in rows]
+    page = ranked[offset : offset + top_k]
+    hits = tuple(_hit(rows[c], s, None, {"semantic": offset + i + 1}) for i, (c, s) in enumerate(page))
+    return SearchResult(query, "semantic", hits, offset, len(ranked), len(ranked) >= CANDIDATES, vectors.note)
+
+
+def _hybrid(
+    store: Store,
+    query: str,
+    scope: list[int] | None,
+    vectors: Vectors,
+    top_k: int,
+    offset: int,
+    fusion: FusionMethod,
+    rrf_k: float,
+) -> SearchResult:
+    conn = store.conn()
+    match = fts_query(query)
+    bm25_rows = search_db.bm25(conn, match, scope, CANDIDATES, 0) if match else []
+    snippets = {int(r["id"]): r for r in bm25_rows}
+    lists = {"bm25": [(int(r["id"]), float(r["score"])) for r in bm25_rows], "semantic": vectors.ranked}
+    fused = fuse(lists, fusion, rrf_k)
+    rows = vdb.hit_rows(conn, [f.id for f in fused if f.id not in snippets])
+    fused = [f for f in fused if f.id in snippets or f.id in rows]
+    hits = tuple(
+        _hit(rows.get(f.id) or snippets[f.id], f.score, snippets.get(f.id), dict(f.ranks))
+        for f in fused[offset : offset + top_k]
+    )
+    return SearchResult(query, "hybrid", hits, offset, len(fused), False, vectors.note)
+
+
+def _hit(row: Any, score: float, bm25_row: Any, ranks: dict[str, int]) -> Hit:
+    preview = bm25_row["snippet"] if bm25_row is not None else row["text"]
+    return Hit(
+        int(row["id"]),
+        int(row["document_id"]),
+        score,
+        location(row["document_name"], row["start_line"], row["end_line"], row["section"]),
+        shorten(preview, PREVIEW_CHARS),
+        ranks,
+    )

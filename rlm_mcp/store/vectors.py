@@ -1,0 +1,252 @@
+"""Vector queries: the embedding cache, the work queue, and vec0 KNN scoped by document.
+
+Triggers (migration 0003) queue every new chunk and keep `chunks_vec` in step when chunks are deleted
+or move to another document id (a reload swaps its staging document in under the old id). Vectors are
+float32 BLOBs of unit length; the cache is keyed by (content_hash, model), so text embedded once is
+never embedded again, whichever chunk or document it turns up in.
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .connection import Connection
+
+MAX_KNN = 4096  # vec0's largest k
+
+
+def _scope(document_ids: Sequence[int] | None, column: str = "document_id") -> tuple[str, tuple[int, ...]]:
+    if not document_ids:
+        return "", ()
+    return f" AND {column} IN ({','.join('?' * len(document_ids))})", tuple(document_ids)
+
+
+# -- which model the stored vectors belong to ------------------------------------------------------
+
+
+def active_model(conn: Connection) -> tuple[str, int] | None:
+    rows = dict(conn.execute("SELECT key, value FROM vector_meta WHERE key IN ('model', 'dim')").fetchall())
+    if "model" not in rows:
+        return None
+    return str(rows["model"]), int(rows["dim"])
+
+
+def table_dim(conn: Connection) -> int:
+    """The dimension chunks_vec was created with (parsed from its schema)."""
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_vec'").fetchone()
+    start = sql.index("float[") + len("float[")
+    return int(sql[start : sql.index("]", start)])
+
+
+def switch_model(conn: Connection, model: str, dim: int) -> int:
+    """Make `model` the store's model (inside a write transaction); returns how many chunks were re-queued.
+
+    Trigger: the vectors stored belong to another model, or none yet. Why: vectors of two models are
+    not comparable, and a different dimension does not even fit the table. Outcome: chunks_vec is
+    emptied (recreated when the dimension differs) and every chunk waits for a vector again; cached
+    vectors of `model` are reused by the worker.
+    """
+    current = active_model(conn)
+    if current == (model, dim):
+        return 0
+    if table_dim(conn) != dim:
+        conn.execute("DROP TABLE chunks_vec")
+        bits = f", embedding_bit bit[{dim}]" if dim % 8 == 0 else ""
+        conn.execute(
+            f"""CREATE VIRTUAL TABLE chunks_vec USING vec0(chunk_id INTEGER PRIMARY KEY, document_id INTEGER,
+                embedding float[{dim}] distance_metric=cosine{bits})"""
+        )
+    elif current is not None:
+        conn.execute("DELETE FROM chunks_vec")
+    conn.execute(
+        "INSERT OR REPLACE INTO vector_meta (key, value) VALUES ('model', ?), ('dim', ?)", (model, str(dim))
+    )
+    if current is None and conn.execute("SELECT count(*) FROM chunks_vec").fetchone()[0] == 0:
+        return 0  # a fresh store: the queue already holds every chunk
+    conn.execute("DELETE FROM embed_queue")
+    cursor = conn.execute("INSERT INTO embed_queue (chunk_id) SELECT id FROM chunks")
+    return int(cursor.rowcount)
+
+
+def has_bits(conn: Connection) -> bool:
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_vec'").fetchone()
+    return "embedding_bit" in sql
+
+
+# -- the work queue --------------------------------------------------------------------------------
+
+
+def claim(conn: Connection, worker: str, limit: int, now: float, lease_seconds: float) -> list[int]:
+    """Lease up to `limit` waiting chunks to `worker`, newest chunks first (call inside BEGIN IMMEDIATE)."""
+    rows = conn.execute(
+        """UPDATE embed_queue SET claimed_by = ?, claimed_until = ?
+           WHERE chunk_id IN (SELECT chunk_id FROM embed_queue
+                              WHERE claimed_until IS NULL OR claimed_until < ?
+                              ORDER BY chunk_id DESC LIMIT ?)
+           RETURNING chunk_id""",
+        (worker, now + lease_seconds, now, limit),
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def release(conn: Connection, worker: str, chunk_ids: Sequence[int]) -> None:
+    """Give claimed chunks back at once (the embedding failed), rather than when the lease lapses."""
+    marks = ",".join("?" * len(chunk_ids))
+    conn.execute(
+        f"""UPDATE embed_queue SET claimed_by = NULL, claimed_until = NULL
+            WHERE claimed_by = ? AND chunk_id IN ({marks})""",
+        (worker, *chunk_ids),
+    )
+
+
+def chunk_texts(conn: Connection, chunk_ids: Sequence[int]) -> list[Any]:
+    marks = ",".join("?" * len(chunk_ids))
+    rows: list[Any] = conn.execute(
+        f"SELECT id, content_hash, text FROM chunks WHERE id IN ({marks}) ORDER BY id", tuple(chunk_ids)
+    ).fetchall()
+    return rows
+
+
+def cached_vectors(conn: Connection, model: str, hashes: Iterable[str]) -> dict[str, bytes]:
+    wanted = list(dict.fromkeys(hashes))
+    found: dict[str, bytes] = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        marks = ",".join("?" * len(part))
+        for content_hash, vector in conn.execute(
+            f"SELECT content_hash, vector FROM embeddings WHERE model = ? AND content_hash IN ({marks})",
+            (model, *part),
+        ):
+            found[content_hash] = bytes(vector)
+    return found
+
+
+def save_vectors(
+    conn: Connection, worker: str, model: str, vectors: dict[str, bytes], chunk_ids: Sequence[int]
+) -> int:
+    """Cache `vectors` (by content hash) and give each chunk still claimed by `worker` its vector.
+
+    Call inside BEGIN IMMEDIATE. A chunk deleted meanwhile has left the queue (cascade); one whose lease
+    lapsed and went to another worker is left to that worker. Returns how many chunks got a vector.
+    """
+    conn.executemany(
+        "INSERT OR IGNORE INTO embeddings (content_hash, model, vector) VALUES (?, ?, ?)",
+        ((h, model, v) for h, v in vectors.items()),
+    )
+    marks = ",".join("?" * len(chunk_ids))
+    rows = conn.execute(
+        f"""SELECT c.id, c.document_id, c.content_hash FROM embed_queue q JOIN chunks c ON c.id = q.chunk_id
+            WHERE q.claimed_by = ? AND q.chunk_id IN ({marks})""",
+        (worker, *chunk_ids),
+    ).fetchall()
+    owned = [r for r in rows if r[2] in vectors]
+    done = [r[0] for r in owned]
+    if not done:
+        return 0
+    done_marks = ",".join("?" * len(done))
+    conn.execute(f"DELETE FROM chunks_vec WHERE chunk_id IN ({done_marks})", done)
+    if has_bits(conn):
+        conn.executemany(
+            """INSERT INTO chunks_vec (chunk_id, document_id, embedding, embedding_bit)
+               VALUES (?, ?, ?, vec_quantize_binary(?))""",
+            ((r[0], r[1], vectors[r[2]], vectors[r[2]]) for r in owned),
+        )
+    else:
+        conn.executemany(
+            "INSERT INTO chunks_vec (chunk_id, document_id, embedding) VALUES (?, ?, ?)",
+            ((r[0], r[1], vectors[r[2]]) for r in owned),
+        )
+    conn.execute(f"DELETE FROM embed_queue WHERE chunk_id IN ({done_marks})", done)
+    return len(done)
+
+
+def prune_cache(conn: Connection, model: str) -> int:
+    """Forget cached vectors of `model` whose text no chunk holds any more."""
+    cursor = conn.execute(
+        """DELETE FROM embeddings WHERE model = ?
+           AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.content_hash = embeddings.content_hash)""",
+        (model,),
+    )
+    return int(cursor.rowcount)
+
+
+# -- how far embedding has got -----------------------------------------------------------------------
+
+
+def backlog(conn: Connection, document_ids: Sequence[int] | None = None) -> int:
+    """Chunks (of ready documents, in the scope) still waiting for a vector."""
+    scope, params = _scope(document_ids, "c.document_id")
+    row = conn.execute(
+        f"""SELECT count(*) FROM embed_queue q JOIN chunks c ON c.id = q.chunk_id
+            JOIN documents d ON d.id = c.document_id AND d.state = 'ready' WHERE 1 = 1{scope}""",
+        params,
+    ).fetchone()
+    return int(row[0])
+
+
+def has_backlog(conn: Connection) -> bool:
+    return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM embed_queue)").fetchone()[0])
+
+
+def count_vectors(conn: Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM chunks_vec").fetchone()[0])
+
+
+def scope_size(conn: Connection, document_ids: Sequence[int] | None) -> int:
+    """Chunks in the scope; unscoped, a cheap upper bound (the largest chunk id)."""
+    if not document_ids:
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()[0])
+    scope, params = _scope(document_ids)
+    return int(conn.execute(f"SELECT count(*) FROM chunks WHERE 1 = 1{scope}", params).fetchone()[0])
+
+
+# -- KNN ------------------------------------------------------------------------------------------------
+
+
+def knn(
+    conn: Connection, query: bytes, k: int, document_ids: Sequence[int] | None
+) -> list[tuple[int, float]]:
+    """Exact (brute-force) cosine KNN: (chunk_id, distance), nearest first."""
+    scope, params = _scope(document_ids)
+    rows = conn.execute(
+        f"""SELECT chunk_id, distance FROM chunks_vec
+            WHERE embedding MATCH ? AND k = ?{scope} ORDER BY distance""",
+        (query, min(k, MAX_KNN), *params),
+    ).fetchall()
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def knn_quantized(
+    conn: Connection, query: bytes, k: int, candidates: int, document_ids: Sequence[int] | None
+) -> list[tuple[int, float]]:
+    """Hamming KNN over the binary vectors for `candidates`, then exact cosine on those: (id, distance)."""
+    scope, params = _scope(document_ids)
+    first = conn.execute(
+        f"""SELECT chunk_id FROM chunks_vec
+            WHERE embedding_bit MATCH vec_quantize_binary(?) AND k = ?{scope}""",
+        (query, min(max(candidates, k), MAX_KNN), *params),
+    ).fetchall()
+    ids = [int(r[0]) for r in first]
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(
+        f"""SELECT chunk_id, vec_distance_cosine(embedding, ?) AS distance FROM chunks_vec
+            WHERE chunk_id IN ({marks}) ORDER BY distance LIMIT ?""",
+        (query, *ids, k),
+    ).fetchall()
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def hit_rows(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, Any]:
+    """Location and preview fields of chunks of ready documents, by id."""
+    if not chunk_ids:
+        return {}
+    marks = ",".join("?" * len(chunk_ids))
+    rows = conn.execute(
+        f"""SELECT c.id, c.document_id, substr(c.text, 1, 600) AS text, c.start_line, c.end_line, c.section,
+                   d.name AS document_name
+            FROM chunks c JOIN documents d ON d.id = c.document_id AND d.state = 'ready'
+            WHERE c.id IN ({marks})""",
+        tuple(chunk_ids),
+    ).fetchall()
+    return {int(r["id"]): r for r in rows}
