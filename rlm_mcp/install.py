@@ -1,0 +1,275 @@
+"""Set a project up for Claude Code without the plugin: register the server, install agents and skills.
+
+The agent and skill files ship inside the package (rlm_mcp/claude/), which is also what the plugin
+manifest (.claude-plugin/plugin.json) points at: one source for both install paths. A project copy
+differs from the plugin only where Claude Code names things differently: project skills are not
+namespaced, so the plugin's `/rlm:load` (skill `load`) becomes `/rlm-load` (skill `rlm-load`).
+
+Nothing is overwritten that the user changed, unless asked (`force`); a file that cannot be parsed
+stops the install before anything is written.
+"""
+
+import json
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import InvalidInput, NotFound
+
+SERVER_NAME = "rlm"
+SERVER_SCRIPT = "rlm-mcp"
+PROJECT_PERMISSION = "mcp__rlm__*"
+PLUGIN_PERMISSION = "mcp__plugin_rlm_rlm__*"
+ORCHESTRATION_SKILL = "rlm"  # keeps its name in a project; the command skills get the prefix below
+COMMAND_PREFIX = "rlm-"
+GITIGNORE_LINE = ".rlm/"
+
+Action = Literal["created", "updated", "unchanged", "kept"]
+Merge = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class FileAction:
+    path: str  # relative to the project
+    action: Action
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InstallReport:
+    project_dir: Path
+    mode: Literal["project", "plugin"]
+    server_command: tuple[str, ...]
+    files: tuple[FileAction, ...]
+    dry_run: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project_dir": str(self.project_dir),
+            "mode": self.mode,
+            "server_command": list(self.server_command) if self.mode == "project" else None,
+            "dry_run": self.dry_run,
+            "files": [{"path": f.path, "action": f.action, "note": f.note} for f in self.files],
+        }
+
+    def to_text(self) -> str:
+        head = "rlm-mcp init" + (" (dry run: nothing written)" if self.dry_run else "")
+        lines = [f"{head}: {self.project_dir}"]
+        lines += [f"  {f.action:<9} {f.path}" + (f"  ({f.note})" if f.note else "") for f in self.files]
+        if any(f.action == "kept" for f in self.files):
+            lines.append("Files marked kept differ from this version; rerun with --force to replace them.")
+        lines.append(_next_steps(self))
+        return "\n".join(lines)
+
+
+def _next_steps(report: InstallReport) -> str:
+    if report.mode == "plugin":
+        return (
+            "Next: in Claude Code, /plugin marketplace add <rlm-mcp repository>, then /plugin install "
+            "rlm@rlm-mcp; the allow rule above lets analysts call the rlm tools without prompts."
+        )
+    return (
+        f"Next: start `claude` in {report.project_dir} and accept the trust prompt; `claude mcp list` "
+        f"should show `{SERVER_NAME}: {' '.join(report.server_command)} - ✔ Connected`. "
+        "Then ask about a large file, or run /rlm-analyze <path> <question>."
+    )
+
+
+def install(
+    project_dir: Path,
+    *,
+    plugin: bool = False,
+    command: Sequence[str] | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> InstallReport:
+    """Plan every file first (a bad existing file raises before anything is written), then write."""
+    project = project_dir.expanduser().resolve()
+    if not project.is_dir():
+        raise NotFound(f"No directory {project}: give an existing project directory to rlm-mcp init.")
+    server_command = tuple(command) if command else default_server_command()
+    plans = [_planned_json(project, ".claude/settings.json", lambda d: _merge_settings(d, plugin))]
+    if not plugin:
+        plans.append(_planned_mcp(project, server_command, force))
+        plans += [
+            _Plan(rel, old, text, merged=False)
+            for rel, text in project_files().items()
+            for old in [_read(project / rel)]
+        ]
+    gitignore = _planned_gitignore(project)
+    if gitignore is not None:
+        plans.append(gitignore)
+    actions = tuple(_apply(project, plan, force, dry_run) for plan in plans)
+    return InstallReport(project, "plugin" if plugin else "project", server_command, actions, dry_run)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    rel: str
+    old: str | None
+    new: str
+    merged: bool = True  # a merge keeps everything the user had, so it may always be written
+    kept_note: str = ""  # set when the user's own setting was left in place
+
+
+def _apply(project: Path, plan: _Plan, force: bool, dry_run: bool) -> FileAction:
+    if plan.old == plan.new:
+        return (
+            FileAction(plan.rel, "kept", plan.kept_note)
+            if plan.kept_note
+            else FileAction(plan.rel, "unchanged")
+        )
+    if plan.old is not None and not plan.merged and not force:
+        return FileAction(plan.rel, "kept", "differs from the shipped version")
+    if not dry_run:
+        target = project / plan.rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(plan.new, encoding="utf-8")
+    return FileAction(plan.rel, "created" if plan.old is None else "updated")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (UnicodeDecodeError, IsADirectoryError) as error:
+        raise InvalidInput(
+            f"Cannot read {path} ({error}): fix or move it, then run rlm-mcp init again."
+        ) from None
+
+
+def _planned_json(project: Path, rel: str, merge: Merge, kept_note: str = "") -> _Plan:
+    old = _read(project / rel)
+    try:
+        data = json.loads(old) if old and old.strip() else {}
+    except json.JSONDecodeError as error:
+        raise InvalidInput(
+            f"{project / rel} is not valid JSON ({error}); nothing was written. "
+            "Fix or remove it, then run rlm-mcp init again."
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{project / rel} holds no JSON object; nothing was written. Fix or remove it.")
+    merged = merge(data)
+    if old is not None and merged == data:
+        return _Plan(rel, old, old, kept_note=kept_note)
+    return _Plan(rel, old, json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
+
+
+def _planned_mcp(project: Path, server_command: tuple[str, ...], force: bool) -> _Plan:
+    # alwaysLoad: analysts must see the tools when they are spawned, not behind ToolSearch
+    wanted: dict[str, Any] = {
+        "type": "stdio",
+        "command": server_command[0],
+        "args": [*server_command[1:], "serve"],
+        "alwaysLoad": True,
+    }
+    kept: list[str] = []
+
+    def merge(data: dict[str, Any]) -> dict[str, Any]:
+        servers = _object(data.get("mcpServers", {}), "mcpServers in .mcp.json")
+        if SERVER_NAME in servers and servers[SERVER_NAME] != wanted and not force:
+            kept.append(f"its own {SERVER_NAME!r} server entry; --force replaces it")
+            return data
+        return {**data, "mcpServers": {**servers, SERVER_NAME: wanted}}
+
+    plan = _planned_json(project, ".mcp.json", merge)
+    return _Plan(plan.rel, plan.old, plan.new, kept_note=kept[0]) if kept else plan
+
+
+def _merge_settings(data: dict[str, Any], plugin: bool) -> dict[str, Any]:
+    """Allow the rlm tools (so analysts are not stopped by prompts) and approve the project server."""
+    result = dict(data)
+    permissions = _object(result.get("permissions", {}), "permissions in .claude/settings.json")
+    allow = _string_list(permissions.get("allow", []), "permissions.allow in .claude/settings.json")
+    rule = PLUGIN_PERMISSION if plugin else PROJECT_PERMISSION
+    result["permissions"] = {**permissions, "allow": allow + [rule] * (rule not in allow)}
+    if not plugin:
+        enabled = _string_list(result.get("enabledMcpjsonServers", []), "enabledMcpjsonServers")
+        result["enabledMcpjsonServers"] = enabled + [SERVER_NAME] * (SERVER_NAME not in enabled)
+    return result
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{what} is not a JSON object; nothing was written. Fix it and run init again.")
+    return value
+
+
+def _string_list(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(
+            f"{what} is not a list of strings; nothing was written. Fix it and run init again."
+        )
+    return list(value)
+
+
+def _planned_gitignore(project: Path) -> _Plan | None:
+    """Keep the store out of git, in projects that use git."""
+    old = _read(project / ".gitignore")
+    if old is None and not (project / ".git").exists():
+        return None
+    lines = (old or "").splitlines()
+    if GITIGNORE_LINE in lines or "/" + GITIGNORE_LINE in lines:
+        return _Plan(".gitignore", old, old or "")
+    prefix = old if not old or old.endswith("\n") else old + "\n"
+    return _Plan(".gitignore", old, f"{prefix or ''}{GITIGNORE_LINE}\n")
+
+
+def default_server_command() -> tuple[str, ...]:
+    """`rlm-mcp` when the one on PATH is this installation's, else its absolute path (a venv not on PATH)."""
+    scripts = Path(sys.executable).parent
+    here = shutil.which(SERVER_SCRIPT, path=str(scripts))
+    on_path = shutil.which(SERVER_SCRIPT)
+    if here is None:
+        return (SERVER_SCRIPT,)
+    if on_path is not None and Path(on_path).resolve() == Path(here).resolve():
+        return (SERVER_SCRIPT,)
+    return (str(Path(here).absolute()),)
+
+
+# ---------------------------------------------------------------- the shipped files
+
+
+def claude_dir() -> Traversable:
+    """rlm_mcp/claude/: agents/*.md and skills/<name>/*, as package data."""
+    return resources.files("rlm_mcp").joinpath("claude")
+
+
+def plugin_files() -> dict[str, str]:
+    """Every shipped file as the plugin has it: {"agents/x.md" or "skills/<name>/<file>": text}."""
+    return dict(_walk(claude_dir(), ""))
+
+
+def _walk(node: Traversable, prefix: str) -> Iterator[tuple[str, str]]:
+    for child in sorted(node.iterdir(), key=lambda c: c.name):
+        if child.name.startswith((".", "__")):
+            continue
+        if child.is_dir():
+            yield from _walk(child, f"{prefix}{child.name}/")
+        else:
+            yield prefix + child.name, child.read_text(encoding="utf-8")
+
+
+def project_files() -> dict[str, str]:
+    """The same files as a project gets them under .claude/, with project command names."""
+    result: dict[str, str] = {}
+    for rel, text in plugin_files().items():
+        parts = rel.split("/")
+        if parts[0] == "skills" and parts[1] != ORCHESTRATION_SKILL:
+            parts[1] = COMMAND_PREFIX + parts[1]
+            if parts[-1] == "SKILL.md":
+                text = re.sub(r"(?m)^name: .*$", f"name: {parts[1]}", text, count=1)
+        result[".claude/" + "/".join(parts)] = to_project_names(text)
+    return result
+
+
+def to_project_names(text: str) -> str:
+    """`/rlm:load` (plugin command) → `/rlm-load` (project skill): project skills are not namespaced."""
+    return re.sub(r"/rlm:(?=[a-z])", "/" + COMMAND_PREFIX, text)
