@@ -66,6 +66,8 @@ class ProseChunker:
                     yield from self._flush(pending, previous_tail)
                     previous_tail = ""
                     pending = _Pending()
+                elif pending.size:  # a few words before the heading: the chunk belongs to what follows
+                    pending.section = self._heading_path()
             for piece in self._pieces(block.text):
                 if pending.size and pending.size + len(piece) > MAX_CHARS:
                     chunk = self._flush_one(pending, previous_tail)

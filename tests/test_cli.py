@@ -1,0 +1,62 @@
+"""The `rlm-mcp` command line on a real store: the same core as the tools, with --json."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import project_env
+
+
+def rlm(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rlm_mcp", *args],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=project_env(project),
+        check=check,
+        timeout=120,
+    )
+
+
+def test_load_search_get_docs_rm_status_round_trip(project: Path) -> None:
+    (project / "notes.md").write_text(
+        "# Tides\n\nThe spring tide rises twice a day near the pier.\n", encoding="utf-8"
+    )
+    loaded = json.loads(rlm(project, "load", "notes.md", "--json").stdout)
+    assert loaded["documents"][0]["status"] == "loaded"
+    hits = json.loads(rlm(project, "search", "spring tide", "--mode", "bm25", "--json").stdout)["hits"]
+    assert hits and hits[0]["location"].startswith("notes.md:")
+    chunk = rlm(project, "get", hits[0]["chunk_id"]).stdout
+    assert "spring tide" in chunk and "Tides" in chunk
+    docs = json.loads(rlm(project, "docs", "--json").stdout)
+    assert docs["total"] == 1
+    status = json.loads(rlm(project, "status", "--json").stdout)
+    assert status["documents"] == 1 and status["chunks"] >= 1
+    assert "Removed d1" in rlm(project, "rm", "d1").stdout
+    assert json.loads(rlm(project, "docs", "--json").stdout)["total"] == 0
+
+
+def test_errors_go_to_stderr_with_exit_code_1(project: Path) -> None:
+    result = rlm(project, "load", "missing.txt", check=False)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "No file or directory at missing.txt" in result.stderr
+    result = rlm(project, "get", "c99", check=False)
+    assert result.returncode == 1 and "No chunk c99" in result.stderr
+
+
+def test_progress_bar_goes_to_stderr_only(project: Path) -> None:
+    (project / "a.txt").write_text("words and more words\n\n" * 5000, encoding="utf-8")
+    result = rlm(project, "load", "a.txt", "--progress")
+    assert "[" in result.stderr and "%" in result.stderr
+    assert "%" not in result.stdout and "d1 a.txt" in result.stdout
+
+
+def test_db_flag_points_at_another_store(project: Path, tmp_path: Path) -> None:
+    (project / "a.txt").write_text("hello there\n", encoding="utf-8")
+    other = tmp_path / "elsewhere.db"
+    rlm(project, "--db", str(other), "load", "a.txt")
+    assert other.is_file()
+    assert json.loads(rlm(project, "--db", str(other), "docs", "--json").stdout)["total"] == 1
+    assert json.loads(rlm(project, "docs", "--json").stdout)["total"] == 0
