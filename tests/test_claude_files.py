@@ -1,0 +1,202 @@
+"""The Claude Code files: agents, skills, plugin and marketplace manifests, project settings.
+
+Claude Code skips an agent or skill with bad frontmatter silently (a debug-log line), so every field
+is checked here, against the fields the plugin format honours.
+"""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import rlm_mcp
+from rlm_mcp import analysts, install
+
+from .claude_support import (
+    AGENTS,
+    CLAUDE,
+    ORCHESTRATION_SKILL,
+    REPO,
+    SKILLS,
+    SYNTHESIZER,
+    calls,
+    comma_list,
+    read_doc,
+    section,
+)
+
+AGENT_FIELDS = {  # plugin agents honour these (hooks, mcpServers, permissionMode are ignored)
+    "name", "description", "model", "effort", "maxTurns", "tools", "disallowedTools", "skills", "memory",
+    "background", "isolation", "color",
+}  # fmt: skip
+SKILL_FIELDS = {
+    "name", "description", "when_to_use", "argument-hint", "arguments", "disable-model-invocation",
+    "user-invocable", "allowed-tools", "disallowed-tools", "model", "effort", "context", "agent", "hooks",
+    "paths", "shell", "metadata", "license", "compatibility",
+}  # fmt: skip
+COLORS = {"red", "blue", "green", "yellow", "purple", "orange", "pink", "cyan"}
+NEVER_FOR_SUBAGENTS = {"Agent", "Task", "Bash", "PowerShell", "Write", "Edit", "NotebookEdit", "WebFetch"}
+COMMANDS = {"analyze", "load", "search", "status", "resume"}
+PLUGIN = json.loads((REPO / ".claude-plugin" / "plugin.json").read_text(encoding="utf-8"))
+MARKETPLACE = json.loads((REPO / ".claude-plugin" / "marketplace.json").read_text(encoding="utf-8"))
+ANALYST_FILES = [p for p in AGENTS if p.stem != SYNTHESIZER]
+
+
+def test_there_is_one_agent_per_analyst_the_jobs_assign_plus_the_synthesizer() -> None:
+    assert {p.stem for p in AGENTS} == {*analysts.ANALYSTS, SYNTHESIZER}
+
+
+@pytest.mark.parametrize("path", AGENTS, ids=lambda p: p.stem)
+def test_agent_frontmatter_is_valid_for_claude_code(path: Path) -> None:
+    doc = read_doc(path)
+    assert set(doc.meta) <= AGENT_FIELDS, f"unknown fields: {set(doc.meta) - AGENT_FIELDS}"
+    assert doc.meta["name"] == path.stem and re.fullmatch(r"[a-z][a-z0-9-]*", doc.meta["name"])
+    assert 50 <= len(doc.meta["description"]) <= 1024
+    assert doc.meta["model"] == ("sonnet" if path.stem == SYNTHESIZER else "haiku")
+    assert doc.meta["color"] in COLORS
+    assert isinstance(doc.meta["maxTurns"], int) and 10 <= doc.meta["maxTurns"] <= 60
+
+
+@pytest.mark.parametrize("path", AGENTS, ids=lambda p: p.stem)
+def test_agents_restrict_tools_with_a_denylist_that_keeps_the_rlm_tools(path: Path) -> None:
+    """A `tools:` allowlist can drop MCP tools when the server connects late; a denylist cannot."""
+    doc = read_doc(path)
+    assert "tools" not in doc.meta
+    denied = set(comma_list(doc.meta["disallowedTools"]))
+    assert denied >= NEVER_FOR_SUBAGENTS
+    assert not any("*" in tool for tool in denied)  # never a whole-server pattern
+    for needed in (
+        ("job_status", "get_chunk") if path.stem == SYNTHESIZER else ("claim_task", "submit_findings")
+    ):
+        assert not any(tool.endswith("__" + needed) for tool in denied)
+    # each denied rlm tool is denied under both install modes' names
+    project = {t.removeprefix("mcp__rlm__") for t in denied if t.startswith("mcp__rlm__")}
+    plugin = {
+        t.removeprefix("mcp__plugin_rlm_rlm__") for t in denied if t.startswith("mcp__plugin_rlm_rlm__")
+    }
+    assert project == plugin and "remove_document" in project
+
+
+@pytest.mark.parametrize("path", ANALYST_FILES, ids=lambda p: p.stem)
+def test_analyst_loop_claims_then_submits_with_a_bounded_task_count_and_ends_with_one_line(
+    path: Path,
+) -> None:
+    loop = section(read_doc(path).body, "Loop")
+    tools = [name for name, _ in calls(loop)]
+    assert tools[:2] == ["claim_task", "submit_findings"], tools
+    claim_args = dict(calls(loop))["claim_task"]
+    assert claim_args == ["job_id", "worker"]
+    submit_args = dict(calls(loop))["submit_findings"]
+    assert submit_args[:3] == ["task_id", "worker", "findings"] and "relevance" in submit_args
+    assert re.search(r"`max_tasks` \(default \d+\)", read_doc(path).body)
+    assert "submitted `max_tasks` tasks" in loop
+    assert "final answer is one line" in loop
+    assert "REDUCE" in loop  # reduce-level tasks reach analysts too
+    assert "verbatim" in loop
+
+
+def test_tabular_analysts_submit_counts_and_stats_and_code_analyst_gives_line_and_symbol() -> None:
+    by_name = {p.stem: section(read_doc(p).body, "Loop") for p in ANALYST_FILES}
+    for name in (analysts.DATA, analysts.JSON):
+        assert {"counts", "stats"} <= set(dict(calls(by_name[name]))["submit_findings"])
+    code = by_name[analysts.CODE]
+    assert "`line`" in code and "starts with the symbol" in code
+    modes = section(read_doc(CLAUDE / "agents" / f"{analysts.CODE}.md").body, "Modes")
+    for mode in ("general", "security", "architecture", "performance"):
+        assert f"- {mode}:" in modes
+
+
+def test_synthesizer_pages_synthesize_checks_coverage_and_cites_chunk_ids() -> None:
+    body = read_doc(CLAUDE / "agents" / f"{SYNTHESIZER}.md").body
+    steps = section(body, "Steps")
+    assert [name for name, _ in calls(steps)][:3] == ["job_status", "synthesize", "synthesize"]
+    assert ("synthesize", ["job_id", "offset"]) in calls(steps)
+    report = section(body, "The report")
+    assert "[c1042]" in report and "Coverage" in report and "Below 100 %" in report
+
+
+@pytest.mark.parametrize("path", SKILLS, ids=lambda p: p.parent.name)
+def test_skill_frontmatter_is_valid_and_named_after_its_directory(path: Path) -> None:
+    doc = read_doc(path)
+    assert set(doc.meta) <= SKILL_FIELDS, f"unknown fields: {set(doc.meta) - SKILL_FIELDS}"
+    assert doc.meta["name"] == path.parent.name
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", doc.meta["name"]) and len(doc.meta["name"]) <= 64
+    assert 1 <= len(doc.meta["description"]) <= 1024
+    assert len(doc.meta["description"]) + len(doc.meta.get("when_to_use", "")) <= 1536
+    assert len(doc.body.splitlines()) < 500
+    for link in re.findall(r"\]\(([^)#]+)\)", doc.body):
+        assert (path.parent / link).is_file(), f"{path}: broken link {link}"
+
+
+def test_commands_are_user_invoked_skills_that_pass_their_arguments() -> None:
+    names = {p.parent.name for p in SKILLS}
+    assert names == COMMANDS | {ORCHESTRATION_SKILL}
+    for path in SKILLS:
+        doc = read_doc(path)
+        assert doc.meta["argument-hint"]
+        if path.parent.name == ORCHESTRATION_SKILL:
+            assert "disable-model-invocation" not in doc.meta  # the model must find the playbook itself
+            continue
+        assert doc.meta["disable-model-invocation"] is True
+        assert "$ARGUMENTS" in doc.body
+        assert set(comma_list(doc.meta["allowed-tools"])) == {"mcp__rlm__*", "mcp__plugin_rlm_rlm__*"}
+
+
+def test_orchestration_skill_covers_the_whole_playbook() -> None:
+    body = read_doc(CLAUDE / "skills" / ORCHESTRATION_SKILL / "SKILL.md").body
+    for phrase in (
+        "just Read the file",  # small inputs bypass RLM
+        "one message",  # analysts spawned in parallel
+        "at most 8",  # bounded fan-out
+        "job_status(job_id)",
+        "rlm-synthesizer",
+        "Resume after /compact",
+        "Cost check",
+        "Do not pass a `model` parameter",
+    ):
+        assert phrase in body, phrase
+    used = {name for name, _ in calls(body)}
+    assert used >= {
+        "load_document",
+        "search_chunks",
+        "get_chunk",
+        "create_job",
+        "job_status",
+        "list_documents",
+    }
+
+
+def test_plugin_manifest_lists_every_agent_and_the_skills_directory() -> None:
+    assert PLUGIN["name"] == "rlm"
+    assert sorted(PLUGIN["agents"]) == [f"./{p.relative_to(REPO).as_posix()}" for p in AGENTS]
+    assert (REPO / PLUGIN["skills"]).resolve() == (CLAUDE / "skills").resolve()
+    server = PLUGIN["mcpServers"]["rlm"]
+    assert (server["command"], server["args"]) == ("rlm-mcp", ["serve"]) and server["alwaysLoad"] is True
+    assert not (REPO / ".mcp.json").exists()  # it would be read twice: as the plugin's and the project's
+
+
+def test_plugin_marketplace_and_package_versions_agree() -> None:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    (entry,) = MARKETPLACE["plugins"]
+    assert PLUGIN["version"] == entry["version"] == pyproject["project"]["version"] == rlm_mcp.__version__
+    assert (entry["name"], entry["source"]) == (PLUGIN["name"], "./")
+    assert MARKETPLACE["name"] == "rlm-mcp" and MARKETPLACE["owner"]["name"]
+
+
+def test_the_shipped_files_are_package_data_of_rlm_mcp() -> None:
+    """One source for the plugin and for `rlm-mcp init`: rlm_mcp/claude/, packaged as package data."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "claude/**/*" in pyproject["tool"]["setuptools"]["package-data"]["rlm_mcp"]
+    shipped = install.plugin_files()
+    on_disk = {
+        p.relative_to(CLAUDE).as_posix() for p in CLAUDE.rglob("*") if p.is_file() and "__" not in p.name
+    }
+    assert set(shipped) == on_disk
+    assert not (REPO / "agents").exists() and not (REPO / "skills").exists()  # no second copy to drift
+
+
+def test_repository_settings_allow_the_rlm_tools_in_both_install_modes() -> None:
+    settings = json.loads((REPO / ".claude" / "settings.json").read_text(encoding="utf-8"))
+    assert {"mcp__rlm__*", "mcp__plugin_rlm_rlm__*"} <= set(settings["permissions"]["allow"])
