@@ -1,0 +1,162 @@
+"""The plugin and both set-up paths, checked by the real Claude Code CLI (npm @anthropic-ai/claude-code).
+
+The CLI runs without a login for `plugin validate` and `mcp list`; each test gives it a fresh HOME, so
+nothing of the developer's own Claude Code set-up is read or changed. `claude mcp list` exits 0 even
+when a server fails, so the tests read its text. The CLI is installed by .ci/install-claude.sh into
+.ci/node/ (or named by RLM_CLAUDE_BIN); without it these tests skip and say how to get it.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .claude_support import AGENTS, CLAUDE, REPO, SKILLS
+
+LOCAL_CLI = REPO / ".ci" / "node" / "node_modules" / ".bin" / "claude"
+CLAUDE_BIN = os.environ.get("RLM_CLAUDE_BIN") or (str(LOCAL_CLI) if LOCAL_CLI.exists() else None)
+SCRIPTS = Path(sys.executable).parent  # where this installation's `rlm-mcp` script lives
+TIMEOUT = 120
+
+pytestmark = pytest.mark.skipif(
+    CLAUDE_BIN is None,
+    reason="the Claude Code CLI is not installed: run .ci/install-claude.sh (or set RLM_CLAUDE_BIN)",
+)
+
+
+@pytest.fixture
+def claude_env(tmp_path: Path) -> dict[str, str]:
+    """A throw-away HOME, no updater, no telemetry, and this installation's rlm-mcp first on PATH."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return {
+        "HOME": str(home),
+        "PATH": os.pathsep.join([str(SCRIPTS), os.environ.get("PATH", "")]),
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "RLM_EMBED_BACKGROUND": "0",
+    }
+
+
+def claude(env: dict[str, str], *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    assert CLAUDE_BIN is not None
+    return subprocess.run(
+        [CLAUDE_BIN, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
+
+
+def server_line(output: str, name: str) -> str:
+    """The `claude mcp list` line of one server, e.g. `rlm: /x/rlm-mcp serve - ✔ Connected`."""
+    lines = [line for line in output.splitlines() if line.startswith(f"{name}: ")]
+    assert len(lines) == 1, output
+    return lines[0]
+
+
+def connected(output: str, name: str) -> bool:
+    return server_line(output, name).endswith("✔ Connected")
+
+
+def trust(env: dict[str, str], project: Path) -> None:
+    """What accepting Claude Code's workspace-trust prompt in `project` records."""
+    config = Path(env["HOME"]) / ".claude.json"
+    config.write_text(json.dumps({"projects": {str(project): {"hasTrustDialogAccepted": True}}}))
+
+
+def validate(env: dict[str, str], target: Path) -> dict[str, object]:
+    result = claude(env, "plugin", "validate", str(target), "--strict", "--json")
+    report: dict[str, object] = json.loads(result.stdout)
+    assert result.returncode == 0 and report["success"] is True, result.stdout + result.stderr
+    return report
+
+
+def test_the_plugin_validates_strictly_and_provides_every_agent_skill_and_the_server(
+    claude_env: dict[str, str],
+) -> None:
+    report = validate(claude_env, REPO / ".claude-plugin" / "plugin.json")
+    manifest = report["manifest"]
+    assert isinstance(manifest, dict) and manifest["errors"] == [] and manifest["warnings"] == []
+    provides = report["provides"]
+    assert isinstance(provides, dict)
+    assert sorted(provides["agents"]) == sorted(f"rlm:{p.stem}" for p in AGENTS)
+    assert sorted(provides["skills"]) == sorted(f"rlm:{p.parent.name}" for p in SKILLS)
+    assert provides["mcpServers"] == [
+        {"name": "rlm", "type": "stdio", "target": "rlm-mcp", "args": ["serve"]}
+    ]
+
+
+def test_the_repository_root_validates_as_a_marketplace_and_a_plugin(claude_env: dict[str, str]) -> None:
+    result = claude(claude_env, "plugin", "validate", ".", "--strict")
+    assert result.returncode == 0 and "✔ Validation passed" in result.stdout, result.stdout + result.stderr
+    validate(claude_env, REPO / ".claude-plugin" / "marketplace.json")
+
+
+def plugin_tree(tmp_path: Path) -> Path:
+    """The files the plugin consists of (a git clone has them; the clone's .ci/node/ is not needed)."""
+    tree = tmp_path / "marketplace"
+    shutil.copytree(REPO / ".claude-plugin", tree / ".claude-plugin")
+    shutil.copytree(CLAUDE, tree / CLAUDE.relative_to(REPO), ignore=shutil.ignore_patterns("__pycache__"))
+    return tree
+
+
+def test_plugin_installed_from_the_marketplace_starts_a_connected_server(
+    tmp_path: Path, claude_env: dict[str, str]
+) -> None:
+    added = claude(claude_env, "plugin", "marketplace", "add", str(plugin_tree(tmp_path)))
+    assert added.returncode == 0 and "rlm-mcp" in added.stdout, added.stdout + added.stderr
+    installed = claude(claude_env, "plugin", "install", "rlm@rlm-mcp", "--scope", "user")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    project = tmp_path / "project"
+    project.mkdir()
+    listed = claude(claude_env, "mcp", "list", cwd=project)
+    assert connected(listed.stdout, "plugin:rlm:rlm"), listed.stdout + listed.stderr
+    assert "rlm-mcp serve" in server_line(listed.stdout, "plugin:rlm:rlm")
+
+
+def test_rlm_mcp_init_registers_a_server_that_connects_in_a_trusted_project(
+    tmp_path: Path, claude_env: dict[str, str]
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    rlm_mcp = shutil.which("rlm-mcp", path=str(SCRIPTS))
+    assert rlm_mcp is not None, "install the project first: pip install -e ."
+    done = subprocess.run(
+        [rlm_mcp, "init", str(project)], env=claude_env, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert done.returncode == 0, done.stderr
+    pending = claude(claude_env, "mcp", "list", cwd=project)
+    assert "Pending approval" in server_line(pending.stdout, "rlm")  # until the trust prompt is accepted
+    trust(claude_env, project)
+    listed = claude(claude_env, "mcp", "list", cwd=project)
+    assert connected(listed.stdout, "rlm"), listed.stdout + listed.stderr
+    shown = claude(claude_env, "mcp", "get", "rlm", cwd=project)
+    assert "Project config" in shown.stdout
+    validate(claude_env, project / ".claude")
+
+
+def test_claude_mcp_add_with_the_installed_command_connects(
+    tmp_path: Path, claude_env: dict[str, str]
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    added = claude(claude_env, "mcp", "add", "--scope", "local", "rlm", "--", "rlm-mcp", "serve", cwd=project)
+    assert added.returncode == 0, added.stdout + added.stderr
+    listed = claude(claude_env, "mcp", "list", cwd=project)
+    assert connected(listed.stdout, "rlm"), listed.stdout + listed.stderr
+
+
+def test_a_server_that_cannot_start_is_reported_as_failed_even_though_the_exit_code_is_zero(
+    tmp_path: Path, claude_env: dict[str, str]
+) -> None:
+    """The check above reads the text because `claude mcp list` exits 0 whatever happens."""
+    project = tmp_path / "project"
+    project.mkdir()
+    broken = [sys.executable, "-c", "raise SystemExit(3)"]
+    claude(claude_env, "mcp", "add", "--scope", "local", "rlm", "--", *broken, cwd=project)
+    listed = claude(claude_env, "mcp", "list", cwd=project)
+    assert listed.returncode == 0 and not connected(listed.stdout, "rlm")
+    assert re.search(r"✘|Failed", server_line(listed.stdout, "rlm"))
