@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import RlmError
-from . import documents, server, setup
+from . import documents, jobs, server, setup
 from .common import Context
 
-MODULES = [server, documents, setup]
+MODULES = [server, documents, setup, jobs]
 
 
 def build_parser() -> argparse.ArgumentParser:

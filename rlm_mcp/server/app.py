@@ -90,9 +90,10 @@ def respond(call: Callable[[], Answer], response_format: str = "text") -> str:
 
 
 def create_server(settings: Settings | None = None) -> MCPServer:
-    from . import documents
+    from . import documents, jobs
 
     state = AppState(settings)
     server = MCPServer(SERVER_NAME, version=__version__, instructions=INSTRUCTIONS)
     documents.register(server, state)
+    jobs.register(server, state)
     return server

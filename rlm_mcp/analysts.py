@@ -1,0 +1,79 @@
+"""The analyst subagents: which one reads which content, and the instructions each task carries.
+
+The instructions travel inside every claimed task, so an analyst needs nothing else to do its job;
+agents/*.md say the same thing in longer form.
+"""
+
+DATA = "rlm-data-analyzer"
+JSON = "rlm-json-analyzer"
+CODE = "rlm-code-analyzer"
+CHUNK = "rlm-chunk-analyzer"
+ANALYSTS = (CHUNK, CODE, DATA, JSON)
+
+DATA_TYPES = frozenset({"csv", "tsv"})
+JSON_TYPES = frozenset({"json", "jsonl", "ndjson"})
+CODE_TYPES = frozenset(
+    {
+        "code", "python", "javascript", "typescript", "tsx", "jsx", "go", "rust", "java", "c", "cpp",
+        "c++", "csharp", "c_sharp", "ruby", "php", "kotlin", "swift", "scala", "shell", "bash", "lua",
+        "sql", "r", "perl", "haskell", "elixir", "erlang", "dart", "zig", "ocaml", "clojure",
+    }
+)  # fmt: skip
+
+COMMON = (
+    "Submit with submit_findings(task_id, worker, findings=[{title, detail, evidence, chunk_id, line?, "
+    "kind?, severity?, tags?}], summary, relevance='high'|'medium'|'low'|'none', follow_up?). "
+    "evidence = a short VERBATIM quote copied from the chunk text (not paraphrased); chunk_id = the "
+    "chunk it comes from (one of this task's). Report only what the text shows; findings=[] with "
+    "relevance='none' is a valid answer. Give 1-3 tags per finding. Then call claim_task again."
+)
+
+INSTRUCTIONS = {
+    CHUNK: (
+        "Read every chunk below and report what answers the question: facts, claims, names, numbers, "
+        "events, contradictions. One finding per distinct point. " + COMMON
+    ),
+    CODE: (
+        "Read the code below and report what answers the question: relevant functions and classes, "
+        "bugs, security issues, error handling, data flow, dependencies. Use kind (e.g. bug, security, "
+        "api, design) and severity (critical|high|medium|low|info); line = the file line of the "
+        "evidence. " + COMMON
+    ),
+    DATA: (
+        "The chunks are rows of a table; the context repeats the header. Count only the rows in each "
+        "chunk's text (never the header or context). For exact arithmetic send counts={column: {value: "
+        "rows}} (exact value text, an empty cell as \"\") and stats={column: {n, sum, min, max}} over "
+        "the numeric values of YOUR rows only; the "
+        "server adds them up across tasks, so never estimate or extrapolate. Findings are for notable "
+        "rows or anomalies, quoting the row. " + COMMON
+    ),
+    JSON: (
+        "The chunks are JSON elements (their path is in the context). Report elements that answer the "
+        "question, quoting the relevant key/value verbatim. For exact totals send counts={field: "
+        "{value: elements}} and stats={field: {n, sum, min, max}} over YOUR elements only; the server "
+        "adds them up across tasks. " + COMMON
+    ),
+}
+
+REDUCE_INSTRUCTIONS = (
+    "This is a REDUCE task: the items below are findings other analysts already made (with the chunk "
+    "ids they cite). Merge duplicates and closely related points into fewer, stronger findings that "
+    "answer the question; keep every distinct fact, number and disagreement. For each merged finding: "
+    "evidence = a verbatim quote copied from one of the items, chunk_id = a chunk id that item cites. "
+    "Do not send counts or stats (the server sums those exactly). " + COMMON
+)
+
+
+def analyst_for(content_type: str) -> str:
+    kind = content_type.lower()
+    if kind in DATA_TYPES:
+        return DATA
+    if kind in JSON_TYPES:
+        return JSON
+    if kind in CODE_TYPES or kind.startswith("code"):
+        return CODE
+    return CHUNK
+
+
+def instructions_for(analyst: str, level: int) -> str:
+    return REDUCE_INSTRUCTIONS if level > 0 else INSTRUCTIONS.get(analyst, INSTRUCTIONS[CHUNK])

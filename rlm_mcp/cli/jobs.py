@@ -1,0 +1,38 @@
+"""jobs, job-status, synthesize: the RLM loop's read side on the command line."""
+
+import argparse
+from typing import Any
+
+from .. import jobs, synthesis
+from .common import Context, add_json_flag, emit
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("jobs", help="list analysis jobs with their progress")
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--limit", type=int, default=50)
+    add_json_flag(p)
+    p.set_defaults(handler=list_jobs)
+
+    p = subparsers.add_parser("job-status", help="tasks by state, coverage, throughput and ETA of a job")
+    p.add_argument("job_id", help="a job id such as j2")
+    add_json_flag(p)
+    p.set_defaults(handler=job_status)
+
+    p = subparsers.add_parser("synthesize", help="merge a job's findings: coverage, counts, stats, themes")
+    p.add_argument("job_id", help="a job id such as j2")
+    p.add_argument("--offset", type=int, default=0, help="skip this many folded findings (paging)")
+    add_json_flag(p)
+    p.set_defaults(handler=synthesize)
+
+
+def list_jobs(args: argparse.Namespace, context: Context) -> int:
+    return emit(jobs.list_jobs(context.store, args.limit, args.offset), args.json)
+
+
+def job_status(args: argparse.Namespace, context: Context) -> int:
+    return emit(jobs.job_status(context.store, args.job_id), args.json)
+
+
+def synthesize(args: argparse.Namespace, context: Context) -> int:
+    return emit(synthesis.synthesize(context.store, args.job_id, args.offset), args.json)

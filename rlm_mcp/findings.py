@@ -1,0 +1,344 @@
+"""What an analyst submits: shape validation, and the check that each quoted evidence is really there.
+
+A submission is validated whole before anything is stored: one error message lists every problem and
+shows the expected shape, so a model can fix it in one retry.
+"""
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .errors import InvalidInput
+from .ids import parse_id
+
+MAX_SUBMISSION_CHARS = 400_000  # a real task's findings are a few kB; this refuses runaway payloads
+MAX_FINDINGS = 200
+MAX_TITLE = 300
+MAX_DETAIL = 4000
+MAX_EVIDENCE = 2000
+MAX_TAGS = 10
+MAX_FOLLOW_UPS = 20
+MAX_DIMENSIONS = 100
+MAX_VALUES_PER_DIMENSION = 5000
+MAX_ERRORS_SHOWN = 12
+RELEVANCES = ("high", "medium", "low", "none")
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+STAT_KEYS = ("n", "sum", "min", "max")
+FINDING_KEYS = frozenset({"title", "detail", "evidence", "chunk_id", "line", "kind", "severity", "tags"})
+SHAPE = (
+    "Expected: findings=[{title: str, detail: str, evidence: verbatim quote from the chunk, chunk_id: "
+    "'c12' (a chunk of this task), line?: int, kind?: str, severity?: critical|high|medium|low|info, "
+    "tags?: [str]}], summary?: str, relevance?: high|medium|low|none, counts?: {dimension: {value: "
+    "int >= 0}}, stats?: {metric: {n: int, sum: number, min: number, max: number}}, follow_up?: [str]."
+)
+ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)\s*")
+QUOTES = "\"'“”‘’`"
+
+
+@dataclass(frozen=True, slots=True)
+class FindingIn:
+    title: str
+    detail: str
+    evidence: str
+    chunk_id: int
+    line: int | None
+    kind: str | None
+    severity: str | None
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    n: int
+    sum: float
+    min: float | None
+    max: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    findings: tuple[FindingIn, ...]
+    summary: str | None
+    relevance: str | None
+    counts: dict[str, dict[str, int]]
+    stats: dict[str, Stat]
+    follow_up: tuple[str, ...]
+    ignored_keys: tuple[str, ...]
+
+    def digest(self) -> str:
+        """Same content, same digest: a repeated submission is recognised and stored once."""
+        payload = {k: v for k, v in asdict(self).items() if k != "ignored_keys"}
+        text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _json_arg(value: Any) -> Any:
+    """Claude Code sometimes sends list and object arguments as JSON strings."""
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _text(errors: list[str], where: str, value: Any, limit: int, required: bool) -> str | None:
+    if value is None or (value == "" and not required):
+        if required:
+            errors.append(f"{where} is missing")
+        return None
+    if not isinstance(value, str):
+        errors.append(f"{where} must be a string, got {type(value).__name__}")
+        return None
+    if required and not value.strip():
+        errors.append(f"{where} is empty")
+    if len(value) > limit:
+        errors.append(f"{where} is {len(value)} characters; at most {limit}")
+    return value
+
+
+def _finding(errors: list[str], i: int, raw: Any, ignored: set[str]) -> FindingIn | None:
+    where = f"findings[{i}]"
+    if not isinstance(raw, Mapping):
+        errors.append(f"{where} must be an object, got {type(raw).__name__}")
+        return None
+    ignored.update(str(k) for k in raw if k not in FINDING_KEYS)
+    title = _text(errors, f"{where}.title", raw.get("title"), MAX_TITLE, True)
+    detail = _text(errors, f"{where}.detail", raw.get("detail", ""), MAX_DETAIL, False) or ""
+    evidence = _text(errors, f"{where}.evidence", raw.get("evidence"), MAX_EVIDENCE, True)
+    kind = _text(errors, f"{where}.kind", raw.get("kind"), 50, False)
+    severity = _text(errors, f"{where}.severity", raw.get("severity"), 20, False)
+    if severity is not None and severity.lower() not in SEVERITIES:
+        errors.append(f"{where}.severity {severity!r} is not one of {'|'.join(SEVERITIES)}")
+    chunk_id = None
+    if raw.get("chunk_id") is None:
+        errors.append(f"{where}.chunk_id is missing")
+    else:
+        try:
+            chunk_id = parse_id(raw["chunk_id"], "c")
+        except InvalidInput:
+            errors.append(f"{where}.chunk_id {raw['chunk_id']!r} is not a chunk id like 'c12'")
+    line = raw.get("line")
+    if line is not None and (isinstance(line, bool) or not isinstance(line, int) or line < 1):
+        errors.append(f"{where}.line must be a positive integer")
+        line = None
+    tags = _json_arg(raw.get("tags")) or []
+    tags = [tags] if isinstance(tags, str) else tags
+    if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 60 for t in tags):
+        errors.append(f"{where}.tags must be a list of short strings")
+        tags = []
+    if title is None or evidence is None or chunk_id is None:
+        return None
+    clean_tags = tuple(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))[:MAX_TAGS]
+    return FindingIn(
+        title.strip(), detail.strip(), evidence, chunk_id, line, kind and kind.strip().lower(),
+        severity and severity.lower(), clean_tags,
+    )  # fmt: skip
+
+
+def _counts(errors: list[str], raw: Any) -> dict[str, dict[str, int]]:
+    raw = _json_arg(raw)
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        errors.append("counts must be an object {dimension: {value: int}}")
+        return {}
+    if len(raw) > MAX_DIMENSIONS:
+        errors.append(f"counts has {len(raw)} dimensions; at most {MAX_DIMENSIONS}")
+    counts: dict[str, dict[str, int]] = {}
+    for dimension, values in raw.items():
+        if not isinstance(values, Mapping):
+            errors.append(f"counts[{dimension!r}] must be an object {{value: int}}")
+            continue
+        if len(values) > MAX_VALUES_PER_DIMENSION:
+            errors.append(
+                f"counts[{dimension!r}] has {len(values)} values; at most {MAX_VALUES_PER_DIMENSION}"
+            )
+        clean: dict[str, int] = {}
+        for value, n in values.items():
+            if isinstance(n, float) and n.is_integer():
+                n = int(n)
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                errors.append(f"counts[{dimension!r}][{value!r}] = {n!r}: counts are integers >= 0")
+                continue
+            clean[str(value)] = n
+        counts[str(dimension)] = clean
+    return counts
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return value
+
+
+def _stat(errors: list[str], metric: str, raw: Any) -> Stat | None:
+    where = f"stats[{metric!r}]"
+    if not isinstance(raw, Mapping) or any(k not in STAT_KEYS and k != "mean" for k in raw):
+        errors.append(f"{where} must be {{n, sum, min, max}}")
+        return None
+    n = raw.get("n")
+    if isinstance(n, float) and n.is_integer():
+        n = int(n)
+    total, low, high = _number(raw.get("sum")), _number(raw.get("min")), _number(raw.get("max"))
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        errors.append(f"{where}.n must be an integer >= 0")
+        return None
+    if n == 0:
+        return Stat(0, total or 0, None, None)
+    if total is None or low is None or high is None:
+        errors.append(f"{where} needs numeric sum, min and max when n > 0")
+        return None
+    slack = 1e-9 * max(1.0, abs(total), abs(low) * n, abs(high) * n)
+    if low > high or total < low * n - slack or total > high * n + slack:
+        errors.append(f"{where} is inconsistent: need min <= max and n*min <= sum <= n*max")
+        return None
+    return Stat(n, total, low, high)
+
+
+def _strings(errors: list[str], name: str, raw: Any, limit: int) -> tuple[str, ...]:
+    raw = _json_arg(raw)
+    if raw is None:
+        return ()
+    raw = [raw] if isinstance(raw, str) else raw
+    if not isinstance(raw, list) or not all(isinstance(s, str) and len(s) <= 1000 for s in raw):
+        errors.append(f"{name} must be a list of strings")
+        return ()
+    if len(raw) > limit:
+        errors.append(f"{name} has {len(raw)} items; at most {limit}")
+    return tuple(s.strip() for s in raw if s.strip())
+
+
+def parse_submission(
+    findings: Any,
+    summary: Any = None,
+    relevance: Any = None,
+    counts: Any = None,
+    stats: Any = None,
+    follow_up: Any = None,
+) -> Submission:
+    """Validate a whole submission; raise one InvalidInput listing every problem and the shape."""
+    size = len(json.dumps([findings, summary, counts, stats, follow_up], default=str))
+    if size > MAX_SUBMISSION_CHARS:
+        raise InvalidInput(
+            f"Submission is {size:,} characters; at most {MAX_SUBMISSION_CHARS:,}. Nothing was stored. "
+            "Send short verbatim quotes and at most a few dozen findings per task. " + SHAPE
+        )
+    errors: list[str] = []
+    findings = _json_arg(findings)
+    if findings is None:
+        findings = []
+    if not isinstance(findings, list):
+        errors.append(f"findings must be a list of objects, got {type(findings).__name__}")
+        findings = []
+    if len(findings) > MAX_FINDINGS:
+        errors.append(f"{len(findings)} findings; at most {MAX_FINDINGS} per task (fold similar ones)")
+    ignored: set[str] = set()
+    parsed = [_finding(errors, i, raw, ignored) for i, raw in enumerate(findings[:MAX_FINDINGS])]
+    relevance_text = _text(errors, "relevance", relevance, 20, False)
+    if relevance_text is not None and relevance_text.lower() not in RELEVANCES:
+        errors.append(f"relevance {relevance_text!r} is not one of {'|'.join(RELEVANCES)}")
+    stats = _json_arg(stats)
+    stat_values: dict[str, Stat] = {}
+    if stats is not None and not isinstance(stats, Mapping):
+        errors.append("stats must be an object {metric: {n, sum, min, max}}")
+    elif stats:
+        for metric, raw in stats.items():
+            stat = _stat(errors, str(metric), raw)
+            if stat is not None:
+                stat_values[str(metric)] = stat
+    submission = Submission(
+        findings=tuple(f for f in parsed if f is not None),
+        summary=_text(errors, "summary", summary, MAX_DETAIL, False),
+        relevance=relevance_text.lower() if relevance_text else None,
+        counts=_counts(errors, counts),
+        stats=stat_values,
+        follow_up=_strings(errors, "follow_up", follow_up, MAX_FOLLOW_UPS),
+        ignored_keys=tuple(sorted(ignored)),
+    )
+    if errors:
+        shown = "; ".join(errors[:MAX_ERRORS_SHOWN])
+        more = f" (and {len(errors) - MAX_ERRORS_SHOWN} more)" if len(errors) > MAX_ERRORS_SHOWN else ""
+        raise InvalidInput(f"Submission refused, nothing stored: {shown}{more}. {SHAPE}")
+    return submission
+
+
+# ---------------------------------------------------------------- evidence
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A piece of text a task showed its analyst: a chunk (text and context) or a reduce item."""
+
+    chunk_id: int
+    text: str
+    start_line: int | None = None
+    context: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceMatch:
+    chunk_id: int
+    line: int | None
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _find_parts(haystack: str, parts: Sequence[str]) -> int:
+    """Position of the first part when every part occurs in order, else -1."""
+    first, start = -1, 0
+    for part in parts:
+        at = haystack.find(part, start)
+        if at < 0:
+            return -1
+        first = at if first < 0 else first
+        start = at + len(part)
+    return first
+
+
+def _line_of(source: Source, flat: str, at: int) -> int | None:
+    """Map a position in the whitespace-collapsed text back to a line of the original."""
+    if source.start_line is None:
+        return None
+    tokens_before = flat.count(" ", 0, at)
+    token_start = flat.rfind(" ", 0, at) + 1
+    starts = [m.start() for m, _ in zip(re.finditer(r"\S+", source.text), range(tokens_before + 1))]
+    if len(starts) <= tokens_before:
+        return source.start_line
+    offset = starts[tokens_before] + (at - token_start)
+    return source.start_line + source.text.count("\n", 0, offset)
+
+
+class EvidenceIndex:
+    """Finds quotes in a task's sources, whitespace-insensitively; tolerates '…' between parts."""
+
+    def __init__(self, sources: Sequence[Source]) -> None:
+        self._sources = list(sources)
+        self._flat: dict[int, tuple[str, str]] = {}
+
+    def _flats(self, i: int) -> tuple[str, str]:
+        if i not in self._flat:
+            source = self._sources[i]
+            self._flat[i] = (_flat(source.text), _flat(source.context))
+        return self._flat[i]
+
+    def locate(self, evidence: str, chunk_id: int) -> EvidenceMatch | None:
+        parts = [p for p in ELLIPSIS.split(_flat(evidence).strip(QUOTES + " ")) if p]
+        if not parts:
+            return None
+        # The cited chunk first: a quote that also occurs elsewhere belongs to the chunk named.
+        order = sorted(range(len(self._sources)), key=lambda i: self._sources[i].chunk_id != chunk_id)
+        for i in order:
+            flat_text, flat_context = self._flats(i)
+            at = _find_parts(flat_text, parts)
+            if at >= 0:
+                return EvidenceMatch(self._sources[i].chunk_id, _line_of(self._sources[i], flat_text, at))
+            if flat_context and _find_parts(flat_context, parts) >= 0:
+                return EvidenceMatch(self._sources[i].chunk_id, None)
+        return None

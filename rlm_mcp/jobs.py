@@ -1,0 +1,406 @@
+"""Analysis jobs: plan the tasks that cover a question's chunks, and report how far a job has come.
+
+A job groups consecutive chunks into tasks that fit one tool result, picks an analyst per task by
+content type, and tells the orchestrator which subagents to spawn. Claiming and submitting tasks is
+in `tasks`; merging the results is in `synthesis`.
+"""
+
+import math
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from . import analysts
+from .answers import shorten
+from .config import Settings
+from .errors import InvalidInput, NotFound
+from .ids import format_id, parse_id, parse_ids
+from .store import Store
+from .store import jobs as db
+
+MAX_TASK_TOKENS = 8000  # chunk text of one task; with instructions it stays under a tool result's ~10k
+MIN_TASK_TOKENS = 500
+CHUNK_OVERHEAD_TOKENS = 20  # the header line each chunk gets in a claimed task
+CHARS_PER_TOKEN = 4
+DEFAULT_TOP_K = 50
+MAX_TOP_K = 2000
+SEARCH_PAGE = 50  # search_chunks' page size
+MAX_QUERY_CHARS = 4000
+MAX_ATTEMPTS = 3  # claims of one task before it ends as failed
+TASKS_PER_AGENT = 8  # an analyst stops after this many tasks, so its context stays small
+MAX_PARALLEL_AGENTS = 8
+MIN_DONE_FOR_RATE = 2  # throughput and ETA need a few completed tasks to mean anything
+MIN_RATE_SECONDS = 1.0
+
+
+def now() -> float:
+    return time.time()
+
+
+def clock(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def chunk_tokens(size_chars: int) -> int:
+    return math.ceil(size_chars / CHARS_PER_TOKEN) + CHUNK_OVERHEAD_TOKENS
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedTask:
+    analyst: str
+    chunks: tuple[Any, ...]  # plan rows: id, document_id, ordinal, size, content_hash
+    tokens: int
+
+
+def group_chunks(docs: Sequence[tuple[str, list[Any]]], budget: int) -> list[PlannedTask]:
+    """Consecutive chunks into tasks of at most `budget` tokens; small documents of one analyst share a task.
+
+    A document that does not fit in the room left starts a new task, so a large document's tasks
+    each cover consecutive chunks of that document alone.
+    """
+    tasks: list[PlannedTask] = []
+    current: list[Any] = []
+    used, current_analyst = 0, ""
+
+    def flush() -> None:
+        nonlocal current, used
+        if current:
+            tasks.append(PlannedTask(current_analyst, tuple(current), used))
+        current, used = [], 0
+
+    for analyst, rows in docs:
+        doc_tokens = sum(chunk_tokens(r["size"]) for r in rows)
+        if analyst != current_analyst or used + doc_tokens > budget:
+            flush()
+            current_analyst = analyst
+        for row in rows:
+            size = chunk_tokens(row["size"])
+            if current and used + size > budget:
+                flush()
+            current.append(row)
+            used += size
+    flush()
+    return tasks
+
+
+def spawn_plan(per_analyst: Counter[str]) -> dict[str, int]:
+    """How many agents of each kind to start at once: enough for the work, bounded in total."""
+    wanted = {a: math.ceil(n / TASKS_PER_AGENT) for a, n in per_analyst.items() if n}
+    total = sum(wanted.values())
+    if total <= MAX_PARALLEL_AGENTS:
+        return dict(sorted(wanted.items()))
+    shares = {a: max(1, math.floor(MAX_PARALLEL_AGENTS * w / total)) for a, w in wanted.items()}
+    for a in sorted(wanted, key=lambda a: -wanted[a]):
+        if sum(shares.values()) >= MAX_PARALLEL_AGENTS:
+            break
+        shares[a] += 1
+    return dict(sorted(shares.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class JobPlan:
+    job_id: int
+    query: str
+    tasks: int
+    chunks: int
+    documents: int
+    tokens: int
+    analysts: dict[str, int]
+    spawn: dict[str, int]
+    search: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        job = format_id("j", self.job_id)
+        return {
+            "job_id": job,
+            "tasks": self.tasks,
+            "analysts": self.analysts,
+            "chunks": self.chunks,
+            "documents": self.documents,
+            "tokens": self.tokens,
+            "search": self.search,
+            "spawn": [{"agent": a, "count": n, "job_id": job} for a, n in self.spawn.items()],
+            "tasks_per_agent": TASKS_PER_AGENT,
+        }
+
+    def to_text(self) -> str:
+        job = format_id("j", self.job_id)
+        scope = f"the chunks search {self.search!r} found" if self.search else "full coverage"
+        kinds = ", ".join(f"{a} {n}" for a, n in self.analysts.items())
+        agents = " and ".join(f"{n} {a}" for a, n in self.spawn.items())
+        return (
+            f"Job {job} planned: {self.tasks} tasks over {self.chunks} chunks of {self.documents} "
+            f"document(s), {scope}, ~{self.tokens:,} tokens. Question: {shorten(self.query, 200)}\n"
+            f"Tasks per analyst: {kinds}.\n"
+            f"Next: spawn {agents} agent(s) in parallel, each told job_id={job!r} and a unique worker "
+            f"name; each loops claim_task → submit_findings for up to {TASKS_PER_AGENT} tasks. When they "
+            f"return, call job_status(job_id={job!r}) and spawn fresh analysts while tasks remain; then "
+            f"call synthesize(job_id={job!r})."
+        )
+
+
+def _check_plan_args(query: str, analyst: str | None, task_tokens: int | None, settings: Settings) -> int:
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInput("query is empty: say what the analysts should look for.")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"query is {len(query)} characters; at most {MAX_QUERY_CHARS}.")
+    if analyst is not None and analyst not in analysts.ANALYSTS:
+        raise InvalidInput(f"analyst {analyst!r} is not known; use one of: {', '.join(analysts.ANALYSTS)}.")
+    budget = settings.task_tokens if task_tokens is None else task_tokens
+    if not MIN_TASK_TOKENS <= budget <= MAX_TASK_TOKENS:
+        raise InvalidInput(f"task_tokens={budget} is out of range; use {MIN_TASK_TOKENS}–{MAX_TASK_TOKENS}.")
+    return budget
+
+
+def _search_chunk_ids(
+    store: Store, settings: Settings, search: str, document_ids: list[int] | None, top_k: int
+) -> list[int]:
+    """The ids of the best `top_k` chunks for `search` (hybrid, which degrades to BM25), page by page."""
+    from . import search as search_module  # imported here: search pulls in the embedding layer
+
+    found: list[int] = []
+    while len(found) < top_k:
+        page = min(SEARCH_PAGE, top_k - len(found))
+        result = search_module.search_chunks(
+            store, settings, search, mode="hybrid", document_ids=document_ids, top_k=page, offset=len(found)
+        )
+        found += [hit.chunk_id for hit in result.hits]
+        if len(result.hits) < page:
+            break
+    return list(dict.fromkeys(found))
+
+
+def create_job(
+    store: Store,
+    settings: Settings,
+    query: str,
+    document_ids: list[str | int] | str | int | None = None,
+    search: str | None = None,
+    top_k: int | None = None,
+    analyst: str | None = None,
+    task_tokens: int | None = None,
+) -> JobPlan:
+    """Plan tasks over every chunk of the documents, or over the chunks `search` finds."""
+    budget = _check_plan_args(query, analyst, task_tokens, settings)
+    doc_ids = parse_ids(document_ids, "d")
+    search = search.strip() if isinstance(search, str) and search.strip() else None
+    k = DEFAULT_TOP_K if top_k is None else top_k
+    if not 1 <= k <= MAX_TOP_K:
+        raise InvalidInput(f"top_k={k} is out of range; use 1–{MAX_TOP_K}.")
+    hit_ids = _search_chunk_ids(store, settings, search, doc_ids, k) if search else None
+    with store.write() as conn:
+        docs = db.ready_documents(conn, doc_ids)
+        _check_documents(docs, doc_ids)
+        by_doc = {d["id"]: d for d in docs}
+        if hit_ids is not None:
+            rows = db.chunk_plan_rows_by_id(conn, hit_ids) if hit_ids else []
+            if not rows:
+                raise NotFound(
+                    f"search {search!r} found no chunks; try other words, or omit search for full coverage."
+                )
+            grouped: dict[int, list[Any]] = {}
+            for r in rows:
+                grouped.setdefault(r["document_id"], []).append(r)
+            per_doc = [(by_doc[d], grouped[d]) for d in sorted(grouped) if d in by_doc]
+        else:
+            per_doc = [(d, db.chunk_plan_rows(conn, d["id"])) for d in docs]
+        plan = [(analyst or analysts.analyst_for(d["content_type"]), rows) for d, rows in per_doc if rows]
+        if not plan:
+            raise NotFound("The documents have no chunks; load_document them again.")
+        tasks = group_chunks(plan, budget)
+        chunks = sum(len(t.chunks) for t in tasks)
+        scope = {
+            "document_ids": doc_ids,
+            "search": search,
+            "top_k": k if search else None,
+            "analyst": analyst,
+        }
+        job_id = db.insert_job(
+            conn, query.strip(), scope, budget, settings.lease_seconds, MAX_ATTEMPTS, chunks, now()
+        )
+        for ordinal, task in enumerate(tasks):
+            task_id = db.insert_task(conn, job_id, 0, ordinal, task.analyst, task.tokens, None)
+            db.insert_task_chunks(conn, task_id, task.chunks)
+    per_analyst = Counter(t.analyst for t in tasks)
+    return JobPlan(
+        job_id, query.strip(), len(tasks), chunks, len({r["document_id"] for t in tasks for r in t.chunks}),
+        sum(t.tokens for t in tasks), dict(sorted(per_analyst.items())), spawn_plan(per_analyst), search,
+    )  # fmt: skip
+
+
+def _check_documents(docs: list[Any], doc_ids: list[int] | None) -> None:
+    if doc_ids is not None:
+        missing = sorted(set(doc_ids) - {d["id"] for d in docs})
+        if missing:
+            names = ", ".join(format_id("d", m) for m in missing)
+            raise NotFound(f"No document {names}; list_documents gives valid document ids.")
+    if not docs:
+        raise NotFound("No documents are loaded; call load_document first.")
+
+
+def job_or_raise(conn: Any, job_id: int) -> Any:
+    row = db.job_row(conn, job_id)
+    if row is None:
+        raise NotFound(f"No job {format_id('j', job_id)}; create_job plans one (rlm-mcp jobs lists them).")
+    return row
+
+
+# ---------------------------------------------------------------- status
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    done: int
+    total: int
+
+    @property
+    def ratio(self) -> float:
+        return round(self.done / self.total, 4) if self.total else 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"done": self.done, "total": self.total, "ratio": self.ratio}
+
+
+STATES = ("pending", "claimed", "done", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    job_id: int
+    query: str
+    tasks: dict[str, int]
+    levels: dict[int, dict[str, int]]
+    coverage: Coverage
+    requeued: int
+    failed_now: int
+    tasks_per_minute: float | None
+    eta_seconds: int | None
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job_id": format_id("j", self.job_id),
+            "query": self.query,
+            "tasks": self.tasks,
+            "levels": {str(k): v for k, v in self.levels.items()},
+            "coverage": self.coverage.to_json(),
+            "requeued": self.requeued,
+            "failed_now": self.failed_now,
+            "throughput": {"tasks_per_minute": self.tasks_per_minute},
+            "eta_seconds": self.eta_seconds,
+            "failures": self.failures,
+        }
+
+    def to_text(self) -> str:
+        job = format_id("j", self.job_id)
+        t = self.tasks
+        lines = [
+            f"Job {job}: {t['done']} done, {t['claimed']} claimed, {t['pending']} pending, {t['failed']} failed"
+            f" · coverage {self.coverage.done}/{self.coverage.total} chunks ({self.coverage.ratio:.1%})"
+            f" · question: {shorten(self.query, 120)}"
+        ]
+        if len(self.levels) > 1:
+            lines.append("By level: " + "; ".join(f"{lv}: {s}" for lv, s in self.levels.items()))
+        if self.requeued or self.failed_now:
+            lines.append(
+                f"Expired leases: {self.requeued} task(s) back in the queue, {self.failed_now} failed."
+            )
+        if self.tasks_per_minute:
+            eta = f", ETA {self.eta_seconds // 60} min {self.eta_seconds % 60} s" if self.eta_seconds else ""
+            lines.append(f"Throughput {self.tasks_per_minute:.1f} tasks/min{eta}.")
+        lines += [f"Failed {f['task_id']}: {f['error']}" for f in self.failures]
+        open_tasks = t["pending"] + t["claimed"]
+        if t["pending"]:
+            lines.append(
+                f"Next: spawn analysts on job_id={job!r} (claim_task) for the {t['pending']} pending tasks."
+            )
+        elif open_tasks:
+            lines.append(
+                f"Next: wait for the {t['claimed']} claimed task(s), then synthesize(job_id={job!r})."
+            )
+        else:
+            lines.append(f"Next: synthesize(job_id={job!r}).")
+        return "\n".join(lines)
+
+
+def job_status(store: Store, job_id: str | int) -> JobStatus:
+    number = parse_id(job_id, "j")
+    with store.write() as conn:
+        job = job_or_raise(conn, number)
+        requeued, failed = db.requeue_expired(conn, number, now())
+        by_state = db.task_state_counts(conn, number)
+        done_chunks = db.done_chunk_count(conn, number)
+        timing = db.timing(conn, number)
+        failures = [
+            {"task_id": format_id("t", r["task_id"]), "error": r["error"]}
+            for r in _failed_tasks(db.missing_chunks(conn, number))
+        ]
+    tasks = {s: sum(n for (_, state), n in by_state.items() if state == s) for s in STATES}
+    levels: dict[int, dict[str, int]] = {}
+    for (level, state), n in sorted(by_state.items()):
+        levels.setdefault(level, dict.fromkeys(STATES, 0))[state] = n
+    rate = eta = None
+    if timing["done"] >= MIN_DONE_FOR_RATE:
+        elapsed = max(timing["last_done"] - timing["first_claim"], MIN_RATE_SECONDS)
+        rate = timing["done"] / (elapsed / 60)
+        remaining = tasks["pending"] + tasks["claimed"]
+        eta = round(remaining / rate * 60) if remaining else 0
+    return JobStatus(
+        number, job["query"], tasks, levels, Coverage(done_chunks, job["chunks"]), requeued, failed,
+        round(rate, 2) if rate else None, eta, failures[:10],
+    )  # fmt: skip
+
+
+def _failed_tasks(missing: list[Any]) -> list[Any]:
+    seen: dict[int, Any] = {}
+    for r in missing:
+        if r["state"] == "failed" and r["task_id"] not in seen:
+            seen[r["task_id"]] = r
+    return list(seen.values())
+
+
+@dataclass(frozen=True, slots=True)
+class JobList:
+    jobs: list[dict[str, Any]]
+    total: int
+    offset: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"jobs": self.jobs, "total": self.total, "offset": self.offset}
+
+    def to_text(self) -> str:
+        if not self.jobs:
+            return "No jobs yet; create_job plans one."
+        lines = [
+            f"{j['job_id']} · {j['tasks']['done']}/{sum(j['tasks'].values())} tasks done · coverage "
+            f"{j['coverage']['ratio']:.1%} · {j['created_at']} · {shorten(j['query'], 80)}"
+            for j in self.jobs
+        ]
+        shown = self.offset + len(self.jobs)
+        if shown < self.total:
+            lines.append(f"… {self.total - shown} more; use offset={shown}")
+        return "\n".join(lines)
+
+
+def list_jobs(store: Store, limit: int = 50, offset: int = 0) -> JobList:
+    with store.read() as conn:
+        rows = db.list_job_rows(conn, limit, offset)
+        total = db.count_jobs(conn)
+        jobs = []
+        for r in rows:
+            by_state = db.task_state_counts(conn, r["id"])
+            tasks = {s: sum(n for (_, st), n in by_state.items() if st == s) for s in STATES}
+            coverage = Coverage(db.done_chunk_count(conn, r["id"]), r["chunks"])
+            jobs.append(
+                {
+                    "job_id": format_id("j", r["id"]),
+                    "query": r["query"],
+                    "tasks": tasks,
+                    "coverage": coverage.to_json(),
+                    "created_at": clock(r["created_at"]),
+                }
+            )
+    return JobList(jobs, total, offset)

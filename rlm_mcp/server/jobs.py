@@ -1,0 +1,106 @@
+"""Tools of the RLM loop: create_job, claim_task, submit_findings, job_status, synthesize."""
+
+from typing import Annotated, Any
+
+from mcp.server import MCPServer
+from pydantic import Field
+
+from .. import analysts, jobs, synthesis, tasks
+from .app import WRITES, AppState, ResponseFormatArg, respond
+
+JobId = Annotated[str, Field(description="A job id such as 'j2' (create_job returns it).")]
+Worker = Annotated[str, Field(description="Your worker name, unique per analyst, e.g. 'data-1'.")]
+AnalystName = Annotated[
+    str | None, Field(description=f"One of {', '.join(analysts.ANALYSTS)}; omit to pick by content type.")
+]
+
+
+def register(server: MCPServer, state: AppState) -> None:
+    @server.tool(annotations=WRITES, structured_output=False)
+    def create_job(
+        query: Annotated[str, Field(description="The question every analyst answers about its chunks.")],
+        document_ids: Annotated[
+            list[str | int] | str | None, Field(description="Documents to cover, e.g. ['d1']; omit for all.")
+        ] = None,
+        search: Annotated[
+            str | None, Field(description="Cover only the chunks this search finds (instead of everything).")
+        ] = None,
+        top_k: Annotated[int | None, Field(description="With search: how many chunks (default 50).")] = None,
+        analyst: AnalystName = None,
+        task_tokens: Annotated[
+            int | None, Field(description="Chunk text per task in tokens (default 6000, at most 8000).")
+        ] = None,
+        response_format: ResponseFormatArg = "text",
+    ) -> str:
+        """Plan an analysis: tasks of consecutive chunks covering the documents (or a search's hits),
+        an analyst per task by content type; says which analyst subagents to spawn and how many."""
+        return respond(
+            lambda: jobs.create_job(
+                state.store, state.settings, query, document_ids, search, top_k, analyst, task_tokens
+            ),
+            response_format,
+        )
+
+    @server.tool(annotations=WRITES, structured_output=False)
+    def claim_task(
+        job_id: JobId,
+        worker: Worker,
+        analyst: Annotated[
+            str | None, Field(description="Your analyst type: tasks of this type are handed out first.")
+        ] = None,
+        response_format: ResponseFormatArg = "text",
+    ) -> str:
+        """Lease the next task of a job: returns the question, instructions and the chunks' text inline.
+        task_id is null when no task is left. Finish with submit_findings before the lease expires."""
+        return respond(lambda: tasks.claim_task(state.store, job_id, worker, analyst), response_format)
+
+    @server.tool(annotations=WRITES, structured_output=False)
+    def submit_findings(
+        task_id: Annotated[str, Field(description="The task id claim_task returned, e.g. 't17'.")],
+        worker: Worker,
+        findings: Annotated[
+            list[Any] | str,
+            Field(
+                description="[{title, detail, evidence (verbatim quote from the chunk), chunk_id ('c12', "
+                "one of the task's), line?, kind?, severity? (critical|high|medium|low|info), tags? [str]}]"
+            ),
+        ],
+        summary: Annotated[str | None, Field(description="One or two sentences on the task.")] = None,
+        relevance: Annotated[str | None, Field(description="high | medium | low | none")] = None,
+        counts: Annotated[
+            dict[str, Any] | str | None,
+            Field(description="Exact tallies of YOUR chunks: {dimension: {value: int}}"),
+        ] = None,
+        stats: Annotated[
+            dict[str, Any] | str | None,
+            Field(description="Numeric columns of YOUR chunks: {metric: {n, sum, min, max}}"),
+        ] = None,
+        follow_up: Annotated[
+            list[str] | str | None, Field(description="Questions worth a further search.")
+        ] = None,
+        response_format: ResponseFormatArg = "text",
+    ) -> str:
+        """Store a task's findings and complete it: evidence is checked against the task's chunks;
+        the same submission twice is stored once. Then call claim_task for the next task."""
+        return respond(
+            lambda: tasks.submit_findings(
+                state.store, task_id, worker, findings, summary, relevance, counts, stats, follow_up
+            ),
+            response_format,
+        )
+
+    @server.tool(annotations=WRITES, structured_output=False)
+    def job_status(job_id: JobId, response_format: ResponseFormatArg = "text") -> str:
+        """Tasks by state, chunk coverage, throughput and ETA; returns expired leases to the queue."""
+        return respond(lambda: jobs.job_status(state.store, job_id), response_format)
+
+    # Not read-only: the first call past a size limit plans a reduce level (idempotently).
+    @server.tool(annotations=WRITES, structured_output=False)
+    def synthesize(
+        job_id: JobId,
+        offset: Annotated[int, Field(description="Skip this many folded findings (paging).")] = 0,
+        response_format: ResponseFormatArg = "text",
+    ) -> str:
+        """Merge a job's findings deterministically: coverage, exact counts, merged stats, themes with
+        chunk citations, follow-ups. Pages, or plans a reduce level of tasks when findings are many."""
+        return respond(lambda: synthesis.synthesize(state.store, job_id, offset), response_format)

@@ -1,0 +1,293 @@
+"""synthesize: a job's results merged deterministically, in pages that fit one tool result.
+
+Coverage comes first (what is missing and what to do about it); then exact counts, merged stats,
+themes of folded findings with their chunk citations, follow-ups, and unverified findings apart.
+When the themes would take more than a few pages, a reduce level is planned instead: tasks over
+groups of findings, claimed by analysts like any other, and synthesis continues over their results
+(recursively, until it fits).
+"""
+
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from . import analysts
+from .errors import InvalidInput
+from .folding import Folded, Theme, build_themes, cap_counts, fold_findings, merge_stats, sum_counts
+from .ids import format_id, parse_id
+from .jobs import Coverage, job_or_raise
+from .store import Store
+from .store import jobs as db
+from .synthesis_text import Page, render_text
+
+PAGE_CHARS = 24_000  # one answer: under Claude Code's 10k-token warning with the header included
+MAX_PAGES = 4  # more than this and a reduce level is planned rather than asking a model to read pages
+MAX_LEVELS = 6
+SHRINK_NEEDED = 0.9  # a reduce level that folds less than 10 % is not worth another level
+MAX_FOLLOW_UPS = 30
+MAX_UNVERIFIED_SHOWN = 20
+MAX_SUMMARIES = 10
+MAX_MISSING_RANGES = 12
+NEXT_LINE_CHARS = 500  # the closing 'Next:' line and a note
+
+
+@dataclass(frozen=True, slots=True)
+class Synthesis:
+    job_id: int
+    query: str
+    level: int
+    coverage: Coverage
+    tasks: dict[str, int]
+    missing: list[dict[str, Any]]
+    counts: dict[str, dict[str, int]]
+    counts_totals: dict[str, int]
+    stats: dict[str, dict[str, Any]]
+    page: Page
+    findings_total: int
+    follow_up: list[dict[str, Any]]
+    unverified: list[dict[str, Any]]
+    unverified_total: int
+    summaries: list[dict[str, Any]]
+    next: dict[str, Any] | None
+    note: str | None = None
+
+    @property
+    def partial(self) -> bool:
+        return self.coverage.ratio < 1.0 or bool(self.next and self.next.get("action") in ("claim", "reduce"))
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "job_id": format_id("j", self.job_id),
+            "query": self.query,
+            "partial": self.partial,
+            "level": self.level,
+            "coverage": {**self.coverage.to_json(), "missing": self.missing},
+            "tasks": self.tasks,
+            "counts": self.counts,
+            "counts_totals": self.counts_totals,
+            "stats": self.stats,
+            "themes": [
+                {
+                    "title": theme.title,
+                    "findings": [f.to_json() for f in items],
+                    "citations": [format_id("c", c) for c in theme.citations(items)[:100]],
+                    "support": sum(f.support for f in items),
+                    "continued": continued,
+                }
+                for theme, items, continued in self.page.themes
+            ],
+            "findings": {
+                "total": self.findings_total,
+                "folded": self.page.total_items,
+                "themes": self.page.total_themes,
+            },
+            "offset": self.page.offset,
+            "follow_up": self.follow_up,
+            "unverified": self.unverified,
+            "unverified_total": self.unverified_total,
+            "summaries": self.summaries,
+            "note": self.note,
+        }
+        if self.next is not None:
+            data["next"] = self.next
+        return data
+
+    def to_text(self) -> str:
+        return render_text(self)
+
+
+def _view_level(states: dict[tuple[int, str], int], top: int) -> tuple[int, bool]:
+    """The level to synthesize over, and whether a reduce level above it is still being worked on."""
+    if top > 0 and (states.get((top, "pending"), 0) or states.get((top, "claimed"), 0)):
+        return top - 1, True
+    return top, False
+
+
+def _carried_over(conn: Any, job_id: int, level: int) -> list[Any]:
+    """Findings a reduce level did not take up (its task failed or returned nothing): kept, never lost."""
+    if level == 0:
+        return []
+    ids: list[int] = []
+    for task in db.reduce_tasks(conn, job_id, level):
+        if task["state"] == "failed" or (task["state"] == "done" and task["n"] == 0):
+            ids += [i for group in json.loads(task["inputs"]) for i in group]
+    if not ids:
+        return []
+    wanted = set(ids)
+    return [r for r in db.finding_rows(conn, job_id, level - 1) if r["id"] in wanted]
+
+
+def _missing_ranges(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Uncovered chunks as contiguous ranges per document, with their tasks' states and reasons."""
+    ranges: list[dict[str, Any]] = []
+    for r in rows:
+        last = ranges[-1] if ranges else None
+        if last and last["_doc"] == r["document_id"] and last["_ord"] + 1 == r["ordinal"]:
+            last["_ord"], last["last"] = r["ordinal"], r["chunk_id"]
+            last["_tasks"].setdefault(r["task_id"], (r["state"], r["error"]))
+            last["chunks"] += 1
+            continue
+        ranges.append({"_doc": r["document_id"], "_ord": r["ordinal"], "first": r["chunk_id"],
+                       "last": r["chunk_id"], "chunks": 1, "_tasks": {r["task_id"]: (r["state"], r["error"])}})  # fmt: skip
+    out = []
+    for g in ranges:
+        states = Counter(s for s, _ in g["_tasks"].values())
+        errors = sorted({e for s, e in g["_tasks"].values() if s == "failed" and e})
+        out.append({
+            "document_id": format_id("d", g["_doc"]),
+            "chunks": f"{format_id('c', g['first'])}–{format_id('c', g['last'])}" if g["chunks"] > 1 else format_id("c", g["first"]),
+            "count": g["chunks"],
+            "tasks": [format_id("t", t) for t in sorted(g["_tasks"])][:10],
+            "states": dict(sorted(states.items())),
+            "errors": errors[:3],
+        })  # fmt: skip
+    return out
+
+
+def _follow_ups(results: Sequence[Any]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for r in results:
+        for text in json.loads(r["follow_up"] or "[]"):
+            key = " ".join(text.lower().split())
+            entry = seen.setdefault(key, {"text": text, "tasks": []})
+            entry["tasks"].append(format_id("t", r["id"]))
+    ordered = sorted(seen.values(), key=lambda e: -len(e["tasks"]))
+    return [{"text": e["text"], "support": len(e["tasks"]), "tasks": e["tasks"][:5]} for e in ordered][
+        :MAX_FOLLOW_UPS
+    ]
+
+
+def _summaries(results: Sequence[Any]) -> list[dict[str, Any]]:
+    ranked = [r for r in results if r["summary"] and r["relevance"] in ("high", None)]
+    ranked.sort(key=lambda r: (r["relevance"] != "high", r["id"]))
+    return [
+        {"task_id": format_id("t", r["id"]), "summary": r["summary"][:400]} for r in ranked[:MAX_SUMMARIES]
+    ]
+
+
+def _item_size(f: Folded) -> int:
+    return max(len(f.to_line()), len(json.dumps(f.to_json(), ensure_ascii=False))) + 2
+
+
+def paginate(themes: Sequence[Theme], offset: int, budget: int, page_chars: int) -> Page:
+    """The folded findings from `offset` (in theme order) that fit in `budget` characters."""
+    flat = [(t, f) for t in themes for f in t.items]
+    if offset > len(flat):
+        raise InvalidInput(f"offset={offset} is past the last finding ({len(flat)}); use offset=0.")
+    used, end = 0, offset
+    while end < len(flat) and (end == offset or used + _item_size(flat[end][1]) + 80 <= budget):
+        used += _item_size(flat[end][1]) + (
+            80 if end == offset or flat[end][0] is not flat[end - 1][0] else 0
+        )
+        end += 1
+    page: list[tuple[Theme, list[Folded], bool]] = []
+    for i in range(offset, end):
+        theme, item = flat[i]
+        if page and page[-1][0] is theme:
+            page[-1][1].append(item)
+        else:
+            page.append((theme, [item], i > 0 and flat[i - 1][0] is theme))
+    total_chars = sum(_item_size(f) + 20 for _, f in flat) + 80 * len(themes)
+    return Page(
+        [(t, tuple(items), c) for t, items, c in page], offset, end, len(flat), len(themes),
+        max(1, math.ceil(total_chars / page_chars)),
+    )  # fmt: skip
+
+
+def synthesize(
+    store: Store, job_id: str | int, offset: int = 0, page_chars: int = PAGE_CHARS, max_pages: int = MAX_PAGES
+) -> Synthesis:
+    """Merge a job's results; plans a reduce level when the findings would not fit in `max_pages`."""
+    number = parse_id(job_id, "j")
+    if offset < 0:
+        raise InvalidInput(f"offset must be 0 or more (got {offset}).")
+    with store.read() as conn:
+        job = job_or_raise(conn, number)
+        states = db.task_state_counts(conn, number)
+        results = db.done_task_results(conn, number, 0)
+        view, reduce_open = _view_level(states, db.max_level(conn, number))
+        rows = db.finding_rows(conn, number, view) + _carried_over(conn, number, view)
+        reduce_results = db.done_task_results(conn, number, view) if view else []
+        missing = db.missing_chunks(conn, number)
+        coverage = Coverage(db.done_chunk_count(conn, number), job["chunks"])
+        unverified = db.unverified_rows(conn, number)
+    verified = [r for r in rows if r["verified"]]
+    themes = build_themes(fold_findings(verified))
+    tasks = {
+        s: sum(n for (_, st), n in states.items() if st == s)
+        for s in ("pending", "claimed", "done", "failed")
+    }
+    counts = sum_counts(json.loads(r["counts"]) for r in results if r["counts"])
+    draft = Synthesis(
+        number, job["query"], view, coverage, tasks, _missing_ranges(missing)[:MAX_MISSING_RANGES],
+        cap_counts(counts), {d: sum(v.values()) for d, v in counts.items()},
+        merge_stats(json.loads(r["stats"]) for r in results if r["stats"]),
+        paginate(themes, offset, 0, page_chars), len(verified), _follow_ups([*results, *reduce_results]),
+        [_unverified(r) for r in unverified[:MAX_UNVERIFIED_SHOWN]], len(unverified),
+        _summaries(results), None,
+    )  # fmt: skip
+    room = max(page_chars // 4, page_chars - len(draft.to_text()) - NEXT_LINE_CHARS)
+    page = paginate(themes, offset, room, page_chars)
+    level0_open = states.get((0, "pending"), 0) + states.get((0, "claimed"), 0)
+    nxt, note = _next_step(store, job, view, reduce_open, level0_open, page, themes, max_pages)
+    return replace(draft, page=page, next=nxt, note=note)
+
+
+def _unverified(r: Any) -> dict[str, Any]:
+    return {"title": r["title"], "chunk_id": format_id("c", r["chunk_id"]), "evidence": r["evidence"][:200],
+            "task_id": format_id("t", r["task_id"]), "level": r["level"]}  # fmt: skip
+
+
+def _next_step(
+    store: Store, job: Any, view: int, reduce_open: bool, level0_open: int, page: Page,
+    themes: Sequence[Theme], max_pages: int,
+) -> tuple[dict[str, Any] | None, str | None]:  # fmt: skip
+    jid = format_id("j", job["id"])
+    if level0_open:
+        return {"action": "claim", "job_id": jid, "open_tasks": level0_open}, None
+    if reduce_open:
+        return {"action": "reduce", "job_id": jid, "level": view + 1}, None
+    if page.pages > max_pages and view + 1 < MAX_LEVELS:
+        inputs = _inputs_of_level(store, job["id"], view)
+        if view == 0 or page.total_items < SHRINK_NEEDED * inputs:
+            planned = plan_reduce(store, job, view + 1, themes)
+            return {"action": "reduce", "job_id": jid, "level": view + 1, "tasks": planned}, None
+        note = f"Reduce level {view} folded {inputs} items only to {page.total_items}; paging instead."
+    elif page.pages > max_pages:
+        note = f"Reached the deepest reduce level ({MAX_LEVELS - 1}); paging instead."
+    else:
+        note = None
+    if page.end < page.total_items:
+        return {"action": "page", "offset": page.end}, note
+    return None, note
+
+
+def _inputs_of_level(store: Store, job_id: int, level: int) -> int:
+    with store.read() as conn:
+        return sum(len(json.loads(r["inputs"] or "[]")) for r in db.reduce_tasks(conn, job_id, level))
+
+
+def plan_reduce(store: Store, job: Any, level: int, themes: Sequence[Theme]) -> int:
+    """Tasks of `level` over groups of folded findings, in theme order so alike findings meet."""
+    budget_chars = job["task_tokens"] * 4
+    groups: list[list[Folded]] = [[]]
+    used = 0
+    for f in (f for t in themes for f in t.items):
+        size = _item_size(f)
+        if groups[-1] and used + size > budget_chars:
+            groups.append([])
+            used = 0
+        groups[-1].append(f)
+        used += size
+    with store.write() as conn:
+        existing = len(db.reduce_tasks(conn, job["id"], level))
+        if existing:  # another synthesize call planned this level first
+            return existing
+        for ordinal, group in enumerate(groups):
+            inputs = json.dumps([list(f.finding_ids) for f in group])
+            tokens = sum(_item_size(f) for f in group) // 4
+            db.insert_task(conn, job["id"], level, ordinal, analysts.CHUNK, tokens, inputs)
+    return len(groups)

@@ -1,0 +1,139 @@
+"""The text a synthesizer model reads: coverage first, then numbers, themes, follow-ups, next step."""
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .answers import shorten
+from .folding import Folded, Theme
+from .ids import format_id
+
+if TYPE_CHECKING:
+    from .synthesis import Synthesis
+
+MAX_VALUES_SHOWN = 25
+MAX_LISTED = 12
+MAX_COUNT_LINES_CHARS = 6000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    themes: list[tuple[Theme, tuple[Folded, ...], bool]]  # (theme, its items on this page, continued)
+    offset: int
+    end: int
+    total_items: int
+    total_themes: int
+    pages: int
+
+
+def _coverage_lines(s: "Synthesis") -> list[str]:
+    c = s.coverage
+    if c.ratio >= 1.0:
+        return [f"Coverage: {c.done}/{c.total} chunks (100%)."]
+    lines = [f"PARTIAL — coverage {c.done}/{c.total} chunks ({c.ratio:.1%}). Missing:"]
+    for m in s.missing:
+        states = ", ".join(f"{n} {state}" for state, n in m["states"].items())
+        why = f"; {m['errors'][0]}" if m["errors"] else ""
+        lines.append(f"  {m['document_id']} {m['chunks']} ({m['count']} chunks; tasks {states}{why})")
+    jid = format_id("j", s.job_id)
+    if s.tasks["pending"] or s.tasks["claimed"]:
+        lines.append(f"  To complete: spawn analysts on job_id={jid!r} (claim_task), then synthesize again.")
+    if s.tasks["failed"]:
+        lines.append("  Failed tasks: create_job again over those documents (see the reasons above).")
+    return lines
+
+
+def _number(x: Any) -> str:
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    return str(x)
+
+
+def _numbers_lines(s: "Synthesis") -> list[str]:
+    lines = []
+    if s.counts:
+        lines.append(f"Counts (exact sums over {s.tasks['done']} completed tasks):")
+        for dimension, values in s.counts.items():
+            shown = list(values.items())[:MAX_VALUES_SHOWN]
+            more = f" · … {len(values) - len(shown)} more values" if len(values) > len(shown) else ""
+            pairs = " · ".join(f"{shorten(v, 40)}: {n}" for v, n in shown)
+            lines.append(f"  {dimension} (total {s.counts_totals[dimension]}): {pairs}{more}")
+            if sum(len(x) for x in lines) > MAX_COUNT_LINES_CHARS:
+                lines.append("  … more dimensions: synthesize with response_format='json' lists them all.")
+                break
+    if s.stats:
+        lines.append("Stats (merged):")
+        for metric, m in s.stats.items():
+            lines.append(
+                f"  {metric}: n={m['n']} sum={_number(m['sum'])} min={_number(m['min'])} "
+                f"max={_number(m['max'])} mean={_number(m['mean'])}"
+            )
+    return lines
+
+
+def _theme_lines(s: "Synthesis") -> list[str]:
+    p = s.page
+    if not p.total_items:
+        return ["No verified findings."]
+    lines = [
+        f"Themes: {p.total_themes} themes, {p.total_items} findings after folding {s.findings_total} "
+        f"verified ones (showing {p.offset + 1}–{p.end}):"
+    ]
+    for theme, items, continued in p.themes:
+        cites = theme.citations(items)
+        label = " (continued)" if continued else ""
+        lines.append(
+            f"## {theme.title}{label} — {sum(f.support for f in items)} finding(s), {len(cites)} chunk(s) cited"
+        )
+        lines += [f.to_line() for f in items]
+    return lines
+
+
+def _extra_lines(s: "Synthesis") -> list[str]:
+    lines = []
+    if s.summaries:
+        lines.append("Task summaries (high relevance):")
+        lines += [f"  {e['task_id']}: {shorten(e['summary'], 300)}" for e in s.summaries]
+    if s.follow_up:
+        lines.append("Follow-ups the analysts suggest:")
+        lines += [f"  - {shorten(e['text'], 200)} (×{e['support']})" for e in s.follow_up[:MAX_LISTED]]
+    if s.unverified_total:
+        lines.append(
+            f"Unverified findings ({s.unverified_total}; evidence not found in their chunks, not in themes):"
+        )
+        lines += [
+            f"  - {shorten(u['title'], 100)} ({u['chunk_id']}) «{shorten(u['evidence'], 100)}»"
+            for u in s.unverified[:MAX_LISTED]
+        ]
+    return lines
+
+
+def _next_line(s: "Synthesis") -> str:
+    jid = format_id("j", s.job_id)
+    n = s.next or {}
+    action = n.get("action")
+    if action == "claim":
+        return f"Next: {n['open_tasks']} task(s) of {jid} are still open; spawn analysts (claim_task) and synthesize again."
+    if action == "reduce":
+        planned = f"{n['tasks']} reduce task(s) planned" if "tasks" in n else "a reduce level is in progress"
+        return (
+            f"Next: too many findings for one answer — {planned} (level {n['level']}) in job {jid}. Spawn "
+            f"rlm-chunk-analyzer agents on job_id={jid!r} (claim_task → submit_findings), then call "
+            f"synthesize(job_id={jid!r}) again. Meanwhile the page above shows level {s.level}."
+        )
+    if action == "page":
+        return f"Next: more themes — synthesize(job_id={jid!r}, offset={n['offset']})."
+    return "Next: write the answer from these themes, citing chunk ids (get_chunk reads any of them)."
+
+
+def render_text(s: "Synthesis") -> str:
+    first = s.page.offset == 0
+    level = f" (reduce level {s.level})" if s.level else ""
+    head = [f"Synthesis of {format_id('j', s.job_id)}{level} · question: {shorten(s.query, 200)}"]
+    head += _coverage_lines(s)
+    if first:
+        head += _numbers_lines(s)
+    body = _theme_lines(s)
+    tail = _extra_lines(s) if first else []
+    if s.note:
+        tail.append(f"Note: {s.note}")
+    return "\n".join([*head, *body, *tail, _next_line(s)])
