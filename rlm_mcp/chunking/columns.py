@@ -1,0 +1,156 @@
+"""An exact profile of a table's columns, computed in one streaming pass, a batch of rows at a time.
+
+Work is done per column and per batch with C-speed builtins (set, map(int), str.count, one regex
+over a joined column), so a 400 MB CSV is profiled at tens of MB/s. Distinct counts are exact up to
+a memory budget shared by all columns, then estimated with a K-minimum-values sketch and marked so.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+NULL_TOKENS = frozenset({"NULL", "null", "Null", "NA", "N/A", "n/a", "None", "nil", "\\N"})
+BOOLEANS = frozenset({"true", "false", "True", "False", "TRUE", "FALSE"})
+EXACT_DISTINCT_BUDGET = 400_000  # distinct values kept exactly, summed over all columns
+MIN_EXACT_PER_COLUMN = 256
+MAX_EXACT_PER_COLUMN = 100_000
+SKETCH_SIZE = 2048  # K-minimum-values: ~2 % relative error
+CELLS_PER_BATCH = 1 << 18
+DATES = re.compile(r"\d{4}-\d\d-\d\d(?:\n\d{4}-\d\d-\d\d)*")
+DATETIMES = re.compile(r"(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?(?:\n|\Z))+")
+WIDER = {"integer": ("float",), "date": ("datetime",)}  # a column may widen from one type to these
+KINDS = ("integer", "float", "date", "datetime", "boolean")
+
+
+class _Sketch:
+    """K-minimum-values distinct-count estimator over 64-bit hashes."""
+
+    def __init__(self) -> None:
+        self.mins = np.empty(0, dtype=np.uint64)
+
+    def add(self, values: set[str]) -> None:
+        if not values:
+            return
+        hashes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values)).view(np.uint64)
+        self.mins = np.unique(np.concatenate([self.mins, hashes]))[:SKETCH_SIZE]
+
+    def estimate(self) -> int:
+        if len(self.mins) < SKETCH_SIZE:
+            return len(self.mins)
+        return int((SKETCH_SIZE - 1) * 2.0**64 / (float(self.mins[-1]) + 1.0))
+
+
+@dataclass(slots=True)
+class _Column:
+    name: str
+    cap: int
+    kind: str = ""  # "" until a non-null value is seen
+    nulls: int = 0
+    empty: int = 0
+    low: Any = None
+    high: Any = None
+    distinct: set[str] | None = field(default_factory=set)
+    sketch: _Sketch | None = None
+
+    def add(self, values: Sequence[str]) -> None:
+        unique = set(values)
+        present = unique & NULL_TOKENS
+        if "" in unique:
+            present.add("")
+            self.empty += values.count("")
+        self.nulls += sum(values.count(token) for token in present)
+        if present:
+            unique -= present
+            values = [v for v in values if v not in present]
+        if not values:
+            return
+        self._count_distinct(unique)
+        self._infer(values, unique)
+
+    def _count_distinct(self, unique: set[str]) -> None:
+        if self.distinct is not None:
+            self.distinct |= unique
+            if len(self.distinct) <= self.cap:
+                return
+            self.sketch, unique, self.distinct = _Sketch(), self.distinct, None
+        assert self.sketch is not None
+        self.sketch.add(unique)
+
+    def _infer(self, values: Sequence[str], unique: set[str]) -> None:
+        if self.kind == "string":
+            return
+        for kind in (self.kind, *WIDER.get(self.kind, ())) if self.kind else KINDS:
+            bounds = _bounds(kind, values, unique)
+            if bounds is not None:
+                self._widen(kind, *bounds)
+                return
+        self.kind, self.low, self.high = "string", None, None
+
+    def _widen(self, kind: str, low: Any, high: Any) -> None:
+        if self.kind and kind != self.kind and self.kind != "integer":  # date -> datetime: compare as text
+            low, high = min(str(self.low), str(low)), max(str(self.high), str(high))
+        self.kind = kind
+        self.low = low if self.low is None else min(self.low, low)
+        self.high = high if self.high is None else max(self.high, high)
+
+    def summary(self, rows: int) -> dict[str, Any]:
+        result: dict[str, Any] = {"name": self.name, "type": self.kind or "empty", "nulls": self.nulls}
+        if self.empty:
+            result["empty"] = self.empty
+        result["null_rate"] = round(self.nulls / rows, 4) if rows else 0.0
+        if self.distinct is not None:
+            result["distinct"] = len(self.distinct)
+        else:
+            assert self.sketch is not None
+            result["distinct"] = self.sketch.estimate()
+            result["distinct_estimated"] = True
+        if self.kind in ("integer", "float", "date", "datetime") and self.low is not None:
+            result["min"], result["max"] = self.low, self.high
+        return result
+
+
+def _bounds(kind: str, values: Sequence[str], unique: set[str]) -> tuple[Any, Any] | None:
+    """(min, max) of the values read as `kind`, or None when one of them is not of that kind."""
+    try:
+        if kind == "integer":
+            numbers: list[Any] = list(map(int, unique))
+        elif kind == "float":
+            numbers = list(map(float, unique))
+        elif kind in ("date", "datetime"):
+            pattern = DATES if kind == "date" else DATETIMES
+            joined = "\n".join(unique)
+            if not pattern.fullmatch(joined):
+                return None
+            return min(unique), max(unique)
+        elif kind == "boolean":
+            return (None, None) if unique <= BOOLEANS else None
+        else:
+            return None
+    except (ValueError, OverflowError):
+        return None
+    return min(numbers), max(numbers)
+
+
+class ColumnProfiler:
+    """Feed rows in batches (`add_rows`); `summary()` is the exact profile of everything fed."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        width = max(1, len(names))
+        cap = max(MIN_EXACT_PER_COLUMN, min(MAX_EXACT_PER_COLUMN, EXACT_DISTINCT_BUDGET // width))
+        self.columns = [_Column(name, cap) for name in names]
+        self.rows = 0
+        self.batch_rows = max(16, CELLS_PER_BATCH // width)
+
+    def add_rows(self, rows: list[list[str]]) -> None:
+        """Rows must already have exactly one field per column (the caller pads or cuts ragged rows)."""
+        if not rows:
+            return
+        self.rows += len(rows)
+        for column, values in zip(self.columns, zip(*rows, strict=True), strict=True):
+            column.add(values)
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [column.summary(self.rows) for column in self.columns]
