@@ -87,7 +87,8 @@ def test_analyst_loop_claims_then_submits_with_a_bounded_task_count_and_ends_wit
     tools = [name for name, _ in calls(loop)]
     assert tools[:2] == ["claim_task", "submit_findings"], tools
     claim_args = dict(calls(loop))["claim_task"]
-    assert claim_args == ["job_id", "worker"]
+    assert claim_args == ["job_id", "worker", "analyst"]
+    assert f"with analyst `{path.stem}`" in loop
     submit_args = dict(calls(loop))["submit_findings"]
     assert submit_args[:3] == ["task_id", "worker", "findings"] and "relevance" in submit_args
     assert re.search(r"`max_tasks` \(default \d+\)", read_doc(path).body)
