@@ -13,6 +13,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ from .store import documents as db
 ProgressFn = Callable[[float, float, str], None]
 HASH_BLOCK = 1 << 20
 SNIFF_BYTES = 8192
-BATCH_CHUNKS = 500
+BATCH_CHUNKS = 256
+MAX_BATCHES_IN_FLIGHT = 2
 BATCH_CHARS = 4_000_000
 MAX_LISTED_DOCUMENTS = 25
 PROGRESS_INTERVAL_SECONDS = 0.5
@@ -270,7 +272,7 @@ def _write_chunks(
     chunker = make_chunker(kind, file)
     count = 0
     replaced = 0
-    with file.open("rb") as raw:
+    with file.open("rb") as raw, _BatchWriter(store, staging) as writer:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
         start = raw.tell()
         for batch in _batches(chunker.chunks(text)):
@@ -279,8 +281,7 @@ def _write_chunks(
                 replaced += chunk.text.count("\ufffd")
                 rows.append(_row(count, chunk))
                 count += 1
-            with store.write() as conn:
-                db.insert_chunks(conn, staging, rows)
+            writer.write(rows)
             position = raw.tell()
             reporter.advance(position - start, f"{name}: {count} chunks")
             start = position
@@ -319,6 +320,40 @@ def _batches(chunks: Iterator[Chunk]) -> Iterator[list[Chunk]]:
             batch, chars = [], 0
     if batch:
         yield batch
+
+
+class _BatchWriter:
+    """Writes batches of chunks in a second thread while the next batch is being chunked.
+
+    SQLite releases the GIL while it indexes, so chunking and indexing overlap on two cores. At most
+    MAX_BATCHES_IN_FLIGHT batches wait, so memory stays bounded; the first error is raised here.
+    """
+
+    def __init__(self, store: Store, staging: int) -> None:
+        self._store = store
+        self._staging = staging
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rlm-load")
+        self._pending: list[Future[None]] = []
+
+    def __enter__(self) -> "_BatchWriter":
+        return self
+
+    def write(self, rows: list[db.ChunkRow]) -> None:
+        self._pending.append(self._pool.submit(self._insert, rows))
+        while len(self._pending) > MAX_BATCHES_IN_FLIGHT:
+            self._pending.pop(0).result()
+
+    def _insert(self, rows: list[db.ChunkRow]) -> None:
+        with self._store.write() as conn:
+            db.insert_chunks(conn, self._staging, rows)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            for future in self._pending:
+                future.result()
+        finally:
+            self._pool.submit(self._store.release_thread).result()
+            self._pool.shutdown()
 
 
 def _loader_id() -> str:

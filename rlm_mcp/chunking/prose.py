@@ -1,7 +1,8 @@
 """Prose and markdown: split at headings, then paragraphs, then sentences, never mid-word.
 
-The heading path is each chunk's context, with the last words of the previous chunk marked as
-such (overlap travels as context, never as owned text).
+The text is read in large blocks and split into paragraphs with one regular expression, so the
+per-line work of a Python loop never happens. The heading path is each chunk's context, with the
+last words of the previous chunk marked as such (overlap travels as context, never as owned text).
 """
 
 import re
@@ -9,13 +10,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from .base import MAX_CHARS, TARGET_CHARS, Chunk, read_lines, split_long
+from .base import MAX_CHARS, READ_LINE_LIMIT, TARGET_CHARS, Chunk, split_long
 
 MIN_CHARS_BEFORE_HEADING_BREAK = 300
 OVERLAP_CHARS = 160
+READ_BLOCK = 1 << 20
+PARAGRAPH_BREAK = re.compile(r"\n(?:[ \t\r\f\v]*\n)+")
 SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=\S)")
 MARKDOWN_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
-FENCE = re.compile(r"^\s*(```|~~~)")
+FENCE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
 TEXT_HEADING = re.compile(
     r"^(?:(BOOK|PART|VOLUME|ACT)|(CHAPTER|SECTION|SCENE|EPILOGUE|PROLOGUE|PREFACE|INTRODUCTION))\b",
     re.IGNORECASE,
@@ -39,6 +42,38 @@ class _Pending:
     start_line: int = 0
     end_line: int = 0
     section: str = ""
+
+
+def _paragraphs(text: TextIO) -> Iterator[tuple[str, int]]:
+    """(paragraph, first line) for every blank-line separated paragraph, read in 1 MB blocks.
+
+    A paragraph longer than READ_LINE_LIMIT with no blank line (a minified file, a 50 MB single
+    line) is cut at its last newline or space before the limit, so memory stays bounded.
+    """
+    buffer = ""
+    line = 1
+    while True:
+        block = text.read(READ_BLOCK)
+        buffer += block
+        start = 0
+        for match in PARAGRAPH_BREAK.finditer(buffer):
+            if match.end() == len(buffer) and block:
+                break  # the break may continue in the next block
+            paragraph = buffer[start : match.start()]
+            yield paragraph, line
+            line += paragraph.count("\n") + match.group().count("\n")
+            start = match.end()
+        buffer = buffer[start:]
+        if not block:
+            if buffer.strip():
+                yield buffer, line
+            return
+        while len(buffer) > READ_LINE_LIMIT:
+            cut = max(buffer.rfind("\n", 0, READ_LINE_LIMIT), buffer.rfind(" ", 0, READ_LINE_LIMIT)) + 1
+            cut = cut or READ_LINE_LIMIT
+            yield buffer[:cut], line
+            line += buffer.count("\n", 0, cut)
+            buffer = buffer[cut:]
 
 
 class ProseChunker:
@@ -68,18 +103,18 @@ class ProseChunker:
                     pending = _Pending()
                 elif pending.size:  # a few words before the heading: the chunk belongs to what follows
                     pending.section = self._heading_path()
-            for piece in self._pieces(block.text):
+            for piece, start_line, end_line in self._pieces(block):
                 if pending.size and pending.size + len(piece) > MAX_CHARS:
                     chunk = self._flush_one(pending, previous_tail)
                     previous_tail = chunk.text[-OVERLAP_CHARS:]
                     yield chunk
                     pending = _Pending()
                 if not pending.size:
-                    pending.start_line = block.start_line
+                    pending.start_line = start_line
                     pending.section = self._heading_path()
                 pending.parts.append(piece)
                 pending.size += len(piece)
-                pending.end_line = block.end_line
+                pending.end_line = end_line
                 if pending.size >= TARGET_CHARS:
                     chunk = self._flush_one(pending, previous_tail)
                     previous_tail = chunk.text[-OVERLAP_CHARS:]
@@ -90,43 +125,36 @@ class ProseChunker:
     # -- blocks ---------------------------------------------------------------------------------
 
     def _blocks(self, text: TextIO) -> Iterator[_Block]:
-        lines: list[str] = []
-        start = 0
-        in_fence = False
+        fence_open: list[tuple[str, int]] = []  # markdown: paragraphs of an open code fence
         last_line = 0
-        for number, piece, ends in read_lines(text):
-            last_line = number
-            if ends:
-                self._stats["lines"] = number
-            stripped = piece.strip()
-            if self.content_type == "markdown" and FENCE.match(piece):
-                in_fence = not in_fence
-            if not stripped and not in_fence:
-                if lines:
-                    yield from self._finish_block(lines, start, number - 1)
-                    lines = []
+        for paragraph, line in _paragraphs(text):
+            body = paragraph.strip("\r\n")
+            if not body.strip():
                 continue
-            if not lines:
-                start = number
-            lines.append(piece)
-            if sum(len(x) for x in lines) > MAX_CHARS * 4:  # a wall of text with no blank line
-                yield from self._finish_block(lines, start, number)
-                lines = []
-        self._stats["lines"] = max(self._stats["lines"], last_line)
-        if lines:
-            yield from self._finish_block(lines, start, last_line)
+            lead = len(paragraph) - len(paragraph.lstrip("\r\n"))
+            start = line + paragraph.count("\n", 0, lead)
+            end = start + body.count("\n")
+            last_line = max(last_line, end)
+            if self.content_type == "markdown" and (fence_open or len(FENCE.findall(body)) % 2):
+                fence_open.append((body, start))
+                closes = len(fence_open) > 1 and len(FENCE.findall(body)) % 2
+                if closes or sum(len(b) for b, _ in fence_open) > MAX_CHARS * 8:  # closed, or never closes
+                    yield self._block("\n\n".join(b for b, _ in fence_open), fence_open[0][1], end)
+                    fence_open = []
+                continue
+            yield self._block(body, start, end)
+        if fence_open:
+            joined = "\n\n".join(b for b, _ in fence_open)
+            yield self._block(joined, fence_open[0][1], fence_open[0][1] + joined.count("\n"))
+        self._stats["lines"] = last_line
 
-    def _finish_block(self, lines: list[str], start: int, end: int) -> Iterator[_Block]:
-        body = "".join(lines).strip("\r\n")
-        level = self._heading_level(lines) if len(lines) == 1 else 0
-        if level:
-            self._stats["headings"] += 1
-        else:
-            self._stats["paragraphs"] += 1
-        yield _Block(body + "\n\n", start, max(start, end), level)
+    def _block(self, body: str, start: int, end: int) -> _Block:
+        level = self._heading_level(body) if "\n" not in body else 0
+        self._stats["headings" if level else "paragraphs"] += 1
+        return _Block(body + "\n\n", start, end, level)
 
-    def _heading_level(self, lines: list[str]) -> int:
-        line = lines[0].strip()
+    def _heading_level(self, line: str) -> int:
+        line = line.strip()
         if self.content_type == "markdown":
             match = MARKDOWN_HEADING.match(line)
             return len(match.group(1)) if match else 0
@@ -135,8 +163,7 @@ class ProseChunker:
         match = TEXT_HEADING.match(line)
         if match:
             return 1 if match.group(1) else 2
-        letters = [c for c in line if c.isalpha()]
-        return 2 if len(letters) >= 3 and all(c.isupper() for c in letters) else 0
+        return 2 if line.isupper() and len(line) >= 3 else 0
 
     def _enter_heading(self, block: _Block) -> None:
         title = MARKDOWN_HEADING.sub(r"\2", block.text.strip()) if self.content_type == "markdown" else ""
@@ -149,15 +176,19 @@ class ProseChunker:
 
     # -- pieces and chunks ----------------------------------------------------------------------
 
-    def _pieces(self, paragraph: str) -> Iterator[str]:
+    def _pieces(self, block: _Block) -> Iterator[tuple[str, int, int]]:
         """A paragraph whole if it fits, else its sentences, else whitespace-bounded slices."""
-        if len(paragraph) <= MAX_CHARS:
-            yield paragraph
+        if len(block.text) <= MAX_CHARS:
+            yield block.text, block.start_line, block.end_line
             return
-        sentences = SENTENCE_END.split(paragraph)
+        line = block.start_line
+        sentences = SENTENCE_END.split(block.text)
         for index, sentence in enumerate(sentences):
             tail = "" if index == len(sentences) - 1 else " "
-            yield from split_long(sentence + tail, MAX_CHARS)
+            for piece in split_long(sentence + tail, MAX_CHARS):
+                newlines = piece.count("\n")
+                yield piece, line, min(line + newlines, block.end_line)
+                line = min(line + newlines, block.end_line)
 
     def _flush(self, pending: _Pending, previous_tail: str) -> Iterator[Chunk]:
         if pending.size and "".join(pending.parts).strip():

@@ -126,6 +126,15 @@ class Store:
         finally:
             conn.execute("COMMIT")
 
+    def release_thread(self) -> None:
+        """Close this thread's connection (a worker thread that ends calls this)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            with self._lock:
+                self._all.remove(conn)
+            conn.close()
+            self._local.conn = None
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:

@@ -41,12 +41,15 @@ def insert_staging(
 
 
 def insert_chunks(conn: Connection, document_id: int, rows: Iterable[ChunkRow]) -> None:
+    """Insert chunks and index them for BM25 in one statement (the only way chunks are inserted)."""
+    (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()
     conn.executemany(
         """INSERT INTO chunks (document_id, ordinal, text, context, section, content_hash,
                                start_line, end_line, start_row, end_row)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         ((document_id, *row) for row in rows),
     )
+    conn.execute("INSERT INTO chunks_fts (rowid, text) SELECT id, text FROM chunks WHERE id > ?", (last_id,))
     conn.execute("UPDATE documents SET loaded_at = ? WHERE id = ?", (time.time(), document_id))
 
 
