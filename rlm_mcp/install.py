@@ -76,7 +76,7 @@ def _next_steps(report: InstallReport) -> str:
         )
     return (
         f"Next: start `claude` in {report.project_dir} and accept the trust prompt; `claude mcp list` "
-        f"should show `{SERVER_NAME}: {' '.join(report.server_command)} - ✔ Connected`. "
+        f"should show `{SERVER_NAME}: {' '.join(report.server_command)} serve - ✔ Connected`. "
         "Then ask about a large file, or run /rlm-analyze <path> <question>."
     )
 
