@@ -56,9 +56,11 @@ def parse(language: str, data: bytes, seconds: float = PARSE_SECONDS) -> Any | N
     def read(offset: int, _point: Any) -> bytes:
         return data[offset : offset + 65536]
 
+    parser = _parser(language)
     try:
-        return _parser(language).parse(read, progress_callback=lambda *_: time.monotonic() > deadline)
+        return parser.parse(read, progress_callback=lambda *_: time.monotonic() > deadline)
     except ValueError:  # cancelled by the progress callback
+        parser.reset()  # else the next parse would resume this one
         log.warning("tree-sitter %s parse gave up after %.1f s; using line windows", language, seconds)
         return None
 
@@ -165,39 +167,60 @@ class CodeChunker:
         yield from self._flush(current, enclosing)
 
     def _split(self, segment: _Segment, enclosing: list[str], depth: int) -> Iterator[Chunk]:
-        """A segment too big for one chunk: a class at its members, anything else in line windows."""
+        """A segment too big for one chunk: a class at its members, a function at the statements of its
+        body, anything else (or a single huge statement) in line windows."""
         node = segment.node
         body = body_of(node) if node is not None and segment.kind == "definition" else None
-        if (
-            body is not None
-            and kind_of(node) in CLASS_LIKE
-            and depth < MAX_SPLIT_DEPTH
-            and body.named_children
-        ):
+        members = list(body.named_children) if body is not None else []
+        if len(members) > 1 and kind_of(node) in CLASS_LIKE and depth < MAX_SPLIT_DEPTH:
             scope = segment.symbol.split(" ", 1)[-1] + "."
-            members = _partition(list(body.named_children), segment.start, segment.end, scope)
-            if len(members) > 1:
+            parts = _partition(members, segment.start, segment.end, scope)
+            if len(parts) > 1:
                 signature = self._signature(node, body)
-                yield from self._group(members, [*enclosing, signature], depth + 1)
+                yield from self._group(parts, [*enclosing, signature], depth + 1)
                 return
-        yield from self._windows(segment, enclosing)
+        if len(members) > 1:
+            pieces = self._statement_pieces(_partition(members, segment.start, segment.end, ""))
+        else:
+            pieces = self._line_pieces(segment.start, segment.end)
+        label = segment.symbol or "top-level code"
+        first = unwrap(node).start_point[0] if node is not None else segment.start - 1
+        first_line = self._lines[first].strip()[:SIGNATURE_MAX]
+        for index, (low, high) in enumerate(pieces):
+            extra = [f"{first_line} … (continued)"] if index and node is not None else []
+            section = label if len(pieces) == 1 else f"{label} (part {index + 1}/{len(pieces)})"
+            yield self._chunk(low, high, section, [*enclosing, *extra])
 
-    def _windows(self, segment: _Segment, enclosing: list[str]) -> Iterator[Chunk]:
+    def _statement_pieces(self, statements: list[_Segment]) -> list[tuple[int, int]]:
+        """Runs of whole statements of about TARGET_CHARS; a statement too big alone goes in line windows."""
         pieces: list[tuple[int, int]] = []
-        start, size = segment.start, 0
-        for number in range(segment.start, segment.end + 1):
+        start, end, size = 0, 0, 0
+        for statement in statements:
+            length = self._size(statement.start, statement.end)
+            if size and (size + length > TARGET_CHARS or length > MAX_CHARS):
+                pieces.append((start, end))
+                size = 0
+            if length > MAX_CHARS:
+                pieces.extend(self._line_pieces(statement.start, statement.end))
+                continue
+            if not size:
+                start = statement.start
+            end, size = statement.end, size + length
+        if size:
+            pieces.append((start, end))
+        return pieces
+
+    def _line_pieces(self, low: int, high: int) -> list[tuple[int, int]]:
+        pieces: list[tuple[int, int]] = []
+        start, size = low, 0
+        for number in range(low, high + 1):
             length = len(self._lines[number - 1])
             if size and size + length > TARGET_CHARS:
                 pieces.append((start, number - 1))
                 start, size = number, 0
             size += length
-        pieces.append((start, segment.end))
-        label = segment.symbol or "top-level code"
-        first_line = self._lines[segment.start - 1].strip()[:SIGNATURE_MAX]
-        for index, (lo, hi) in enumerate(pieces):
-            extra = [f"{first_line} … (continued)"] if index and segment.node is not None else []
-            section = label if len(pieces) == 1 else f"{label} (part {index + 1}/{len(pieces)})"
-            yield self._chunk(lo, hi, section, [*enclosing, *extra])
+        pieces.append((start, high))
+        return pieces
 
     def _flush(self, group: list[_Segment], enclosing: list[str]) -> Iterator[Chunk]:
         if not group:

@@ -93,6 +93,8 @@ class TabularChunker:
     def _rows_with_text(self, text: TextIO) -> Iterator[tuple[list[str], str, int, int]]:
         """(fields, raw text, first line, last line) for each record, header included."""
         first = text.readline()
+        if not first:
+            return
         if first.startswith("\ufeff"):
             first = first[1:]
         head = [first, *itertools.islice(text, 19)]
