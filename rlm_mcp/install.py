@@ -98,9 +98,7 @@ def install(
     if not plugin:
         plans.append(_planned_mcp(project, server_command, force))
         plans += [
-            _Plan(rel, old, text, merged=False)
-            for rel, text in project_files().items()
-            for old in [_read(project / rel)]
+            _Plan(rel, _read(project / rel), text, merged=False) for rel, text in project_files().items()
         ]
     gitignore = _planned_gitignore(project)
     if gitignore is not None:
@@ -120,11 +118,7 @@ class _Plan:
 
 def _apply(project: Path, plan: _Plan, force: bool, dry_run: bool) -> FileAction:
     if plan.old == plan.new:
-        return (
-            FileAction(plan.rel, "kept", plan.kept_note)
-            if plan.kept_note
-            else FileAction(plan.rel, "unchanged")
-        )
+        return FileAction(plan.rel, "kept" if plan.kept_note else "unchanged", plan.kept_note)
     if plan.old is not None and not plan.merged and not force:
         return FileAction(plan.rel, "kept", "differs from the shipped version")
     if not dry_run:
@@ -145,7 +139,7 @@ def _read(path: Path) -> str | None:
         ) from None
 
 
-def _planned_json(project: Path, rel: str, merge: Merge, kept_note: str = "") -> _Plan:
+def _planned_json(project: Path, rel: str, merge: Merge) -> _Plan:
     old = _read(project / rel)
     try:
         data = json.loads(old) if old and old.strip() else {}
@@ -158,7 +152,7 @@ def _planned_json(project: Path, rel: str, merge: Merge, kept_note: str = "") ->
         raise InvalidInput(f"{project / rel} holds no JSON object; nothing was written. Fix or remove it.")
     merged = merge(data)
     if old is not None and merged == data:
-        return _Plan(rel, old, old, kept_note=kept_note)
+        return _Plan(rel, old, old)
     return _Plan(rel, old, json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
 
 
