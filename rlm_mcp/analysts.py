@@ -14,11 +14,40 @@ DATA_TYPES = frozenset({"csv", "tsv"})
 JSON_TYPES = frozenset({"json", "jsonl", "ndjson"})
 CODE_TYPES = frozenset(
     {
-        "code", "python", "javascript", "typescript", "tsx", "jsx", "go", "rust", "java", "c", "cpp",
-        "c++", "csharp", "c_sharp", "ruby", "php", "kotlin", "swift", "scala", "shell", "bash", "lua",
-        "sql", "r", "perl", "haskell", "elixir", "erlang", "dart", "zig", "ocaml", "clojure",
+        "code",
+        "python",
+        "javascript",
+        "typescript",
+        "tsx",
+        "jsx",
+        "go",
+        "rust",
+        "java",
+        "c",
+        "cpp",
+        "c++",
+        "csharp",
+        "c_sharp",
+        "ruby",
+        "php",
+        "kotlin",
+        "swift",
+        "scala",
+        "shell",
+        "bash",
+        "lua",
+        "sql",
+        "r",
+        "perl",
+        "haskell",
+        "elixir",
+        "erlang",
+        "dart",
+        "zig",
+        "ocaml",
+        "clojure",
     }
-)  # fmt: skip
+)
 
 COMMON = (
     "Submit with submit_findings(task_id, worker, findings=[{title, detail, evidence, chunk_id, line?, "
@@ -42,7 +71,7 @@ INSTRUCTIONS = {
     DATA: (
         "The chunks are rows of a table; the context repeats the header. Count only the rows in each "
         "chunk's text (never the header or context). For exact arithmetic send counts={column: {value: "
-        "rows}} (exact value text, an empty cell as \"\") and stats={column: {n, sum, min, max}} over "
+        'rows}} (exact value text, an empty cell as "") and stats={column: {n, sum, min, max}} over '
         "the numeric values of YOUR rows only; the "
         "server adds them up across tasks, so never estimate or extrapolate. Findings are for notable "
         "rows or anomalies, quoting the row. " + COMMON

@@ -135,9 +135,15 @@ def _finding(errors: list[str], i: int, raw: Any, ignored: set[str]) -> FindingI
         return None
     clean_tags = tuple(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))[:MAX_TAGS]
     return FindingIn(
-        title.strip(), detail.strip(), evidence, chunk_id, line, kind and kind.strip().lower(),
-        severity and severity.lower(), clean_tags,
-    )  # fmt: skip
+        title.strip(),
+        detail.strip(),
+        evidence,
+        chunk_id,
+        line,
+        kind and kind.strip().lower(),
+        severity and severity.lower(),
+        clean_tags,
+    )
 
 
 def _counts(errors: list[str], raw: Any) -> dict[str, dict[str, int]]:
@@ -308,7 +314,9 @@ def _line_of(source: Source, flat: str, at: int) -> int | None:
         return None
     tokens_before = flat.count(" ", 0, at)
     token_start = flat.rfind(" ", 0, at) + 1
-    starts = [m.start() for m, _ in zip(re.finditer(r"\S+", source.text), range(tokens_before + 1))]
+    starts = [
+        m.start() for m, _ in zip(re.finditer(r"\S+", source.text), range(tokens_before + 1), strict=False)
+    ]
     if len(starts) <= tokens_before:
         return source.start_line
     offset = starts[tokens_before] + (at - token_start)

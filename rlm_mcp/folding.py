@@ -21,11 +21,51 @@ SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 RANK_NAMES = {3: "high", 2: "medium", 1: "low", 0: "none"}
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 STOPWORDS = frozenset(
-    "a an and are as at be by for from has have in is it its of on or that the this to was were with "
-    "not no into than then there their these those which who will can may".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "with",
+        "not",
+        "no",
+        "into",
+        "than",
+        "then",
+        "there",
+        "their",
+        "these",
+        "those",
+        "which",
+        "who",
+        "will",
+        "can",
+        "may",
+    ]
 )
 MIN_EVIDENCE_KEY = 12
-TITLE_JACCARD = 0.5  # same evidence and titles this alike: one finding
+TITLE_JACCARD = 0.6  # same evidence and titles this alike: one finding
 MAX_ITEM_CITATIONS = 50
 MAX_COUNT_VALUES = 100
 OTHER_VALUES = "(other values)"
@@ -43,7 +83,7 @@ def sum_counts(parts: Iterable[dict[str, dict[str, int]]]) -> dict[str, dict[str
 
 
 def cap_counts(counts: dict[str, dict[str, int]], limit: int = MAX_COUNT_VALUES) -> dict[str, dict[str, int]]:
-    """Keep the `limit` largest values per dimension; the rest add up under OTHER_VALUES (totals stay exact)."""
+    """Keep the `limit` largest values per dimension; the rest add up in one entry (totals stay exact)."""
     capped = {}
     for dimension, values in counts.items():
         items = list(values.items())
@@ -119,7 +159,8 @@ class Folded:
         line = f" line {self.line}" if self.line else ""
         detail = f" — {shorten(self.detail, 280)}" if self.detail else ""
         support = f" ×{self.support}" if self.support > 1 else ""
-        return f"- [{marks}] {shorten(self.title, 160)}{detail} «{shorten(self.evidence, 160)}» ({cites}{line}){support}"
+        evidence = shorten(self.evidence, 160)
+        return f"- [{marks}] {shorten(self.title, 160)}{detail} «{evidence}» ({cites}{line}){support}"
 
 
 def title_words(title: str) -> frozenset[str]:

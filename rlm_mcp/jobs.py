@@ -226,9 +226,16 @@ def create_job(
             db.insert_task_chunks(conn, task_id, task.chunks)
     per_analyst = Counter(t.analyst for t in tasks)
     return JobPlan(
-        job_id, query.strip(), len(tasks), chunks, len({r["document_id"] for t in tasks for r in t.chunks}),
-        sum(t.tokens for t in tasks), dict(sorted(per_analyst.items())), spawn_plan(per_analyst), search,
-    )  # fmt: skip
+        job_id,
+        query.strip(),
+        len(tasks),
+        chunks,
+        len({r["document_id"] for t in tasks for r in t.chunks}),
+        sum(t.tokens for t in tasks),
+        dict(sorted(per_analyst.items())),
+        spawn_plan(per_analyst),
+        search,
+    )
 
 
 def _check_documents(docs: list[Any], doc_ids: list[int] | None) -> None:
@@ -298,7 +305,8 @@ class JobStatus:
         job = format_id("j", self.job_id)
         t = self.tasks
         lines = [
-            f"Job {job}: {t['done']} done, {t['claimed']} claimed, {t['pending']} pending, {t['failed']} failed"
+            f"Job {job}: {t['done']} done, {t['claimed']} claimed, {t['pending']} pending, "
+            f"{t['failed']} failed"
             f" · coverage {self.coverage.done}/{self.coverage.total} chunks ({self.coverage.ratio:.1%})"
             f" · question: {shorten(self.query, 120)}"
         ]
@@ -349,9 +357,17 @@ def job_status(store: Store, job_id: str | int) -> JobStatus:
         remaining = tasks["pending"] + tasks["claimed"]
         eta = round(remaining / rate * 60) if remaining else 0
     return JobStatus(
-        number, job["query"], tasks, levels, Coverage(done_chunks, job["chunks"]), requeued, failed,
-        round(rate, 2) if rate else None, eta, failures[:10],
-    )  # fmt: skip
+        number,
+        job["query"],
+        tasks,
+        levels,
+        Coverage(done_chunks, job["chunks"]),
+        requeued,
+        failed,
+        round(rate, 2) if rate else None,
+        eta,
+        failures[:10],
+    )
 
 
 def _failed_tasks(missing: list[Any]) -> list[Any]:

@@ -130,20 +130,32 @@ def _missing_ranges(rows: Sequence[Any]) -> list[dict[str, Any]]:
             last["_tasks"].setdefault(r["task_id"], (r["state"], r["error"]))
             last["chunks"] += 1
             continue
-        ranges.append({"_doc": r["document_id"], "_ord": r["ordinal"], "first": r["chunk_id"],
-                       "last": r["chunk_id"], "chunks": 1, "_tasks": {r["task_id"]: (r["state"], r["error"])}})  # fmt: skip
+        ranges.append(
+            {
+                "_doc": r["document_id"],
+                "_ord": r["ordinal"],
+                "first": r["chunk_id"],
+                "last": r["chunk_id"],
+                "chunks": 1,
+                "_tasks": {r["task_id"]: (r["state"], r["error"])},
+            }
+        )
     out = []
     for g in ranges:
         states = Counter(s for s, _ in g["_tasks"].values())
         errors = sorted({e for s, e in g["_tasks"].values() if s == "failed" and e})
-        out.append({
-            "document_id": format_id("d", g["_doc"]),
-            "chunks": f"{format_id('c', g['first'])}–{format_id('c', g['last'])}" if g["chunks"] > 1 else format_id("c", g["first"]),
-            "count": g["chunks"],
-            "tasks": [format_id("t", t) for t in sorted(g["_tasks"])][:10],
-            "states": dict(sorted(states.items())),
-            "errors": errors[:3],
-        })  # fmt: skip
+        out.append(
+            {
+                "document_id": format_id("d", g["_doc"]),
+                "chunks": f"{format_id('c', g['first'])}–{format_id('c', g['last'])}"
+                if g["chunks"] > 1
+                else format_id("c", g["first"]),
+                "count": g["chunks"],
+                "tasks": [format_id("t", t) for t in sorted(g["_tasks"])][:10],
+                "states": dict(sorted(states.items())),
+                "errors": errors[:3],
+            }
+        )
     return out
 
 
@@ -192,9 +204,13 @@ def paginate(themes: Sequence[Theme], offset: int, budget: int, page_chars: int)
             page.append((theme, [item], i > 0 and flat[i - 1][0] is theme))
     total_chars = sum(_item_size(f) + 20 for _, f in flat) + 80 * len(themes)
     return Page(
-        [(t, tuple(items), c) for t, items, c in page], offset, end, len(flat), len(themes),
+        [(t, tuple(items), c) for t, items, c in page],
+        offset,
+        end,
+        len(flat),
+        len(themes),
         max(1, math.ceil(total_chars / page_chars)),
-    )  # fmt: skip
+    )
 
 
 def synthesize(
@@ -222,13 +238,23 @@ def synthesize(
     }
     counts = sum_counts(json.loads(r["counts"]) for r in results if r["counts"])
     draft = Synthesis(
-        number, job["query"], view, coverage, tasks, _missing_ranges(missing)[:MAX_MISSING_RANGES],
-        cap_counts(counts), {d: sum(v.values()) for d, v in counts.items()},
+        number,
+        job["query"],
+        view,
+        coverage,
+        tasks,
+        _missing_ranges(missing)[:MAX_MISSING_RANGES],
+        cap_counts(counts),
+        {d: sum(v.values()) for d, v in counts.items()},
         merge_stats(json.loads(r["stats"]) for r in results if r["stats"]),
-        paginate(themes, offset, 0, page_chars), len(verified), _follow_ups([*results, *reduce_results]),
-        [_unverified(r) for r in unverified[:MAX_UNVERIFIED_SHOWN]], len(unverified),
-        _summaries(results), None,
-    )  # fmt: skip
+        paginate(themes, offset, 0, page_chars),
+        len(verified),
+        _follow_ups([*results, *reduce_results]),
+        [_unverified(r) for r in unverified[:MAX_UNVERIFIED_SHOWN]],
+        len(unverified),
+        _summaries(results),
+        None,
+    )
     room = max(page_chars // 4, page_chars - len(draft.to_text()) - NEXT_LINE_CHARS)
     page = paginate(themes, offset, room, page_chars)
     level0_open = states.get((0, "pending"), 0) + states.get((0, "claimed"), 0)
@@ -237,14 +263,25 @@ def synthesize(
 
 
 def _unverified(r: Any) -> dict[str, Any]:
-    return {"title": r["title"], "chunk_id": format_id("c", r["chunk_id"]), "evidence": r["evidence"][:200],
-            "task_id": format_id("t", r["task_id"]), "level": r["level"]}  # fmt: skip
+    return {
+        "title": r["title"],
+        "chunk_id": format_id("c", r["chunk_id"]),
+        "evidence": r["evidence"][:200],
+        "task_id": format_id("t", r["task_id"]),
+        "level": r["level"],
+    }
 
 
 def _next_step(
-    store: Store, job: Any, view: int, reduce_open: bool, level0_open: int, page: Page,
-    themes: Sequence[Theme], max_pages: int,
-) -> tuple[dict[str, Any] | None, str | None]:  # fmt: skip
+    store: Store,
+    job: Any,
+    view: int,
+    reduce_open: bool,
+    level0_open: int,
+    page: Page,
+    themes: Sequence[Theme],
+    max_pages: int,
+) -> tuple[dict[str, Any] | None, str | None]:
     jid = format_id("j", job["id"])
     if level0_open:
         return {"action": "claim", "job_id": jid, "open_tasks": level0_open}, None

@@ -82,7 +82,8 @@ def _theme_lines(s: "Synthesis") -> list[str]:
         cites = theme.citations(items)
         label = " (continued)" if continued else ""
         lines.append(
-            f"## {theme.title}{label} — {sum(f.support for f in items)} finding(s), {len(cites)} chunk(s) cited"
+            f"## {theme.title}{label} — {sum(f.support for f in items)} finding(s), "
+            f"{len(cites)} chunk(s) cited"
         )
         lines += [f.to_line() for f in items]
     return lines
@@ -112,7 +113,10 @@ def _next_line(s: "Synthesis") -> str:
     n = s.next or {}
     action = n.get("action")
     if action == "claim":
-        return f"Next: {n['open_tasks']} task(s) of {jid} are still open; spawn analysts (claim_task) and synthesize again."
+        return (
+            f"Next: {n['open_tasks']} task(s) of {jid} are still open; spawn analysts (claim_task) "
+            "and synthesize again."
+        )
     if action == "reduce":
         planned = f"{n['tasks']} reduce task(s) planned" if "tasks" in n else "a reduce level is in progress"
         return (

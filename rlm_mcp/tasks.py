@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import analysts
+from . import jobs as _jobs
 from .answers import shorten
 from .errors import Conflict, InvalidInput, NotFound
 from .findings import EvidenceIndex, Source, Submission, parse_submission
 from .ids import format_id, parse_id
-from . import jobs as _jobs
 from .jobs import clock, job_or_raise
 from .store import Store
 from .store import jobs as db
@@ -76,7 +76,8 @@ class TaskClaim:
         skipped = "".join(f"Skipped {s}\n" for s in self.skipped)
         if self.task_id is None:
             wait = (
-                f"{self.claimed_by_others} task(s) are still claimed by other workers; their leases may expire"
+                f"{self.claimed_by_others} task(s) are still claimed by other workers (their leases may "
+                "expire)"
                 if self.claimed_by_others
                 else "every task is done or failed"
             )
@@ -87,7 +88,8 @@ class TaskClaim:
         task = format_id("t", self.task_id)
         parts = [
             f"{skipped}Task {task} of job {job} · analyst {self.analyst} · lease until "
-            f"{clock(self.lease_expires_at or 0)} · attempt {self.attempt} · {self.remaining} task(s) pending",
+            f"{clock(self.lease_expires_at or 0)} · attempt {self.attempt} · "
+            f"{self.remaining} task(s) pending",
             f"QUESTION: {self.query}",
             f"INSTRUCTIONS: {self.instructions}",
         ]
@@ -188,10 +190,19 @@ def claim_task(store: Store, job_id: str | int, worker: str, analyst: str | None
         db.mark_claimed(conn, task["id"], worker, stamp, expires)
         remaining = db.count_pending(conn, number)
     return TaskClaim(
-        number, worker, task["id"], task["analyst"], job["query"], task["level"],
-        analysts.instructions_for(task["analyst"], task["level"]), tuple(chunks), expires,
-        task["attempts"] + 1, remaining, skipped=tuple(skipped),
-    )  # fmt: skip
+        number,
+        worker,
+        task["id"],
+        task["analyst"],
+        job["query"],
+        task["level"],
+        analysts.instructions_for(task["analyst"], task["level"]),
+        tuple(chunks),
+        expires,
+        task["attempts"] + 1,
+        remaining,
+        skipped=tuple(skipped),
+    )
 
 
 # ---------------------------------------------------------------- submissions
@@ -230,13 +241,17 @@ class SubmitResult:
         if not self.accepted:
             head = f"Not stored: {' '.join(self.notes)}"
         elif self.duplicate:
-            head = f"Already stored: this exact submission for {task} was recorded before ({self.findings} findings)."
+            head = (
+                f"Already stored: this exact submission for {task} was recorded before "
+                f"({self.findings} findings)."
+            )
         else:
             head = f"Stored {self.findings} finding(s) for {task}; task {self.task_state}."
             if self.unverified:
                 titles = "; ".join(shorten(t, 60) for t in self.unverified_titles[:5])
                 head += (
-                    f" {self.unverified} unverified (evidence not found verbatim in the task's text: {titles}); "
+                    f" {self.unverified} unverified (evidence not found verbatim in the task's text: "
+                    f"{titles}); "
                     "quote the chunk exactly next time."
                 )
             if self.notes:
@@ -277,11 +292,25 @@ def _finding_rows(
         elif match is not None:
             citations.add(match.chunk_id)
         line = match.line if match is not None and match.line is not None else f.line
-        rows.append((
-            task["job_id"], task["id"], task["level"], position, f.chunk_id, f.title, f.detail, f.evidence,
-            int(match is not None), match.chunk_id if match else None, line, f.kind, f.severity,
-            json.dumps(list(f.tags)), json.dumps(sorted(citations)),
-        ))  # fmt: skip
+        rows.append(
+            (
+                task["job_id"],
+                task["id"],
+                task["level"],
+                position,
+                f.chunk_id,
+                f.title,
+                f.detail,
+                f.evidence,
+                int(match is not None),
+                match.chunk_id if match else None,
+                line,
+                f.kind,
+                f.severity,
+                json.dumps(list(f.tags)),
+                json.dumps(sorted(citations)),
+            )
+        )
     return rows
 
 
@@ -322,9 +351,17 @@ def submit_findings(
     notes = _notes(task, worker, submission)
     unverified = [r[5] for r in rows if not r[8]]
     return SubmitResult(
-        number, task["job_id"], worker, True, len(rows), len(unverified), "done",
-        unverified_titles=tuple(unverified), notes=notes, remaining=remaining,
-    )  # fmt: skip
+        number,
+        task["job_id"],
+        worker,
+        True,
+        len(rows),
+        len(unverified),
+        "done",
+        unverified_titles=tuple(unverified),
+        notes=notes,
+        remaining=remaining,
+    )
 
 
 def _task_fields(submission: Submission, digest: str) -> dict[str, str | None]:

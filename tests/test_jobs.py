@@ -33,7 +33,9 @@ def _texts(n: int, size: int = 400) -> list[str]:
     return [(LINE.format(i=i) + " ") * (size // len(LINE)) for i in range(n)]
 
 
-def test_full_coverage_groups_consecutive_chunks_within_the_token_budget(store: Store, settings: Settings) -> None:
+def test_full_coverage_groups_consecutive_chunks_within_the_token_budget(
+    store: Store, settings: Settings
+) -> None:
     texts = _texts(100, 2000)
     _, ids = add_document(store, "log.txt", texts)
     expected, used = 1, 0
@@ -48,7 +50,9 @@ def test_full_coverage_groups_consecutive_chunks_within_the_token_budget(store: 
     assert covered == ids  # every chunk once, in document order
 
 
-def test_no_task_exceeds_the_hard_limit_and_small_documents_share_tasks(store: Store, settings: Settings) -> None:
+def test_no_task_exceeds_the_hard_limit_and_small_documents_share_tasks(
+    store: Store, settings: Settings
+) -> None:
     for i in range(30):
         add_document(store, f"f{i}.py", [f"def f{i}():\n    return {i}\n"], content_type="code")
     add_document(store, "big.csv", _texts(40, 1900), content_type="csv", context="a,b,c")
@@ -64,9 +68,17 @@ def test_no_task_exceeds_the_hard_limit_and_small_documents_share_tasks(store: S
 
 @pytest.mark.parametrize(
     ("content_type", "analyst"),
-    [("csv", analysts.DATA), ("tsv", analysts.DATA), ("json", analysts.JSON), ("jsonl", analysts.JSON),
-     ("code", analysts.CODE), ("python", analysts.CODE), ("markdown", analysts.CHUNK), ("log", analysts.CHUNK)],
-)  # fmt: skip
+    [
+        ("csv", analysts.DATA),
+        ("tsv", analysts.DATA),
+        ("json", analysts.JSON),
+        ("jsonl", analysts.JSON),
+        ("code", analysts.CODE),
+        ("python", analysts.CODE),
+        ("markdown", analysts.CHUNK),
+        ("log", analysts.CHUNK),
+    ],
+)
 def test_analyst_is_chosen_by_content_type_unless_given(
     store: Store, settings: Settings, content_type: str, analyst: str
 ) -> None:
@@ -79,9 +91,12 @@ def test_analyst_is_chosen_by_content_type_unless_given(
 
 def test_search_scoped_job_covers_only_the_hits(project: Path, store: Store, settings: Settings) -> None:
     (project / "a.md").write_text(
-        "\n\n".join(f"# Part {i}\n\n" + ("plain words here. " * 60 if i % 5 else "the kraken rises. " * 60) for i in range(40)),
+        "\n\n".join(
+            f"# Part {i}\n\n" + ("plain words here. " * 60 if i % 5 else "the kraken rises. " * 60)
+            for i in range(40)
+        ),
         encoding="utf-8",
-    )  # fmt: skip
+    )
     load_document(store, settings, "a.md")
     plan = jobs.create_job(store, settings, "what about the kraken?", search="kraken", top_k=8)
     assert 1 <= plan.chunks <= 8 and plan.search == "kraken"
@@ -107,14 +122,21 @@ def test_bad_job_requests_are_clear_errors(store: Store, settings: Settings) -> 
         jobs.job_status(store, "t5")
 
 
-def test_claim_returns_the_task_whole_and_none_when_the_queue_is_empty(store: Store, settings: Settings) -> None:
+def test_claim_returns_the_task_whole_and_none_when_the_queue_is_empty(
+    store: Store, settings: Settings
+) -> None:
     add_document(store, "a.csv", ["1,open\n2,closed"], content_type="csv", context="id,status")
     plan = jobs.create_job(store, settings, "count statuses")
     claim = tasks.claim_task(store, plan.job_id, "data-1")
     data = json.loads(render(claim, "json"))
     assert data["task_id"] == "t1" and data["analyst"] == analysts.DATA and data["query"] == "count statuses"
     assert data["chunks"] == [
-        {"chunk_id": "c1", "location": "d1 a.csv · lines 1-2", "context": "id,status", "text": "1,open\n2,closed"}
+        {
+            "chunk_id": "c1",
+            "location": "d1 a.csv · lines 1-2",
+            "context": "id,status",
+            "text": "1,open\n2,closed",
+        }
     ]
     assert data["remaining"] == 0 and data["lease_expires_at"].endswith("Z")
     text = claim.to_text()
@@ -174,8 +196,12 @@ def test_findings_survive_document_removal(store: Store, settings: Settings) -> 
     doc, ids = add_document(store, "a", ["alpha beta gamma"])
     plan = jobs.create_job(store, settings, "q")
     claim = tasks.claim_task(store, plan.job_id, "w")
-    tasks.submit_findings(store, claim.task_id or 0, "w", [{"title": "Greek letters", "detail": "",
-                          "evidence": "beta gamma", "chunk_id": ids[0]}])  # fmt: skip
+    tasks.submit_findings(
+        store,
+        claim.task_id or 0,
+        "w",
+        [{"title": "Greek letters", "detail": "", "evidence": "beta gamma", "chunk_id": ids[0]}],
+    )
     delete_document(store, doc)
     status = jobs.job_status(store, plan.job_id)
     assert status.coverage.done == 1 and status.tasks["done"] == 1
@@ -201,7 +227,9 @@ def test_a_new_store_on_the_same_file_resumes_the_job(store: Store, settings: Se
         reopened.close()
 
 
-def test_status_reports_throughput_and_eta(store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_reports_throughput_and_eta(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock = Clock(monkeypatch)
     add_document(store, "a", _texts(4, 1900))
     plan = jobs.create_job(store, settings, "q", task_tokens=500)
@@ -212,4 +240,8 @@ def test_status_reports_throughput_and_eta(store: Store, settings: Settings, mon
     status = jobs.job_status(store, plan.job_id)
     assert status.tasks_per_minute == 2.0 and status.eta_seconds == 60
     data = status.to_json()
-    assert set(data) >= {"job_id", "tasks", "coverage"} and data["coverage"] == {"done": 2, "total": 4, "ratio": 0.5}
+    assert set(data) >= {"job_id", "tasks", "coverage"} and data["coverage"] == {
+        "done": 2,
+        "total": 4,
+        "ratio": 0.5,
+    }

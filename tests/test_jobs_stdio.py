@@ -1,0 +1,213 @@
+"""The RLM loop over real MCP: concurrent analysts on two `rlm-mcp serve` processes, a killed worker."""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from rlm_mcp import jobs
+from rlm_mcp.config import Settings
+from rlm_mcp.server import create_server
+from rlm_mcp.store import open_store
+
+from .conftest import project_env
+from .jobs_support import add_document
+
+pytestmark = pytest.mark.anyio
+
+TASKS = 1000
+WORKERS_PER_SERVER = 4
+CHUNK = "Ship {i} entered the harbour at dawn carrying cargo and a storm report. "
+WORKER_SCRIPT = """
+import json, sys, anyio
+from mcp import Client, StdioServerParameters
+
+async def main():
+    env = json.loads(sys.argv[1])
+    params = StdioServerParameters(command=sys.executable, args=["-m", "rlm_mcp", "serve"], env=env)
+    async with Client(params) as client:
+        arguments = {"job_id": "j1", "worker": "doomed", "response_format": "json"}
+        claim = await client.call_tool("claim_task", arguments)
+        print(json.loads(claim.content[0].text)["task_id"], flush=True)
+        await anyio.sleep(3600)
+
+anyio.run(main)
+"""
+
+
+def _server(project: Path) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "rlm_mcp", "serve"], env=project_env(project)
+    )
+
+
+async def _call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool(tool, {**arguments, "response_format": "json"})
+    assert not result.is_error, result.content[0].text
+    data: dict[str, Any] = json.loads(result.content[0].text)
+    return data
+
+
+async def _analyst(client: Client, name: str, sent: Counter[str], titles: list[str]) -> int:
+    """Claim and submit until the queue is empty; remember exactly what was submitted."""
+    done = 0
+    while (claim := await _call(client, "claim_task", job_id="j1", worker=name))["task_id"]:
+        chunk = claim["chunks"][0]
+        counts = {"ships": {"seen": len(claim["chunks"]), name: 1}}
+        title = f"Storm report {claim['task_id']}"
+        result = await _call(
+            client,
+            "submit_findings",
+            task_id=claim["task_id"],
+            worker=name,
+            counts=counts,
+            findings=[
+                {
+                    "title": title,
+                    "detail": "cargo",
+                    "evidence": chunk["text"][:60],
+                    "chunk_id": chunk["chunk_id"],
+                    "tags": ["storms"],
+                }
+            ],
+        )
+        assert result["accepted"] and result["unverified"] == 0 and result["task_state"] == "done"
+        sent.update({f"{d}/{v}": n for d, values in counts.items() for v, n in values.items()})
+        titles.append(title)
+        done += 1
+    return done
+
+
+@pytest.mark.slow
+async def test_concurrent_clients_on_two_servers_drain_a_job_exactly_once(
+    project: Path, settings: Settings
+) -> None:
+    store = open_store(settings.db_path)
+    add_document(store, "harbour.log", [(CHUNK.format(i=i) * 25)[:1800] for i in range(TASKS)])
+    store.close()
+    sent: Counter[str] = Counter()
+    titles: list[str] = []
+    per_worker: dict[str, int] = {}
+    with anyio.fail_after(240):
+        async with Client(_server(project)) as first, Client(_server(project)) as second:
+            plan = await _call(first, "create_job", query="storms?", task_tokens=500)
+            assert plan["job_id"] == "j1" and plan["tasks"] == TASKS
+
+            async def run(client: Client, name: str) -> None:
+                per_worker[name] = await _analyst(client, name, sent, titles)
+
+            async with anyio.create_task_group() as group:
+                for i in range(WORKERS_PER_SERVER):
+                    group.start_soon(run, first, f"a{i}")
+                    group.start_soon(run, second, f"b{i}")
+            status = await _call(second, "job_status", job_id="j1")
+            synthesis = await _call(first, "synthesize", job_id="j1")
+    assert sum(per_worker.values()) == TASKS and len(per_worker) == 2 * WORKERS_PER_SERVER
+    assert all(sum(n for w, n in per_worker.items() if w[0] == s) for s in "ab")  # both servers worked
+    assert status["tasks"] == {"pending": 0, "claimed": 0, "done": TASKS, "failed": 0}
+    assert status["coverage"] == {"done": TASKS, "total": TASKS, "ratio": 1.0}
+    merged = Counter({f"{d}/{v}": n for d, values in synthesis["counts"].items() for v, n in values.items()})
+    assert merged == sent and synthesis["counts"]["ships"]["seen"] == TASKS
+    store = open_store(settings.db_path)
+    stored = [r[0] for r in store.conn().execute("SELECT title FROM findings ORDER BY task_id")]
+    store.close()
+    assert sorted(stored) == sorted(titles) and len(set(stored)) == TASKS
+
+
+async def test_a_killed_workers_task_is_completed_by_another_after_its_lease(
+    project: Path, settings: Settings
+) -> None:
+    store = open_store(settings.db_path)
+    add_document(store, "log.txt", ["the one line that matters"])
+    jobs.create_job(store, dataclasses.replace(settings, lease_seconds=2), "what matters?")
+    store.close()
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER_SCRIPT, json.dumps(project_env(project))],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        with anyio.fail_after(30):
+            line = await anyio.to_thread.run_sync(worker.stdout.readline)  # type: ignore[union-attr]
+        assert line.strip() == "t1"
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and the server it started, mid-task
+        worker.wait()
+        worker.stdout.close()  # type: ignore[union-attr]
+    async with Client(_server(project)) as client:
+        blocked = await _call(client, "claim_task", job_id="j1", worker="rescuer")
+        assert blocked["task_id"] is None and blocked["in_progress"] == 1
+        with anyio.fail_after(15):
+            while not (claim := await _call(client, "claim_task", job_id="j1", worker="rescuer"))["task_id"]:
+                await anyio.sleep(0.2)
+        assert claim["task_id"] == "t1" and claim["attempt"] == 2
+        await _call(
+            client,
+            "submit_findings",
+            task_id="t1",
+            worker="rescuer",
+            findings=[{"title": "It matters", "detail": "", "evidence": "the one line", "chunk_id": "c1"}],
+        )
+        status = await _call(client, "job_status", job_id="j1")
+    assert status["tasks"] == {"pending": 0, "claimed": 0, "done": 1, "failed": 0}
+    assert status["coverage"]["ratio"] == 1.0
+
+
+async def test_job_tools_are_listed_with_their_contract(settings: Settings) -> None:
+    async with Client(create_server(settings)) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    params = {
+        name: set(tools[name].input_schema["properties"])
+        for name in ("create_job", "claim_task", "submit_findings", "job_status", "synthesize")
+    }
+    assert params == {
+        "create_job": {
+            "query",
+            "document_ids",
+            "search",
+            "top_k",
+            "analyst",
+            "task_tokens",
+            "response_format",
+        },
+        "claim_task": {"job_id", "worker", "analyst", "response_format"},
+        "submit_findings": {
+            "task_id",
+            "worker",
+            "findings",
+            "summary",
+            "relevance",
+            "counts",
+            "stats",
+            "follow_up",
+            "response_format",
+        },
+        "job_status": {"job_id", "response_format"},
+        "synthesize": {"job_id", "offset", "response_format"},
+    }
+
+
+async def test_bad_submission_over_mcp_is_a_tool_error_showing_the_shape(settings: Settings) -> None:
+    store = open_store(settings.db_path)
+    add_document(store, "a", ["alpha"])
+    store.close()
+    async with Client(create_server(settings)) as client:
+        await _call(client, "create_job", query="q")
+        await _call(client, "claim_task", job_id="j1", worker="w")
+        bad = await client.call_tool(
+            "submit_findings", {"task_id": "t1", "worker": "w", "findings": [{"title": "x"}]}
+        )
+        assert bad.is_error and "evidence is missing" in bad.content[0].text
+        assert "Expected: findings=[{title" in bad.content[0].text
+        text = await client.call_tool("synthesize", {"job_id": "j1"})
+        assert "PARTIAL" in text.content[0].text
