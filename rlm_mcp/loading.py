@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .answers import shorten
-from .chunking import Chunk, detect_content_type, make_chunker
+from .chunking import Chunk, detect_content_type, make_chunker, profiles
 from .config import Settings
 from .errors import InvalidInput, RlmError, UnsupportedContent
 from .ids import format_id
@@ -63,7 +62,7 @@ class LoadedDocument:
         if self.changed_chunks is not None:
             data["changed_chunks"] = self.changed_chunks
         if self.profile is not None:
-            data["profile"] = self.profile
+            data["profile"] = profiles.compact_profile(self.profile)
         if self.warnings:
             data["warnings"] = list(self.warnings)
         return data
@@ -114,15 +113,9 @@ class LoadResult:
         return "\n".join(lines)
 
 
-def render_profile(profile: dict[str, Any], limit: int = 1200) -> str:
-    """A profile on a line or a few: compact even for a 2,500-column CSV."""
-    parts = []
-    for key, value in profile.items():
-        if isinstance(value, dict | list):
-            parts.append(f"{key}={shorten(str(value), 300)}")
-        else:
-            parts.append(f"{key}={value}")
-    return shorten("; ".join(parts), limit)
+def render_profile(profile: dict[str, Any], limit: int = 1500) -> str:
+    """A profile on a line or a few: compact even for a 2,500-column CSV (see chunking/profiles.py)."""
+    return profiles.render_profile(profile, limit)
 
 
 def _size(n: int) -> str:

@@ -1,0 +1,128 @@
+"""Profiles for a model to read: a few compact lines, whatever the width of the data.
+
+`render_profile` writes the text shown in load_document's answer; `compact_profile` trims the JSON
+form (a 2,500-column CSV keeps its first columns and a count of the types of all of them).
+"""
+
+from collections import Counter
+from typing import Any
+
+MAX_ITEMS = 40  # columns or JSON paths listed one by one
+MAX_PROBLEMS = 5
+COLUMNS_BUDGET = 900  # characters of per-column detail in the text answer
+DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+
+
+def compact_profile(profile: dict[str, Any], max_items: int = MAX_ITEMS) -> dict[str, Any]:
+    """The profile with long lists cut to `max_items`, saying how many were left out."""
+    compact = dict(profile)
+    for key in ("column_profiles", "paths"):
+        items = profile.get(key)
+        if isinstance(items, list) and len(items) > max_items:
+            compact[key] = items[:max_items]
+            compact[f"{key}_omitted"] = len(items) - max_items
+            if key == "column_profiles":
+                compact["column_types"] = dict(Counter(str(c.get("type")) for c in items).most_common())
+    if isinstance(profile.get("problems"), list):
+        compact["problems"] = profile["problems"][:MAX_PROBLEMS]
+    return compact
+
+
+def render_profile(profile: dict[str, Any], limit: int = 1500) -> str:
+    """One to a few lines: tables by column, JSON by path, code by symbols, logs by level."""
+    if "column_profiles" in profile:
+        text = _table(profile)
+    elif "paths" in profile:
+        text = _json(profile)
+    elif "language" in profile:
+        text = _code(profile)
+    else:
+        text = "; ".join(f"{k} {_short(v)}" for k, v in profile.items())
+    problems = profile.get("problems") or []
+    if problems:
+        listed = "; ".join(_problem(p) for p in problems[:MAX_PROBLEMS])
+        more = f" (+{len(problems) - MAX_PROBLEMS} more)" if len(problems) > MAX_PROBLEMS else ""
+        text += f"\n  problems: {listed}{more}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _table(profile: dict[str, Any]) -> str:
+    columns: list[dict[str, Any]] = profile["column_profiles"]
+    delimiter = DELIMITER_NAMES.get(profile.get("delimiter") or ",")
+    head = f"{profile['rows']:,} rows × {profile['columns']:,} columns ({delimiter}"
+    head += ", header)" if profile.get("header", True) else ", no header row)"
+    if profile.get("ragged_rows"):
+        head += f"; {profile['ragged_rows']:,} ragged rows kept"
+    if profile.get("blank_lines"):
+        head += f"; {profile['blank_lines']:,} blank lines"
+    if len(columns) > MAX_ITEMS:
+        types = Counter(str(c.get("type")) for c in columns)
+        head += "\n  column types: " + ", ".join(f"{n:,} {t}" for t, n in types.most_common())
+    shown: list[str] = []
+    for column in columns[:MAX_ITEMS]:
+        detail = _column(column)
+        if shown and sum(len(s) + 2 for s in shown) + len(detail) > COLUMNS_BUDGET:
+            break
+        shown.append(detail)
+    text = head + "\n  columns: " + "; ".join(shown)
+    if len(shown) < len(columns):
+        text += f"; … {len(columns) - len(shown):,} more (the JSON answer lists the first {MAX_ITEMS})"
+    return text
+
+
+def _column(column: dict[str, Any]) -> str:
+    parts = [str(column["name"])[:40], str(column["type"])]
+    if "min" in column:
+        parts.append(f"[{_short(column['min'])}..{_short(column['max'])}]")
+    if column.get("null_rate"):
+        parts.append(f"null {column['null_rate'] * 100:.1f}%")
+    approx = "~" if column.get("distinct_estimated") else ""
+    parts.append(f"distinct {approx}{column['distinct']:,}")
+    return " ".join(parts)
+
+
+def _json(profile: dict[str, Any]) -> str:
+    if "records" in profile:
+        head = f"{profile['records']:,} records ({profile['lines']:,} lines)"
+        if profile.get("broken_lines"):
+            head += f"; {profile['broken_lines']:,} broken lines skipped"
+    else:
+        head = f"{profile.get('top_level') or 'empty'} document, {profile.get('elements', 0):,} elements"
+        if profile.get("unparsed_lines"):
+            head += f"; {profile['unparsed_lines']:,} lines after a syntax error kept as text"
+    paths: list[dict[str, Any]] = profile["paths"]
+    shown = []
+    for row in paths[:MAX_ITEMS]:
+        types = "|".join(row["types"])
+        null = f" null {row['null_rate'] * 100:.1f}%" if row.get("null_rate") else ""
+        flag = " (inconsistent)" if row.get("inconsistent") else ""
+        shown.append(f"{row['path']} {types}{null}{flag}")
+    text = head + f"\n  {len(paths):,} paths: " + "; ".join(shown)
+    if len(paths) > MAX_ITEMS:
+        text += f"; … {len(paths) - MAX_ITEMS:,} more"
+    if profile.get("paths_truncated"):
+        text += " (path list capped)"
+    inconsistent = profile.get("inconsistent_paths") or []
+    if inconsistent:
+        text += "\n  type inconsistencies at: " + ", ".join(inconsistent[:10])
+    return text
+
+
+def _code(profile: dict[str, Any]) -> str:
+    kinds = profile.get("kinds") or {}
+    listed = ", ".join(f"{n} {k}" for k, n in list(kinds.items())[:8])
+    lines, symbols = profile.get("lines", 0), profile.get("symbols", 0)
+    text = f"{profile['language']} · {lines:,} lines · {symbols:,} symbols"
+    if listed:
+        text += f" ({listed})"
+    return text + f" · {profile.get('chunking', 'tree-sitter')}"
+
+
+def _problem(problem: dict[str, Any]) -> str:
+    where = f"line {problem['line']}" if "line" in problem else "?"
+    return f"{where}: {str(problem.get('error', ''))[:100]}"
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
