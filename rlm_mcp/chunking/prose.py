@@ -163,7 +163,7 @@ class ProseChunker:
         match = TEXT_HEADING.match(line)
         if match:
             return 1 if match.group(1) else 2
-        return 2 if line.isupper() and len(line) >= 3 else 0
+        return 2 if line.isupper() and len(line) >= 3 and line[0].isalnum() else 0
 
     def _enter_heading(self, block: _Block) -> None:
         title = MARKDOWN_HEADING.sub(r"\2", block.text.strip()) if self.content_type == "markdown" else ""
