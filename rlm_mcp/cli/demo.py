@@ -42,7 +42,7 @@ def write_samples(folder: Path) -> tuple[Path, Path]:
     """The bundled book, and a CSV of support tickets generated with a fixed seed."""
     folder.mkdir(parents=True, exist_ok=True)
     book = folder / BOOK
-    with resources.as_file(resources.files("rlm_mcp.samples") / BOOK) as source:
+    with resources.as_file(resources.files("rlm_mcp") / "samples" / BOOK) as source:
         shutil.copyfile(source, book)
     rng = random.Random(2512)
     table = folder / TABLE
