@@ -117,6 +117,35 @@ def test_plugin_installed_from_the_marketplace_starts_a_connected_server(
     assert "rlm-mcp serve" in server_line(listed.stdout, "plugin:rlm:rlm")
 
 
+def session_start_log(env: dict[str, str], cwd: Path) -> str:
+    """What a session start prints and logs: it loads plugins, agents and skills, then stops at the login
+    check (the env has no credentials, so nothing is sent anywhere)."""
+    started = claude(env, "-p", "hi", "--debug", cwd=cwd)
+    assert "Not logged in" in started.stdout + started.stderr, started.stdout + started.stderr
+    logs = sorted((Path(env["HOME"]) / ".claude" / "debug").glob("*.txt"))
+    texts = [
+        started.stdout,
+        started.stderr,
+        *(log.read_text(encoding="utf-8", errors="replace") for log in logs),
+    ]
+    return "\n".join(texts)
+
+
+def test_a_session_loads_the_plugin_agents_and_skills_from_their_package_paths(
+    tmp_path: Path, claude_env: dict[str, str]
+) -> None:
+    """`plugin validate` reads the manifest; this checks that a session really loads what it points at."""
+    tree = plugin_tree(tmp_path)
+    claude(claude_env, "plugin", "marketplace", "add", str(tree))
+    claude(claude_env, "plugin", "install", "rlm@rlm-mcp", "--scope", "user")
+    project = tmp_path / "project"
+    project.mkdir()
+    log = session_start_log(claude_env, project)
+    loaded = set(re.findall(r"Loaded agent from plugin rlm custom file: \S*/([a-z-]+)\.md", log))
+    assert loaded == {p.stem for p in AGENTS}, log[-3000:]
+    assert f"Loaded {len(SKILLS)} skills from plugin rlm custom path" in log
+
+
 def test_rlm_mcp_init_registers_a_server_that_connects_in_a_trusted_project(
     tmp_path: Path, claude_env: dict[str, str]
 ) -> None:
@@ -136,6 +165,9 @@ def test_rlm_mcp_init_registers_a_server_that_connects_in_a_trusted_project(
     shown = claude(claude_env, "mcp", "get", "rlm", cwd=project)
     assert "Project config" in shown.stdout
     validate(claude_env, project / ".claude")
+    log = session_start_log(claude_env, project)
+    assert f"project: {len(SKILLS)}," in log  # /rlm and the five /rlm-* commands
+    assert "permissions.allow" not in log  # no "Ignoring/Dropped … entry": the rule applies once trusted
 
 
 def test_claude_mcp_add_with_the_installed_command_connects(
