@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from rlm_mcp.chunking import columns, tabular
+from rlm_mcp.chunking import columns, csvrows
 from rlm_mcp.chunking.base import HARD_MAX_CHARS, MAX_CHARS, Chunk
 from rlm_mcp.chunking.tabular import TabularChunker
 
@@ -130,7 +130,7 @@ def test_an_unterminated_quote_at_the_end_is_reported() -> None:
 
 
 def test_a_runaway_quote_cannot_swallow_the_rest_of_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tabular, "RUNAWAY_ROW_CHARS", 200)
+    monkeypatch.setattr(csvrows, "RUNAWAY_ROW_CHARS", 200)
     body = "1,ok\n" + '2,"broken\n' + "".join(f"{i},fine\n" for i in range(3, 3000))
     chunks, profile = _run("a,b\n" + body)
     assert "".join(c.text for c in chunks) == body
