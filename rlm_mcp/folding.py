@@ -4,6 +4,7 @@ Everything here is pure Python over plain rows; the same inputs always give the 
 same order, whatever the order the tasks finished in.
 """
 
+import functools
 import json
 import math
 import re
@@ -222,7 +223,41 @@ def _relevance(row: Any) -> int:
     return RELEVANCE_RANK.get(row["relevance"] or "", DEFAULT_RELEVANCE)
 
 
+@functools.lru_cache(maxsize=4096)
+def _tags(raw: str) -> tuple[str, ...]:
+    """Tags of a row; the same few tag lists repeat across thousands of findings."""
+    return tuple(json.loads(raw))
+
+
+def _citations(raw: str, chunk_id: int) -> list[int]:
+    """A row's citations: usually `[123]` or `[1, 2]`, parsed without the JSON decoder."""
+    inner = raw[1:-1]
+    try:
+        found = [int(x) for x in inner.split(",")] if inner.strip() else []
+    except ValueError:
+        found = json.loads(raw)
+    return found or [chunk_id]
+
+
+def _single(r: Any) -> Folded:
+    """The common case, a finding nothing folded into: the same result as `_folded`, faster."""
+    return Folded(
+        r["title"],
+        r["detail"],
+        r["evidence"],
+        tuple(sorted(set(json.loads(r["citations"]) or [r["chunk_id"]]))),
+        (r["id"],),
+        _relevance(r),
+        r["severity"],
+        r["kind"],
+        tuple(sorted(set(json.loads(r["tags"])))),
+        r["line"],
+    )
+
+
 def _folded(rows: list[Any]) -> Folded:
+    if len(rows) == 1:
+        return _single(rows[0])
     head = min(
         rows,
         key=lambda r: (
@@ -235,8 +270,8 @@ def _folded(rows: list[Any]) -> Folded:
     citations: set[int] = set()
     tags: Counter[str] = Counter()
     for r in rows:
-        citations.update(json.loads(r["citations"]) or [r["chunk_id"]])
-        tags.update(json.loads(r["tags"]))
+        citations.update(_citations(r["citations"], r["chunk_id"]))
+        tags.update(_tags(r["tags"]))
     severities = [r["severity"] for r in rows if r["severity"]]
     return Folded(
         title=head["title"],

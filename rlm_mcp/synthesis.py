@@ -9,6 +9,7 @@ groups of findings, claimed by analysts like any other, and synthesis continues 
 
 import json
 import math
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -31,7 +32,11 @@ MAX_FOLLOW_UPS = 30
 MAX_UNVERIFIED_SHOWN = 20
 MAX_SUMMARIES = 10
 MAX_MISSING_RANGES = 12
+THEME_HEADING_CHARS = 100
 NEXT_LINE_CHARS = 500  # the closing 'Next:' line and a note
+THEMES_CACHE_SIZE = 4
+_THEMES_CACHE: dict[tuple[Any, ...], tuple[int, list[Theme]]] = {}
+_CACHE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,19 +186,48 @@ def _summaries(results: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def _item_size(f: Folded) -> int:
+    """Exact characters of an item in either rendering (the larger), for filling a page."""
     return max(len(f.to_line()), len(json.dumps(f.to_json(), ensure_ascii=False))) + 2
 
 
-def paginate(themes: Sequence[Theme], offset: int, budget: int, page_chars: int) -> Page:
+def _estimate(f: Folded) -> int:
+    """A cheap upper estimate of `_item_size`, for counting pages and sizing reduce tasks."""
+    cited = min(len(f.citations), 50)
+    return len(f.title) + len(f.detail) + 2 * len(f.evidence) + 10 * cited + 12 * len(f.tags) + 240
+
+
+def _cached_themes(key: tuple[Any, ...]) -> tuple[int, list[Theme]] | None:
+    with _CACHE_LOCK:
+        return _THEMES_CACHE.get(key)
+
+
+def _remember_themes(key: tuple[Any, ...], verified: int, themes: list[Theme]) -> tuple[int, list[Theme]]:
+    """Keep the last few foldings: paging through one synthesis folds once. Findings are insert-only,
+    so the key (their count and last id, and the tasks' states) changes whenever the input does."""
+    with _CACHE_LOCK:
+        _THEMES_CACHE[key] = (verified, themes)
+        while len(_THEMES_CACHE) > THEMES_CACHE_SIZE:
+            _THEMES_CACHE.pop(next(iter(_THEMES_CACHE)))
+    return verified, themes
+
+
+def count_pages(themes: Sequence[Theme], page_chars: int) -> int:
+    total = sum(_estimate(f) for t in themes for f in t.items) + THEME_HEADING_CHARS * len(themes)
+    return max(1, math.ceil(total / page_chars))
+
+
+def paginate(themes: Sequence[Theme], offset: int, budget: int, pages: int) -> Page:
     """The folded findings from `offset` (in theme order) that fit in `budget` characters."""
     flat = [(t, f) for t in themes for f in t.items]
     if offset > len(flat):
         raise InvalidInput(f"offset={offset} is past the last finding ({len(flat)}); use offset=0.")
     used, end = 0, offset
-    while end < len(flat) and (end == offset or used + _item_size(flat[end][1]) + 80 <= budget):
-        used += _item_size(flat[end][1]) + (
-            80 if end == offset or flat[end][0] is not flat[end - 1][0] else 0
-        )
+    while end < len(flat):
+        heading = THEME_HEADING_CHARS if end == offset or flat[end][0] is not flat[end - 1][0] else 0
+        size = _item_size(flat[end][1]) + heading
+        if end > offset and used + size > budget:
+            break
+        used += size
         end += 1
     page: list[tuple[Theme, list[Folded], bool]] = []
     for i in range(offset, end):
@@ -202,14 +236,13 @@ def paginate(themes: Sequence[Theme], offset: int, budget: int, page_chars: int)
             page[-1][1].append(item)
         else:
             page.append((theme, [item], i > 0 and flat[i - 1][0] is theme))
-    total_chars = sum(_item_size(f) + 20 for _, f in flat) + 80 * len(themes)
     return Page(
         [(t, tuple(items), c) for t, items, c in page],
         offset,
         end,
         len(flat),
         len(themes),
-        max(1, math.ceil(total_chars / page_chars)),
+        pages,
     )
 
 
@@ -225,13 +258,26 @@ def synthesize(
         states = db.task_state_counts(conn, number)
         results = db.done_task_results(conn, number, 0)
         view, reduce_open = _view_level(states, db.max_level(conn, number))
-        rows = db.finding_rows(conn, number, view) + _carried_over(conn, number, view)
+        key = (
+            str(store.path),
+            number,
+            job["created_at"],
+            view,
+            db.findings_signature(conn, number, view),
+            (states.get((view, "done"), 0), states.get((view, "failed"), 0)),
+        )
+        cached = _cached_themes(key)
+        if cached is None:
+            rows = db.finding_rows(conn, number, view) + _carried_over(conn, number, view)
         reduce_results = db.done_task_results(conn, number, view) if view else []
         missing = db.missing_chunks(conn, number)
         coverage = Coverage(db.done_chunk_count(conn, number), job["chunks"])
         unverified = db.unverified_rows(conn, number)
-    verified = [r for r in rows if r["verified"]]
-    themes = build_themes(fold_findings(verified))
+    if cached is None:
+        verified = [r for r in rows if r["verified"]]
+        cached = _remember_themes(key, len(verified), build_themes(fold_findings(verified)))
+    verified_total, themes = cached
+    pages = count_pages(themes, page_chars)
     tasks = {
         s: sum(n for (_, st), n in states.items() if st == s)
         for s in ("pending", "claimed", "done", "failed")
@@ -247,8 +293,8 @@ def synthesize(
         cap_counts(counts),
         {d: sum(v.values()) for d, v in counts.items()},
         merge_stats(json.loads(r["stats"]) for r in results if r["stats"]),
-        paginate(themes, offset, 0, page_chars),
-        len(verified),
+        paginate(themes, offset, 0, pages),
+        verified_total,
         _follow_ups([*results, *reduce_results]),
         [_unverified(r) for r in unverified[:MAX_UNVERIFIED_SHOWN]],
         len(unverified),
@@ -256,7 +302,7 @@ def synthesize(
         None,
     )
     room = max(page_chars // 4, page_chars - len(draft.to_text()) - NEXT_LINE_CHARS)
-    page = paginate(themes, offset, room, page_chars)
+    page = paginate(themes, offset, room, pages)
     level0_open = states.get((0, "pending"), 0) + states.get((0, "claimed"), 0)
     nxt, note = _next_step(store, job, view, reduce_open, level0_open, page, themes, max_pages)
     return replace(draft, page=page, next=nxt, note=note)
@@ -313,7 +359,7 @@ def plan_reduce(store: Store, job: Any, level: int, themes: Sequence[Theme]) -> 
     groups: list[list[Folded]] = [[]]
     used = 0
     for f in (f for t in themes for f in t.items):
-        size = _item_size(f)
+        size = _estimate(f)
         if groups[-1] and used + size > budget_chars:
             groups.append([])
             used = 0
@@ -325,6 +371,6 @@ def plan_reduce(store: Store, job: Any, level: int, themes: Sequence[Theme]) -> 
             return existing
         for ordinal, group in enumerate(groups):
             inputs = json.dumps([list(f.finding_ids) for f in group])
-            tokens = sum(_item_size(f) for f in group) // 4
+            tokens = sum(_estimate(f) for f in group) // 4
             db.insert_task(conn, job["id"], level, ordinal, analysts.CHUNK, tokens, inputs)
     return len(groups)

@@ -250,3 +250,14 @@ def test_reduce_levels_recurse_until_the_synthesis_fits(store: Store, settings: 
     assert cited and cited <= {f"c{i}" for i in range(1, 61)}
     status = jobs.job_status(store, job).to_json()
     assert status["tasks"]["pending"] == 0 and len(status["levels"]) == len(set(levels)) + 0
+
+
+def test_a_new_submission_shows_in_the_next_synthesis(store: Store, settings: Settings) -> None:
+    job = _rows_job(store, settings, 60)
+    _run(store, job, _tally, limit=1)
+    before = synthesis.synthesize(store, job).to_json()
+    _run(store, job, _tally, limit=1)
+    after = synthesis.synthesize(store, job).to_json()
+    assert after["tasks"]["done"] == before["tasks"]["done"] + 1
+    assert after["coverage"]["done"] > before["coverage"]["done"]
+    assert after["themes"][0]["findings"][0]["support"] == 2

@@ -324,3 +324,12 @@ def reduce_tasks(conn: Connection, job_id: int, level: int) -> list[Row]:
             (job_id, level),
         )
     )
+
+
+def findings_signature(conn: Connection, job_id: int, level: int) -> tuple[int, int]:
+    """(count, last id) of a level's findings: findings are never updated, so this names the set."""
+    row = conn.execute(
+        "SELECT count(*), coalesce(max(id), 0) FROM findings WHERE job_id = ? AND level >= ? AND level <= ?",
+        (job_id, max(0, level - 1), level),
+    ).fetchone()
+    return int(row[0]), int(row[1])
