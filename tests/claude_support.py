@@ -14,6 +14,19 @@ SKILLS = sorted((CLAUDE / "skills").glob("*/SKILL.md"))
 ORCHESTRATION_SKILL = "rlm"
 SYNTHESIZER = "rlm-synthesizer"
 
+# The set-up commands of the README's "Claude Code set-up" section, run as they are by test_claude_cli.py
+# (with CLONE replaced by a copy of the plugin); test_claude_files.py checks the README still says them.
+CLONE = "/path/to/rlm-mcp"
+SETUP = {
+    "plugin": (
+        f"claude plugin marketplace add {CLONE}",
+        "claude plugin install rlm@rlm-mcp",
+        "rlm-mcp init --plugin",
+    ),
+    "init": ("rlm-mcp init",),
+    "add": ("claude mcp add --scope local rlm -- rlm-mcp serve",),
+}
+
 # A backticked call such as `claim_task(job_id, worker)` or `synthesize(job_id, offset)`.
 CALL = re.compile(r"`([a-z_]+)\(([^`()]*)\)`")
 # A full MCP tool name, in either install mode (project server `rlm`, or plugin `rlm` server `rlm`).

@@ -9,6 +9,7 @@ when a server fails, so the tests read its text. The CLI is installed by .ci/ins
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .claude_support import AGENTS, CLAUDE, REPO, SKILLS
+from .claude_support import AGENTS, CLAUDE, CLONE, REPO, SETUP, SKILLS
 
 LOCAL_CLI = REPO / ".ci" / "node" / "node_modules" / ".bin" / "claude"
 CLAUDE_BIN = os.environ.get("RLM_CLAUDE_BIN") or (str(LOCAL_CLI) if LOCAL_CLI.exists() else None)
@@ -103,18 +104,27 @@ def plugin_tree(tmp_path: Path) -> Path:
     return tree
 
 
-def test_plugin_installed_from_the_marketplace_starts_a_connected_server(
-    tmp_path: Path, claude_env: dict[str, str]
+def readme(env: dict[str, str], path: str, cwd: Path, clone: Path | None = None) -> None:
+    """Run the README's commands for one set-up path, word for word (the clone is a copy of the plugin)."""
+    for line in SETUP[path]:
+        words = [str(clone) if word == CLONE and clone else word for word in shlex.split(line)]
+        program = CLAUDE_BIN if words[0] == "claude" else shutil.which(words[0], path=str(SCRIPTS))
+        assert program is not None, f"{words[0]} is not installed here: pip install -e ."
+        done = subprocess.run(
+            [program, *words[1:]], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT
+        )
+        assert done.returncode == 0, f"{line}: {done.stdout}{done.stderr}"
+
+
+def test_plugin_set_up_as_the_readme_says_starts_a_connected_server(
+    tmp_path: Path, project: Path, claude_env: dict[str, str]
 ) -> None:
-    added = claude(claude_env, "plugin", "marketplace", "add", str(plugin_tree(tmp_path)))
-    assert added.returncode == 0 and "rlm-mcp" in added.stdout, added.stdout + added.stderr
-    installed = claude(claude_env, "plugin", "install", "rlm@rlm-mcp", "--scope", "user")
-    assert installed.returncode == 0, installed.stdout + installed.stderr
-    project = tmp_path / "project"
-    project.mkdir()
+    readme(claude_env, "plugin", project, clone=plugin_tree(tmp_path))
     listed = claude(claude_env, "mcp", "list", cwd=project)
     assert connected(listed.stdout, "plugin:rlm:rlm"), listed.stdout + listed.stderr
     assert "rlm-mcp serve" in server_line(listed.stdout, "plugin:rlm:rlm")
+    settings = json.loads((project / ".claude" / "settings.json").read_text(encoding="utf-8"))
+    assert settings["permissions"]["allow"] == ["mcp__plugin_rlm_rlm__*"]
 
 
 def session_start_log(env: dict[str, str], cwd: Path) -> str:
@@ -132,31 +142,20 @@ def session_start_log(env: dict[str, str], cwd: Path) -> str:
 
 
 def test_a_session_loads_the_plugin_agents_and_skills_from_their_package_paths(
-    tmp_path: Path, claude_env: dict[str, str]
+    tmp_path: Path, project: Path, claude_env: dict[str, str]
 ) -> None:
     """`plugin validate` reads the manifest; this checks that a session really loads what it points at."""
-    tree = plugin_tree(tmp_path)
-    claude(claude_env, "plugin", "marketplace", "add", str(tree))
-    claude(claude_env, "plugin", "install", "rlm@rlm-mcp", "--scope", "user")
-    project = tmp_path / "project"
-    project.mkdir()
+    readme(claude_env, "plugin", project, clone=plugin_tree(tmp_path))
     log = session_start_log(claude_env, project)
     loaded = set(re.findall(r"Loaded agent from plugin rlm custom file: \S*/([a-z-]+)\.md", log))
     assert loaded == {p.stem for p in AGENTS}, log[-3000:]
     assert f"Loaded {len(SKILLS)} skills from plugin rlm custom path" in log
 
 
-def test_rlm_mcp_init_registers_a_server_that_connects_in_a_trusted_project(
-    tmp_path: Path, claude_env: dict[str, str]
+def test_rlm_mcp_init_as_the_readme_says_registers_a_server_that_connects_in_a_trusted_project(
+    project: Path, claude_env: dict[str, str]
 ) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    rlm_mcp = shutil.which("rlm-mcp", path=str(SCRIPTS))
-    assert rlm_mcp is not None, "install the project first: pip install -e ."
-    done = subprocess.run(
-        [rlm_mcp, "init", str(project)], env=claude_env, capture_output=True, text=True, timeout=TIMEOUT
-    )
-    assert done.returncode == 0, done.stderr
+    readme(claude_env, "init", project)
     pending = claude(claude_env, "mcp", "list", cwd=project)
     assert "Pending approval" in server_line(pending.stdout, "rlm")  # until the trust prompt is accepted
     trust(claude_env, project)
@@ -170,23 +169,16 @@ def test_rlm_mcp_init_registers_a_server_that_connects_in_a_trusted_project(
     assert "permissions.allow" not in log  # no "Ignoring/Dropped … entry": the rule applies once trusted
 
 
-def test_claude_mcp_add_with_the_installed_command_connects(
-    tmp_path: Path, claude_env: dict[str, str]
-) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    added = claude(claude_env, "mcp", "add", "--scope", "local", "rlm", "--", "rlm-mcp", "serve", cwd=project)
-    assert added.returncode == 0, added.stdout + added.stderr
+def test_claude_mcp_add_as_the_readme_says_connects(project: Path, claude_env: dict[str, str]) -> None:
+    readme(claude_env, "add", project)
     listed = claude(claude_env, "mcp", "list", cwd=project)
     assert connected(listed.stdout, "rlm"), listed.stdout + listed.stderr
 
 
 def test_a_server_that_cannot_start_is_reported_as_failed_even_though_the_exit_code_is_zero(
-    tmp_path: Path, claude_env: dict[str, str]
+    project: Path, claude_env: dict[str, str]
 ) -> None:
-    """The check above reads the text because `claude mcp list` exits 0 whatever happens."""
-    project = tmp_path / "project"
-    project.mkdir()
+    """The checks above read the text because `claude mcp list` exits 0 whatever happens."""
     broken = [sys.executable, "-c", "raise SystemExit(3)"]
     claude(claude_env, "mcp", "add", "--scope", "local", "rlm", "--", *broken, cwd=project)
     listed = claude(claude_env, "mcp", "list", cwd=project)
