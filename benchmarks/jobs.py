@@ -16,8 +16,10 @@ folding, themes, and planning a reduce level when the findings do not fit.
 """
 
 import argparse
+import contextlib
 import json
 import multiprocessing
+import os
 import random
 import sys
 import tempfile
@@ -89,9 +91,17 @@ def analyst(db: str, name: str, sent: Any, shared: Store | None = None) -> None:
     sent.append(done)
 
 
-def run_clients(db: Path, clients: int, mode: str) -> float:
+def run_clients(db: Path, clients: int, mode: str, servers: int = 2) -> float:
     sent: Any
     shared = open_store(db)  # threads: one server process, a connection per thread
+    if mode == "mcp":
+        import anyio
+
+        sent = []
+        seconds = anyio.run(_mcp_clients, db, clients, min(clients, servers), sent)
+        shared.close()
+        check(db, sum(sent))
+        return seconds
     if mode == "threads":
         sent = []
         workers: list[Any] = [
@@ -113,6 +123,63 @@ def run_clients(db: Path, clients: int, mode: str) -> float:
     return seconds
 
 
+async def _mcp_clients(db: Path, clients: int, servers: int, sent: list[int]) -> float:
+    """`clients` concurrent analysts over stdio, spread across `servers` `rlm-mcp serve` processes."""
+    import anyio
+    from mcp import Client, StdioServerParameters
+
+    env = {
+        "RLM_DB": str(db),
+        "CLAUDE_PROJECT_DIR": str(db.parent),
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", str(db.parent)),
+        "RLM_EMBED_BACKGROUND": "0",
+    }
+    params = StdioServerParameters(command=sys.executable, args=["-m", "rlm_mcp", "serve"], env=env, cwd=REPO)
+
+    async def analyst_over(client: Any, name: str) -> None:
+        done = 0
+        while True:
+            claim = json.loads(
+                (
+                    await client.call_tool(
+                        "claim_task", {"job_id": "j1", "worker": name, "response_format": "json"}
+                    )
+                )
+                .content[0]
+                .text
+            )
+            if not claim["task_id"]:
+                break
+            chunk = claim["chunks"][0]
+            finding = {
+                "title": f"Storm warning {claim['task_id']}",
+                "detail": "seen",
+                "evidence": chunk["text"][:50],
+                "chunk_id": chunk["chunk_id"],
+                "tags": ["storms"],
+            }
+            await client.call_tool(
+                "submit_findings",
+                {
+                    "task_id": claim["task_id"],
+                    "worker": name,
+                    "findings": [finding],
+                    "counts": {"ships": {"tasks": 1}},
+                },
+            )
+            done += 1
+        sent.append(done)
+
+    async with contextlib.AsyncExitStack() as stack:
+        sessions = [await stack.enter_async_context(Client(params)) for _ in range(servers)]
+        start = time.perf_counter()  # servers are up: measure the loop, not their start
+        async with anyio.create_task_group() as group:
+            for i in range(clients):
+                group.start_soon(analyst_over, sessions[i % servers], f"w{i}")
+        return time.perf_counter() - start
+
+
 def check(db: Path, submitted: int) -> None:
     store = open_store(db)
     status = jobs.job_status(store, 1)
@@ -129,7 +196,7 @@ def bench_cycles(args: argparse.Namespace) -> list[dict[str, Any]]:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "rlm.db"
             n = prepare(db, args.path, args.tasks)
-            seconds = run_clients(db, clients, args.mode)
+            seconds = run_clients(db, clients, args.mode, args.servers)
             figures.append(
                 {
                     "clients": clients,
@@ -228,7 +295,13 @@ def main() -> None:
     )
     parser.add_argument("--tasks", type=int, default=1000, help="tasks of the synthetic job (default 1000)")
     parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32])
-    parser.add_argument("--mode", choices=["threads", "processes"], default="threads")
+    parser.add_argument(
+        "--mode",
+        choices=["threads", "processes", "mcp"],
+        default="threads",
+        help="threads: one process; processes: one store per process; mcp: real stdio servers",
+    )
+    parser.add_argument("--servers", type=int, default=2, help="mcp mode: server processes (default 2)")
     parser.add_argument(
         "--findings", type=lambda s: [int(x) for x in s.split(",") if x], default=[10_000, 100_000]
     )

@@ -5,6 +5,7 @@ content type, and tells the orchestrator which subagents to spawn. Claiming and 
 in `tasks`; merging the results is in `synthesis`.
 """
 
+import json
 import math
 import time
 from collections import Counter
@@ -185,6 +186,8 @@ def create_job(
 ) -> JobPlan:
     """Plan tasks over every chunk of the documents, or over the chunks `search` finds."""
     budget = _check_plan_args(query, analyst, task_tokens, settings)
+    if isinstance(document_ids, str) and document_ids.strip().startswith("["):
+        document_ids = _json_list(document_ids)  # Claude Code sometimes sends lists as JSON strings
     doc_ids = parse_ids(document_ids, "d")
     search = search.strip() if isinstance(search, str) and search.strip() else None
     k = DEFAULT_TOP_K if top_k is None else top_k
@@ -236,6 +239,16 @@ def create_job(
         spawn_plan(per_analyst),
         search,
     )
+
+
+def _json_list(text: str) -> list[str | int]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, list):
+        raise InvalidInput(f"document_ids {text!r} is not a list of ids like ['d1', 'd4'].")
+    return value
 
 
 def _check_documents(docs: list[Any], doc_ids: list[int] | None) -> None:

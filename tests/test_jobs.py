@@ -110,6 +110,7 @@ def test_bad_job_requests_are_clear_errors(store: Store, settings: Settings) -> 
     with pytest.raises(NotFound, match="load_document first"):
         jobs.create_job(store, settings, "q")
     add_document(store, "a", ["x"])
+    assert jobs.create_job(store, settings, "q", document_ids='["d1"]').chunks == 1
     with pytest.raises(NotFound, match="No document d9"):
         jobs.create_job(store, settings, "q", document_ids=["d9"])
     with pytest.raises(InvalidInput, match="query is empty"):
