@@ -92,7 +92,7 @@ def test_a_syntax_error_is_reported_with_its_line_and_the_rest_is_kept_as_lines(
     assert profile["elements"] == 2
     assert profile["problems"][0]["line"] == 4
     kept = "".join(c.text for c in chunks)
-    assert '{"id": 4}' in kept and '{"id": 3,,}' in kept
+    assert '{"id": 1}' in kept and '{"id": 4}' in kept and '{"id": 3,,}' in kept
     assert chunks[-1].context.startswith("[not parsed as JSON: line 4")
     assert chunks[-1].start_line == 4 and chunks[-1].end_line == 6
 
@@ -129,3 +129,13 @@ def test_jsonl_record_longer_than_the_hard_limit_is_cut_into_parts() -> None:
     chunks, profile = _jsonl(json.dumps({"x": "q" * (HARD_MAX_CHARS + 10)}) + "\n" + '{"y": 1}\n')
     assert profile["records"] == 2
     assert [c.start_row for c in chunks] == [1, None, 2]
+
+
+def test_an_element_inserted_near_the_top_changes_only_the_chunks_around_it() -> None:
+    lines = [json.dumps(row) + "\n" for row in ROWS]
+    before, _ = _jsonl("".join(lines))
+    after, _ = _jsonl("".join([*lines[:10], '{"id": -1}\n', *lines[10:]]))
+    assert len(before) > 10 and len([c for c in after if c.text not in {b.text for b in before}]) <= 2
+    before, _ = _json(json.dumps(ROWS))
+    after, _ = _json(json.dumps([*ROWS[:10], {"id": -1}, *ROWS[10:]]))
+    assert len([c for c in after if c.text not in {b.text for b in before}]) <= 2

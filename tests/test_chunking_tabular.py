@@ -161,3 +161,13 @@ def test_empty_and_header_only_files_give_no_chunks() -> None:
     assert _run("")[0] == []
     chunks, profile = _run("a,b\n")
     assert chunks == [] and profile["rows"] == 0
+
+
+def test_a_row_inserted_near_the_top_changes_only_the_chunks_around_it() -> None:
+    rows = [f"{i},customer {i % 97},{i * 3.5:.2f},2024-05-{i % 28 + 1:02d}\n" for i in range(3000)]
+    before, _ = _run("id,name,amount,day\n" + "".join(rows))
+    edited = [*rows[:40], "99999,inserted,1.00,2024-05-01\n", *rows[40:]]
+    after, _ = _run("id,name,amount,day\n" + "".join(edited))
+    old = {c.text for c in before}
+    changed = [c for c in after if c.text not in old]
+    assert len(before) > 50 and len(changed) <= 2

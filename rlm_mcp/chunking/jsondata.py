@@ -7,13 +7,15 @@ loaded, as plain lines, so nothing is lost.
 """
 
 import io
+import itertools
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO, cast
 
-from .base import HARD_MAX_CHARS, MAX_CHARS, TARGET_CHARS, Chunk, split_long
+from .base import HARD_MAX_CHARS, MAX_CHARS, Chunk, split_long
+from .boundaries import Cutter, records_per_chunk
 from .lines import LineWindowChunker
 from .schema import SchemaProfiler
 
@@ -21,6 +23,7 @@ READ_BLOCK = 1 << 20
 STREAM_THRESHOLD = 8 << 20  # a container larger than this is walked into rather than decoded whole
 MAX_SCALAR = 64 << 20
 MAX_NESTING = 8
+SAMPLE_ELEMENTS = 32  # the first elements set how many go in a chunk
 WHITESPACE = re.compile(r"[ \t\r\n]*")
 INDEX = re.compile(r"\[\d+\]")
 DECODER = json.JSONDecoder()
@@ -130,6 +133,7 @@ class JsonChunker:
         self._problems: list[dict[str, Any]] = []
         self._tail: LineWindowChunker | None = None
         self._flushed = 0  # elements already placed in chunks
+        self._error: JsonSyntaxError | None = None
 
     def profile(self) -> dict[str, Any]:
         profile: dict[str, Any] = {"top_level": self._top, "elements": self._elements}
@@ -143,17 +147,29 @@ class JsonChunker:
     def chunks(self, text: TextIO) -> Iterator[Chunk]:
         buffer = _Buffer(text, self.read_block)
         group: list[_Element] = []
-        try:
-            for element in self._document(buffer):
-                if group and (group[0].container != element.container or self._full(group, element)):
-                    yield from self._flush(group)
-                    group = []
-                group.append(element)
-        except JsonSyntaxError as error:
-            yield from self._flush(group)
-            group = []
-            yield from self._rest_as_lines(buffer, error)
+        size = 0
+        elements = self._until_error(buffer)
+        head = list(itertools.islice(elements, SAMPLE_ELEMENTS))
+        cutter = Cutter(records_per_chunk([e.raw for e in head]))
+        for element in itertools.chain(head, elements):
+            if group and (group[0].container != element.container or size + len(element.raw) > MAX_CHARS):
+                yield from self._flush(group)
+                group, size = [], 0
+            group.append(element)
+            size += len(element.raw) + 2
+            if cutter.cut_after(element.raw, len(group)):
+                yield from self._flush(group)
+                group, size = [], 0
         yield from self._flush(group)
+        if self._error is not None:
+            yield from self._rest_as_lines(buffer, self._error)
+
+    def _until_error(self, buffer: _Buffer) -> Iterator[_Element]:
+        """The elements before the first syntax error, which is kept for `chunks` to report."""
+        try:
+            yield from self._document(buffer)
+        except JsonSyntaxError as error:
+            self._error = error
 
     def _document(self, buffer: _Buffer) -> Iterator[_Element]:
         first = buffer.peek()
@@ -205,11 +221,6 @@ class JsonChunker:
         self._elements += 1
         self._schema.add(value, _schema_path(path))
         yield _Element(container, path, bool(label), label + raw, value, start, buffer.line)
-
-    @staticmethod
-    def _full(group: list[_Element], element: _Element) -> bool:
-        size = sum(len(e.raw) for e in group)
-        return size >= TARGET_CHARS or size + len(element.raw) > MAX_CHARS
 
     def _flush(self, group: list[_Element]) -> Iterator[Chunk]:
         if not group:
@@ -287,6 +298,22 @@ class JsonLinesChunker:
     def chunks(self, text: TextIO) -> Iterator[Chunk]:
         group: list[tuple[int, str]] = []
         size = 0
+        records = self._valid_lines(text)
+        head = list(itertools.islice(records, SAMPLE_ELEMENTS))
+        cutter = Cutter(records_per_chunk([line for _, line in head]))
+        for number, line in itertools.chain(head, records):
+            if group and size + len(line) > MAX_CHARS:
+                yield from self._flush(group)
+                group, size = [], 0
+            group.append((number, line))
+            size += len(line)
+            if cutter.cut_after(line, len(group)):
+                yield from self._flush(group)
+                group, size = [], 0
+        yield from self._flush(group)
+
+    def _valid_lines(self, text: TextIO) -> Iterator[tuple[int, str]]:
+        """(line number, line) of each line that parses; the others are reported and skipped."""
         for number, line in enumerate(text, start=1):
             self._lines = number
             stripped = line.strip().lstrip("\ufeff")
@@ -299,12 +326,7 @@ class JsonLinesChunker:
                 continue
             self._records += 1
             self._schema.add(value, "$")
-            if group and (size >= TARGET_CHARS or size + len(line) > MAX_CHARS):
-                yield from self._flush(group)
-                group, size = [], 0
-            group.append((number, line))
-            size += len(line)
-        yield from self._flush(group)
+            yield number, line
 
     def _report(self, number: int, line: str, error: ValueError) -> None:
         self._broken += 1

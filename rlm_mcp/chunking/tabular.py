@@ -1,22 +1,24 @@
 """CSV / TSV: chunks of whole rows (a quoted field may span lines), the header row as every chunk's context.
 
 The raw text of each row is kept exactly as in the file (quotes, CRLF), so a chunk's text is a verbatim
-slice of the document. Rows per chunk follow from the width of the first rows. Ragged rows are kept
-and counted; an unterminated quote is reported and cannot swallow the rest of the file. Regular
-batches are cut into chunks a chunk at a time (prefix sums of row lengths), not a row at a time.
+slice of the document. Rows per chunk follow from the width of the first rows, and chunk ends are
+content-defined (boundaries.py) so that an edit changes only the chunks it touches. Ragged rows are
+kept and counted; an unterminated quote is reported and cannot swallow the rest of the file. Regular
+batches are cut a chunk at a time (prefix sums of row lengths), not a row at a time.
 """
 
+import bisect
 import itertools
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from .base import HARD_MAX_CHARS, MAX_CHARS, TARGET_CHARS, Chunk, split_long
+from .base import HARD_MAX_CHARS, MAX_CHARS, Chunk, split_long
+from .boundaries import Cutter, records_per_chunk
 from .columns import ColumnProfiler
 from .csvrows import REPORTED_PROBLEMS, Batch, RecordReader
 
 HEADER_CONTEXT_MAX = 2000
 SAMPLE_ROWS = 32
-MAX_ROWS_PER_CHUNK = 1000
 
 
 class TabularChunker:
@@ -33,7 +35,7 @@ class TabularChunker:
         self._profiler: ColumnProfiler | None = None
         self._batch: list[list[str]] = []
         self._context = ""
-        self._per_chunk = 0
+        self._cutter: Cutter | None = None
         # the chunk being filled: raw texts, first/last line, first row, rows in it, characters
         self._group: list[str] = []
         self._group_lines = (0, 0)
@@ -96,10 +98,8 @@ class TabularChunker:
             if not batch.raws:
                 continue
             last = (batch.raws[-1], batch.starts[-1])
-            if not self._per_chunk:
-                sample = batch.raws[:SAMPLE_ROWS]
-                per_chunk = TARGET_CHARS * len(sample) // max(1, sum(map(len, sample)))
-                self._per_chunk = max(1, min(MAX_ROWS_PER_CHUNK, per_chunk))
+            if self._cutter is None:
+                self._cutter = Cutter(records_per_chunk(batch.raws[:SAMPLE_ROWS]))
             widths = list(map(len, batch.rows))
             if widths.count(len(self._header)) == len(widths):
                 self._profile_rows(batch.rows)
@@ -133,25 +133,43 @@ class TabularChunker:
             self._context = f"[no header row; {len(fields)} columns]"
 
     def _regular(self, batch: Batch) -> Iterator[Chunk]:
-        """Rows of the header's width: whole chunks cut by prefix sums, the rest row by row."""
+        """Rows of the header's width: chunk ends found over the whole batch at once (prefix sums of
+        lengths, vectorised content hashes); the rows after the last end stay open for the next batch."""
         raws, starts, ends = batch.raws, batch.starts, batch.ends
-        count, per_chunk, index = len(raws), self._per_chunk, 0
+        count, index = len(raws), 0
+        while self._group and index < count:  # finish the chunk the previous batch left open
+            yield from self._add(raws[index], starts[index], ends[index], True)
+            index += 1
         prefix = [0, *itertools.accumulate(map(len, raws))]
+        assert self._cutter is not None
+        cuts: list[int] = self._cutter.candidates(raws).tolist()
+        pointer, minimum = 0, self._cutter.min_records
         while index < count:
-            end = index + per_chunk
-            if self._group or end > count or prefix[end] - prefix[index] > MAX_CHARS:
-                yield from self._add(raws[index], starts[index], ends[index], True)
-                if self._group_rows >= per_chunk:
-                    yield from self._flush()  # so that the next rows can go a chunk at a time
-                index += 1
-                continue
-            first = self._rows + 1
-            self._rows += per_chunk
-            yield Chunk(
-                "".join(raws[index:end]), starts[index], ends[end - 1], self._context,
-                f"rows {first}-{self._rows}" if per_chunk > 1 else f"row {first}", first, self._rows,
-            )  # fmt: skip
+            fits = max(index, bisect.bisect_right(prefix, prefix[index] + MAX_CHARS) - 2)
+            pointer = bisect.bisect_left(cuts, index + minimum - 1, lo=pointer)
+            if pointer < len(cuts) and cuts[pointer] <= fits:
+                end = cuts[pointer] + 1
+            elif fits < count - 1:
+                end = fits + 1  # the next row would make the chunk too long
+            else:
+                break
+            yield from self._rows_chunk(raws, starts, ends, index, end)
             index = end
+        for rest in range(index, count):
+            yield from self._add(raws[rest], starts[rest], ends[rest], True)
+
+    def _rows_chunk(
+        self, raws: list[str], starts: list[int], ends: list[int], index: int, end: int
+    ) -> Iterator[Chunk]:
+        if end - index == 1 and len(raws[index]) > HARD_MAX_CHARS:
+            self._rows += 1
+            yield from self._long_row(raws[index], starts[index], ends[index])
+            return
+        first = self._rows + 1
+        self._rows += end - index
+        section = f"rows {first}-{self._rows}" if end - index > 1 else f"row {first}"
+        text = "".join(raws[index:end])
+        yield Chunk(text, starts[index], ends[end - 1], self._context, section, first, self._rows)
 
     def _irregular(self, batch: Batch) -> Iterator[Chunk]:
         """A batch with blank lines or ragged rows: one record at a time."""
@@ -172,8 +190,7 @@ class TabularChunker:
             yield from self._flush()
             yield from self._long_row(raw, start, end)
             return
-        full = self._group_rows >= self._per_chunk or self._group_size + len(raw) > MAX_CHARS
-        if self._group and is_row and full:
+        if self._group and is_row and self._group_size + len(raw) > MAX_CHARS:
             yield from self._flush()
         if not self._group:
             self._group_lines = (start, end)
@@ -182,6 +199,8 @@ class TabularChunker:
         self._group_lines = (self._group_lines[0], end)
         self._group_size += len(raw)
         self._group_rows += is_row
+        if is_row and self._cutter is not None and self._cutter.cut_after(raw, self._group_rows):
+            yield from self._flush()
 
     def _flush(self) -> Iterator[Chunk]:
         if not self._group:
