@@ -37,7 +37,7 @@ def emit(answer: Answer, as_json: bool) -> int:
     try:
         print(render(answer, "json" if as_json else "text"), flush=True)
     except BrokenPipeError:  # `rlm-mcp search … | head`: the reader left; that is not an error
-        sys.stdout = None  # type: ignore[assignment]  # no second failure when Python flushes at exit
+        sys.stdout = None  # no second failure when Python flushes at exit
     return 0
 
 
