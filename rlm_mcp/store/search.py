@@ -66,3 +66,31 @@ def count_scope(conn: Connection, document_ids: Sequence[int] | None) -> int:
         params,
     ).fetchone()
     return int(row[0])
+
+
+def bm25_candidates(
+    conn: Connection, match: str, document_ids: Sequence[int] | None, limit: int
+) -> list[Any]:
+    """(id, score) of the best `limit` chunks, score -bm25 (higher is better); no snippets, for fusion."""
+    scope, params = _scope(document_ids)
+    rows: list[Any] = conn.execute(
+        f"""SELECT c.id, -bm25(chunks_fts) AS score FROM chunks_fts
+            JOIN chunks c ON c.id = chunks_fts.rowid
+            JOIN documents d ON d.id = c.document_id AND d.state = 'ready'
+            WHERE chunks_fts MATCH ?{scope}
+            ORDER BY bm25(chunks_fts) LIMIT ?""",
+        (match, *params, limit),
+    ).fetchall()
+    return rows
+
+
+def bm25_snippets(conn: Connection, match: str, chunk_ids: Sequence[int]) -> dict[int, str]:
+    """Snippets around the matched words, for a page of hits only (snippet() costs per row)."""
+    if not chunk_ids:
+        return {}
+    rows = conn.execute(
+        f"""SELECT rowid, snippet(chunks_fts, 0, '«', '»', '…', {SNIPPET_TOKENS}) FROM chunks_fts
+            WHERE chunks_fts MATCH ? AND rowid IN ({','.join('?' * len(chunk_ids))})""",
+        (match, *chunk_ids),
+    )
+    return {int(r[0]): str(r[1]) for r in rows}

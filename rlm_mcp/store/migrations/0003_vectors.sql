@@ -30,17 +30,22 @@ CREATE VIRTUAL TABLE chunks_vec USING vec0(
 );
 
 INSERT INTO embed_queue (chunk_id) SELECT id FROM chunks;
+-- 'version' changes whenever chunks_vec may have changed: in-memory indexes over it know when to reload.
+INSERT INTO vector_meta (key, value) VALUES ('version', 0);
 
 CREATE TRIGGER chunks_vec_ai AFTER INSERT ON chunks BEGIN
     INSERT OR IGNORE INTO embed_queue (chunk_id) VALUES (new.id);
 END;
 CREATE TRIGGER chunks_vec_ad AFTER DELETE ON chunks BEGIN
     DELETE FROM chunks_vec WHERE chunk_id = old.id;
+    UPDATE vector_meta SET value = value + 1 WHERE key = 'version';
 END;
 CREATE TRIGGER chunks_vec_au_document AFTER UPDATE OF document_id ON chunks BEGIN
     UPDATE chunks_vec SET document_id = new.document_id WHERE chunk_id = old.id;
+    UPDATE vector_meta SET value = value + 1 WHERE key = 'version';
 END;
 CREATE TRIGGER chunks_vec_au_text AFTER UPDATE OF text ON chunks BEGIN
     DELETE FROM chunks_vec WHERE chunk_id = old.id;
     INSERT OR REPLACE INTO embed_queue (chunk_id) VALUES (new.id);
+    UPDATE vector_meta SET value = value + 1 WHERE key = 'version';
 END;
