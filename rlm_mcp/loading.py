@@ -23,6 +23,7 @@ from .config import Settings
 from .errors import InvalidInput, RlmError, UnsupportedContent
 from .ids import format_id
 from .paths import Selection, select_files
+from .reuse import ChunkReuse
 from .store import Store
 from .store import documents as db
 
@@ -229,15 +230,24 @@ def _load_file(
             None,
             profile,
         )
-    _remove_stale_staging(store, key)
+    interrupted = _remove_stale_staging(store, key, content_hash)
+    reuse = ChunkReuse.load(conn, old["id"] if old is not None else None, interrupted)
     with store.write() as wconn:
         staging = db.insert_staging(wconn, name, key, kind, size, content_hash, _loader_id())
     try:
-        count, profile, warnings = _write_chunks(store, staging, file, kind, reporter, name)
+        count, profile, warnings = _write_chunks(store, staging, file, kind, reporter, name, reuse)
         with store.write() as wconn:
             old = db.find_ready(wconn, key)
-            changed = _changed(wconn, old["id"], staging) if old is not None else None
+            kept = reuse.apply(wconn, staging)
+            changed = count - reuse.kept_from_previous if old is not None else None
             final_id = db.finalize(wconn, staging, old["id"] if old is not None else None, profile)
+            for earlier in interrupted:
+                db.delete_document(wconn, earlier)
+        if kept > reuse.kept_from_previous:
+            warnings.append(
+                f"resumed an interrupted load of the same content: {kept - reuse.kept_from_previous} "
+                "chunks it had written were kept"
+            )
     except BaseException:
         with store.write() as wconn:
             db.delete_document(wconn, staging)
@@ -252,15 +262,8 @@ def _json_or_none(raw: str | None) -> dict[str, Any] | None:
     return json.loads(raw) if raw else None
 
 
-def _changed(conn: Any, old_id: int, new_id: int) -> int:
-    """How many of the new chunks have content the old version did not have."""
-    old = Counter(db.chunk_hashes(conn, old_id))
-    new = Counter(db.chunk_hashes(conn, new_id))
-    return sum((new - old).values())
-
-
 def _write_chunks(
-    store: Store, staging: int, file: Path, kind: str, reporter: "_Progress", name: str
+    store: Store, staging: int, file: Path, kind: str, reporter: "_Progress", name: str, reuse: ChunkReuse
 ) -> tuple[int, dict[str, Any] | None, list[str]]:
     chunker = make_chunker(kind, file)
     count = 0
@@ -272,9 +275,12 @@ def _write_chunks(
             rows = []
             for chunk in batch:
                 replaced += chunk.text.count("\ufffd")
-                rows.append(_row(count, chunk))
+                row = _row(count, chunk)
+                if not reuse.take(count, chunk, row[4]):  # an unchanged chunk keeps its old row
+                    rows.append(row)
                 count += 1
-            writer.write(rows)
+            if rows:
+                writer.write(rows)
             position = raw.tell()
             reporter.advance(position - start, f"{name}: {count} chunks")
             start = position
@@ -353,9 +359,11 @@ def _loader_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _remove_stale_staging(store: Store, key: str) -> None:
+def _remove_stale_staging(store: Store, key: str, content_hash: str) -> list[int]:
     """Trigger: a staging row for this path exists. Why: a load was killed (or runs elsewhere).
-    Outcome: rows whose loading process is gone on this host are deleted; a live load is left alone."""
+    Outcome: rows whose loading process is gone on this host are deleted, except those of a load of the
+    same bytes, returned so that their chunks are kept (a resume); a live load is left alone."""
+    interrupted = []
     with store.write() as conn:
         for row in db.staging_rows(conn, key):
             host, _, pid = (row["loader"] or "").rpartition(":")
@@ -366,7 +374,11 @@ def _remove_stale_staging(store: Store, key: str) -> None:
                 and int(pid) != os.getpid()
             ):
                 continue
-            db.delete_document(conn, row["id"])
+            if row["content_hash"] == content_hash:
+                interrupted.append(int(row["id"]))
+            else:
+                db.delete_document(conn, row["id"])
+    return interrupted
 
 
 def _alive(pid: int) -> bool:

@@ -227,7 +227,7 @@ class CodeChunker:
             return
         symbols = [s.symbol for s in group if s.kind == "definition" and s.symbol]
         if symbols:
-            section = symbols[0] + (f" (+{len(symbols) - 1} more)" if len(symbols) > 1 else "")
+            section = ", ".join(symbols[:3]) + (f" (+{len(symbols) - 3} more)" if len(symbols) > 3 else "")
         else:
             section = "imports" if any(s.kind == "import" for s in group) else "top-level code"
         yield self._chunk(group[0].start, group[-1].end, section, enclosing)

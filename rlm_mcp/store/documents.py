@@ -2,7 +2,7 @@
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from .connection import Connection
@@ -21,7 +21,9 @@ def find_ready(conn: Connection, path: str) -> Any:
 
 def staging_rows(conn: Connection, path: str) -> list[Any]:
     return list(
-        conn.execute("SELECT id, loader FROM documents WHERE path = ? AND state = 'loading'", (path,))
+        conn.execute(
+            "SELECT id, loader, content_hash FROM documents WHERE path = ? AND state = 'loading'", (path,)
+        )
     )
 
 
@@ -136,3 +138,30 @@ def totals(conn: Connection) -> dict[str, int]:
     ).fetchone()[0]
     loading = conn.execute("SELECT count(*) FROM documents WHERE state = 'loading'").fetchone()[0]
     return {"documents": count, "bytes": size, "chunks": chunks, "loading": loading}
+
+
+# -- incremental reloads: chunk rows whose text did not change are kept, not re-inserted ----------
+
+ChunkMove = tuple[int, str, str, int, int, int | None, int | None, int]
+# (ordinal, context, section, start_line, end_line, start_row, end_row, chunk id)
+
+
+def chunk_ids_by_hash(conn: Connection, document_ids: Sequence[int]) -> Iterator[tuple[int, str]]:
+    """(id, content_hash) of every chunk of these documents, in document order."""
+    for document_id in document_ids:
+        yield from conn.execute(
+            "SELECT id, content_hash FROM chunks WHERE document_id = ? ORDER BY ordinal", (document_id,)
+        )
+
+
+def adopt_chunks(conn: Connection, document_id: int, moves: Sequence[ChunkMove]) -> int:
+    """Move kept chunk rows into `document_id` at their new place; returns how many rows moved.
+    Their FTS entries and vectors stay: only the text is indexed, and it did not change."""
+    if not moves:
+        return 0
+    cursor = conn.executemany(
+        """UPDATE chunks SET document_id = ?, ordinal = ?, context = ?, section = ?, start_line = ?,
+                  end_line = ?, start_row = ?, end_row = ? WHERE id = ?""",
+        ((document_id, *move) for move in moves),
+    )
+    return int(cursor.rowcount)  # summed over the statements, trigger changes not included
