@@ -197,6 +197,7 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 def fold_findings(rows: Sequence[Any]) -> list[Folded]:
     """Fold near-duplicates: the same title words (two or more), or the same evidence with alike titles."""
+    rows = sorted(rows, key=_content_key)  # content order, not id order: ids follow completion order
     groups = _Groups(len(rows))
     words = [title_words(r["title"]) for r in rows]
     by_title: dict[frozenset[str], int] = {}
@@ -217,6 +218,11 @@ def fold_findings(rows: Sequence[Any]) -> list[Folded]:
     for i in range(len(rows)):
         members.setdefault(groups.find(i), []).append(i)
     return [_folded([rows[i] for i in m]) for _, m in sorted(members.items())]
+
+
+def _content_key(r: Any) -> tuple[Any, ...]:
+    return (r["chunk_id"], r["title"], r["evidence"], r["detail"], r["kind"] or "", r["severity"] or "",
+            r["tags"], r["line"] or 0, r["relevance"] or "", r["id"])  # fmt: skip
 
 
 def _relevance(row: Any) -> int:
@@ -264,7 +270,7 @@ def _folded(rows: list[Any]) -> Folded:
             -_relevance(r),
             -SEVERITY_RANK.get(r["severity"] or "", -1),
             -len(r["detail"]),
-            r["id"],
+            _content_key(r),
         ),
     )
     citations: set[int] = set()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import embedding_worker
 from .chunking import Chunk, detect_content_type, make_chunker, profiles
 from .config import Settings
 from .errors import InvalidInput, RlmError, UnsupportedContent
@@ -26,6 +27,7 @@ from .paths import Selection, select_files
 from .reuse import ChunkReuse
 from .store import Store
 from .store import documents as db
+from .store import vectors as vectors_db
 
 ProgressFn = Callable[[float, float, str], None]
 HASH_BLOCK = 1 << 20
@@ -74,12 +76,14 @@ class LoadResult:
     documents: tuple[LoadedDocument, ...]
     skipped: dict[str, int] = field(default_factory=dict)
     failed: tuple[tuple[str, str], ...] = ()
+    embeddings_waiting: int = 0  # chunks of these documents still waiting for a vector (background)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "documents": [d.to_json() for d in self.documents],
             "skipped": dict(self.skipped),
             "failed": [{"path": p, "error": e} for p, e in self.failed],
+            "embeddings_waiting": self.embeddings_waiting,
         }
 
     def to_text(self) -> str:
@@ -105,6 +109,11 @@ class LoadResult:
                 "Skipped: " + ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())) + "."
             )
         lines.extend(f"Failed: {path}: {error}" for path, error in self.failed[:10])
+        if self.embeddings_waiting:
+            lines.append(
+                f"Embeddings: {self.embeddings_waiting} chunks waiting, computed in the background; bm25 "
+                "search works now, hybrid and semantic fill in as they finish (status shows the backlog)."
+            )
         ids = [format_id("d", d.id) for d in self.documents[:5]]
         if ids:
             lines.append(
@@ -163,7 +172,10 @@ def load_document(
             failed.append((str(file), str(error)))
     if not loaded and not single and not failed and not skipped:
         raise InvalidInput(f"{path} holds no files to load.")
-    return LoadResult(tuple(loaded), dict(skipped), tuple(failed))
+    embedding_worker.notify(store)
+    scope = [d.id for d in loaded] if len(loaded) <= 500 else None  # SQLite caps bound parameters
+    waiting = vectors_db.backlog(store.conn(), scope) if loaded else 0
+    return LoadResult(tuple(loaded), dict(skipped), tuple(failed), waiting)
 
 
 def _skip_reason(message: str) -> str:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__
+from . import __version__, embedding_worker
 from .config import Settings
 from .store import Store
 from .store import documents as db
@@ -56,4 +56,5 @@ def status(store: Store, settings: Settings) -> Status:
         str(settings.project_dir),
         tuple(str(r) for r in settings.allowed_roots),
         totals,
+        embedding_worker.vector_status(store, settings),
     )

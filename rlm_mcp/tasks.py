@@ -105,8 +105,10 @@ class TaskClaim:
 
 def _location(row: Any) -> str:
     lines = f"lines {row['start_line']}-{row['end_line']}"
-    rows = f"rows {row['start_row']}-{row['end_row']}, " if row["start_row"] is not None else ""
     section = f"{row['section']} · " if row["section"] else ""
+    rows = ""
+    if row["start_row"] is not None and not section.startswith("rows"):  # CSV sections name their rows
+        rows = f"rows {row['start_row']}-{row['end_row']}, "
     return f"{format_id('d', row['document_id'])} {row['document_name']} · {section}{rows}{lines}"
 
 

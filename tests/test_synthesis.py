@@ -261,3 +261,16 @@ def test_a_new_submission_shows_in_the_next_synthesis(store: Store, settings: Se
     assert after["tasks"]["done"] == before["tasks"]["done"] + 1
     assert after["coverage"]["done"] > before["coverage"]["done"]
     assert after["themes"][0]["findings"][0]["support"] == 2
+
+
+def test_a_reduce_task_that_returns_nothing_loses_no_findings(store: Store, settings: Settings) -> None:
+    add_document(store, "a", [f"event number {i} happened" for i in range(30)])
+    job = jobs.create_job(store, settings, "q").job_id
+    _run(store, job, _distinct_findings)
+    first = synthesis.synthesize(store, job, page_chars=3000, max_pages=1)
+    assert first.next is not None and first.next["action"] == "reduce"
+    _run(store, job, lambda claim: {"findings": [], "relevance": "none"})
+    again = synthesis.synthesize(store, job, page_chars=3000, max_pages=1)
+    assert again.level == 1 and again.page.total_items == first.page.total_items == 60
+    assert again.note is not None and "paging instead" in again.note
+    assert again.next == {"action": "page", "offset": again.page.end}

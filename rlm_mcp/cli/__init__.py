@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import RlmError
-from . import demo, documents, jobs, server, setup
+from . import demo, documents, embed, jobs, server, setup
 from .common import Context
 
-MODULES = [server, demo, documents, setup, jobs]
+MODULES = [server, demo, documents, setup, jobs, embed]
 
 
 def build_parser() -> argparse.ArgumentParser:

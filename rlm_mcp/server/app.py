@@ -89,10 +89,19 @@ def respond(call: Callable[[], Answer], response_format: str = "text") -> str:
         ) from error
 
 
+def _start_embeddings(state: AppState) -> None:
+    from .. import embedding_worker
+
+    embedding_worker.start_background(state.store, state.settings)
+
+
 def create_server(settings: Settings | None = None) -> MCPServer:
     from . import documents, jobs
 
     state = AppState(settings)
+    # Embeddings follow in the background, started with the store on the first tool call: never before
+    # the server has answered its first request.
+    state.on_store_open.append(_start_embeddings)
     server = MCPServer(SERVER_NAME, version=__version__, instructions=INSTRUCTIONS)
     documents.register(server, state)
     jobs.register(server, state)

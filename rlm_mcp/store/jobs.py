@@ -38,6 +38,18 @@ def chunk_plan_rows(conn: Connection, document_id: int) -> list[Row]:
     )
 
 
+def chunk_sample(conn: Connection, document_id: int, n: int) -> list[str]:
+    """The text and context of up to `n` chunks spread evenly over a document."""
+    (total,) = conn.execute("SELECT count(*) FROM chunks WHERE document_id = ?", (document_id,)).fetchone()
+    step = max(1, total // n)
+    rows = conn.execute(
+        "SELECT context || text FROM chunks WHERE document_id = ? AND ordinal % ? = 0 "
+        "ORDER BY ordinal LIMIT ?",
+        (document_id, step, n),
+    )
+    return [r[0] for r in rows]
+
+
 def chunk_plan_rows_by_id(conn: Connection, chunk_ids: Sequence[int]) -> list[Row]:
     marks = ",".join("?" * len(chunk_ids))
     return list(
@@ -303,7 +315,7 @@ def unverified_rows(conn: Connection, job_id: int) -> list[Row]:
     return list(
         conn.execute(
             "SELECT id, task_id, level, chunk_id, title, evidence FROM findings "
-            "WHERE job_id = ? AND verified = 0 ORDER BY level, id",
+            "WHERE job_id = ? AND verified = 0 ORDER BY level, chunk_id, title, evidence, id",
             (job_id,),
         )
     )
