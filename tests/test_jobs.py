@@ -246,3 +246,21 @@ def test_status_reports_throughput_and_eta(
         "total": 4,
         "ratio": 0.5,
     }
+
+
+def test_dense_content_gets_smaller_tasks_so_each_claim_fits_one_result(
+    store: Store, settings: Settings
+) -> None:
+    rows = ["\n".join(f"{i * 50 + k},open,{k * 7},Oslo" for k in range(50)) for i in range(40)]
+    add_document(store, "t.csv", rows, content_type="csv", context="id,status,amount,city")
+    add_document(store, "p.txt", _texts(40, 1200))
+    plan = jobs.create_job(store, settings, "q", task_tokens=jobs.MAX_TASK_TOKENS)
+    sizes: dict[str, list[int]] = {}
+    while (claim := tasks.claim_task(store, plan.job_id, "w")).task_id is not None:
+        sizes.setdefault(claim.analyst or "", []).append(
+            sum(len(c.text) + len(c.context) for c in claim.chunks)
+        )
+        assert len(claim.to_text()) < 8 * jobs.MAX_TASK_TOKENS // 2 + 4000  # CSV: ~2 chars per token
+    assert max(sizes[analysts.DATA]) < max(sizes[analysts.CHUNK]) * 0.7
+    assert jobs.token_density(["The harbour master logged ships."]) == 0.25
+    assert jobs.token_density(["0,open,292,Oslo\n"]) > 0.4
