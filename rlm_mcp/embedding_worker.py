@@ -14,12 +14,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .embed import Embedder
-from .errors import Unavailable
+from .config import Settings
+from .errors import RlmError, Unavailable
 from .store import Store
 from .store import vectors as vdb
+
+if TYPE_CHECKING:  # embed imports numpy; the server imports this module before its first answer
+    from .embed import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,7 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def prepare_model(store: Store, embedder: Embedder) -> int:
+def prepare_model(store: Store, embedder: "Embedder") -> int:
     """Make the embedder's model the store's; returns how many chunks were queued again for it."""
     with store.write() as conn:
         requeued = vdb.switch_model(conn, embedder.model_id, embedder.dim)
@@ -58,7 +61,7 @@ def prepare_model(store: Store, embedder: Embedder) -> int:
 
 
 def embed_batch(
-    store: Store, embedder: Embedder, worker: str, limit: int = CLAIM_BATCH
+    store: Store, embedder: "Embedder", worker: str, limit: int = CLAIM_BATCH
 ) -> BatchResult | None:
     """Claim, embed and store one batch; None when nothing is waiting."""
     with store.write() as conn:
@@ -93,7 +96,10 @@ def embed_batch(
 
 
 def embed_all(
-    store: Store, embedder: Embedder, progress: ProgressFn | None = None, stop: threading.Event | None = None
+    store: Store,
+    embedder: "Embedder",
+    progress: ProgressFn | None = None,
+    stop: threading.Event | None = None,
 ) -> BatchResult:
     """Drain the queue in this thread (the `rlm-mcp embed` command, tests); returns the totals."""
     prepare_model(store, embedder)
@@ -116,7 +122,7 @@ def embed_all(
 class EmbeddingWorker:
     """A daemon thread draining the queue; `notify()` after a load wakes it at once."""
 
-    def __init__(self, store: Store, embedder: Embedder) -> None:
+    def __init__(self, store: Store, embedder: "Embedder") -> None:
         self.store = store
         self.embedder = embedder
         self.error: str | None = None
@@ -183,7 +189,7 @@ _workers: dict[str, EmbeddingWorker] = {}
 _workers_lock = threading.Lock()
 
 
-def start_worker(store: Store, embedder: Embedder) -> EmbeddingWorker:
+def start_worker(store: Store, embedder: "Embedder") -> EmbeddingWorker:
     """The process's worker for this store, started if it is not running (the server calls this)."""
     with _workers_lock:
         worker = _workers.get(str(store.path))
@@ -212,3 +218,87 @@ def stop_workers() -> None:
         _workers.clear()
     for worker in workers:
         worker.stop()
+
+
+def start_background(store: Store, settings: Settings) -> EmbeddingWorker | None:
+    """Start this process's worker for `store` unless RLM_EMBED_BACKGROUND=0 or no model is configured."""
+    if not settings.embed_in_background:
+        return None
+    from .embed import shared_embedder
+
+    try:
+        return start_worker(store, shared_embedder(settings.embed_model))
+    except RlmError as error:
+        log.warning("background embedding is off: %s", error)
+        return None
+
+
+def vector_status(store: Store, settings: Settings) -> dict[str, Any]:
+    """For `status`: the model, whether it can load here, vectors stored, backlog, this process's worker."""
+    from .embed import DEFAULT_MODEL_ID, pinned_model_file, resolve_model
+
+    conn = store.conn()
+    data: dict[str, Any] = {"model": settings.embed_model or DEFAULT_MODEL_ID}
+    try:
+        spec = resolve_model(settings.embed_model)
+        if spec.pinned:
+            pinned_model_file()  # present, and the SHA-256 matches
+        data |= {"model": spec.model_id, "dim": spec.dim, "model_available": True}
+    except RlmError as error:
+        data |= {"model_available": False, "model_error": str(error)}
+    active = vdb.active_model(conn)
+    if active is not None and active[0] != data["model"]:
+        data["stored_model"] = active[0]
+    data["vectors"] = vdb.count_vectors(conn)
+    data["waiting"] = vdb.backlog(conn)
+    worker = running_worker(store)
+    data |= worker.describe() if worker is not None else {"worker": "none in this process"}
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedReport:
+    """The answer of `rlm-mcp embed`: what was embedded in the foreground."""
+
+    model: str
+    requeued: int
+    result: BatchResult
+    waiting: int
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "requeued": self.requeued,
+            "chunks": self.result.stored,
+            "embedded": self.result.embedded,
+            "reused": self.result.reused,
+            "waiting": self.waiting,
+            "seconds": round(self.seconds, 2),
+        }
+
+    def to_text(self) -> str:
+        r = self.result
+        rate = r.stored / self.seconds if self.seconds > 0 else 0.0
+        lines = [
+            f"Embedded {r.stored} chunks with {self.model} in {self.seconds:.1f} s ({rate:.1f}/s): "
+            f"{r.embedded} texts through the model, {r.reused} vectors reused from the cache."
+        ]
+        if self.requeued:
+            lines.append(f"The store held vectors of another model: {self.requeued} chunks were re-embedded.")
+        if self.waiting:
+            lines.append(f"{self.waiting} chunks are still waiting (claimed by another process, or stopped).")
+        lines.append("Next: search_chunks(query) uses hybrid search over the complete vectors.")
+        return "\n".join(lines)
+
+
+def embed_pending(store: Store, settings: Settings, progress: ProgressFn | None = None) -> EmbedReport:
+    """Embed every waiting chunk now, in this thread (the `rlm-mcp embed` command)."""
+    from .embed import shared_embedder
+
+    embedder = shared_embedder(settings.embed_model)
+    started = time.monotonic()
+    requeued = prepare_model(store, embedder)
+    result = embed_all(store, embedder, progress)
+    waiting = vdb.backlog(store.conn())
+    return EmbedReport(embedder.model_id, requeued, result, waiting, time.monotonic() - started)

@@ -1,0 +1,33 @@
+"""embed: compute every waiting embedding now, in the foreground, with a progress bar (scripts and CI)."""
+
+import argparse
+from typing import Any
+
+from .. import embedding_worker
+from .common import Context, ProgressBar, add_json_flag, emit
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "embed",
+        help="embed the chunks still waiting for a vector, now (the server does it in the background)",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+    add_json_flag(p)
+    p.set_defaults(handler=embed)
+
+
+def embed(args: argparse.Namespace, context: Context) -> int:
+    bar = ProgressBar(args.progress, unit="chunks", scale=1.0)
+    try:
+        report = embedding_worker.embed_pending(
+            context.store, context.settings, lambda done, total: bar(done, total, "embedding")
+        )
+    finally:
+        bar.finish()
+    return emit(report, args.json)
