@@ -348,7 +348,11 @@ class JobStatus:
             f" · question: {shorten(self.query, 120)}"
         ]
         if len(self.levels) > 1:
-            lines.append("By level: " + "; ".join(f"{lv}: {s}" for lv, s in self.levels.items()))
+            lines += [
+                f"{'Chunks' if lv == 0 else f'Reduce level {lv}'}: "
+                + ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+                for lv, counts in self.levels.items()
+            ]
         if self.requeued or self.failed_now:
             lines.append(
                 f"Expired leases: {self.requeued} task(s) back in the queue, {self.failed_now} failed."

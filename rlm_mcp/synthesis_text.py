@@ -75,7 +75,7 @@ def _theme_lines(s: "Synthesis") -> list[str]:
     if not p.total_items:
         return ["No verified findings."]
     lines = [
-        f"Themes: {p.total_themes} themes, {p.total_items} findings after folding {s.findings_total} "
+        f"Themes: {p.total_themes} theme(s), {p.total_items} finding(s) after folding {s.findings_total} "
         f"verified ones (showing {p.offset + 1}–{p.end}):"
     ]
     for theme, items, continued in p.themes:
