@@ -1,0 +1,207 @@
+"""semantic and hybrid search: fusion, scoping inside the query, degrading to BM25 with a reason; and the
+embeddings as the user sees them (load answer, status, `rlm-mcp embed`, the MCP server)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from rlm_mcp import embedding_worker, fusion, hybrid
+from rlm_mcp.config import Settings
+from rlm_mcp.loading import load_document
+from rlm_mcp.search import search_chunks
+from rlm_mcp.server import create_server
+from rlm_mcp.status import status
+from rlm_mcp.store import Store
+
+from .conftest import project_env
+from .test_vectors import FakeEmbedder, add_document
+
+TOPICS = {
+    "harbour.txt": "harbour ships anchor tide pier",
+    "forest.txt": "forest trees moss fern owl",
+    "kitchen.txt": "kitchen bread oven flour salt",
+}
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
+    embedder = FakeEmbedder()
+    monkeypatch.setattr(hybrid, "shared_embedder", lambda setting: embedder)
+    return embedder
+
+
+@pytest.fixture
+def corpus(project: Path, settings: Settings, store: Store, fake: FakeEmbedder) -> dict[str, str]:
+    for name, words in TOPICS.items():
+        (project / name).write_text(
+            "\n\n".join(f"{words} note {i} " * 20 for i in range(12)), encoding="utf-8"
+        )
+    docs = load_document(store, settings, ".").documents
+    embedding_worker.embed_all(store, fake)
+    return {d.name: f"d{d.id}" for d in docs}
+
+
+def test_rrf_sums_reciprocal_ranks_and_says_where_each_hit_came_from() -> None:
+    fused = fusion.rrf({"bm25": [(1, 9.0), (2, 5.0)], "semantic": [(2, 0.9), (3, 0.8)]}, k=60)
+    assert [f.id for f in fused] == [2, 1, 3]
+    assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
+    assert fused[0].ranks == (("bm25", 2), ("semantic", 1))
+    assert fused[2].ranks == (("semantic", 2),)
+
+
+def test_minmax_rescales_each_list_and_adds_them_with_equal_weights() -> None:
+    fused = fusion.minmax({"bm25": [(1, 10.0), (2, 6.0), (3, 2.0)], "semantic": [(3, 0.9), (4, 0.5)]})
+    scores = {f.id: f.score for f in fused}
+    assert scores == {1: 1.0, 2: 0.5, 3: 1.0, 4: 0.0}
+    assert [f.id for f in fused][:2] == [1, 3]  # ties go to the better best rank, then the smaller id
+
+
+def test_scoped_semantic_search_returns_k_hits_from_the_scope(
+    store: Store, settings: Settings, corpus: dict[str, str]
+) -> None:
+    scope = [corpus["forest.txt"]]
+    result = search_chunks(store, settings, "harbour ships anchor", "semantic", document_ids=scope, top_k=5)
+    assert result.mode == "semantic" and len(result.hits) == 5
+    assert {f"d{h.document_id}" for h in result.hits} == set(scope)
+    unscoped = search_chunks(store, settings, "harbour ships anchor", "semantic", top_k=3)
+    assert all(h.location.startswith("harbour.txt") for h in unscoped.hits)
+
+
+def test_hybrid_fuses_both_lists_and_pages_through_them(
+    store: Store, settings: Settings, corpus: dict[str, str]
+) -> None:
+    first = search_chunks(store, settings, "oven bread", "hybrid", top_k=4)
+    assert first.mode == "hybrid" and len(first.hits) == 4 and first.note is None
+    assert all(h.location.startswith("kitchen.txt") for h in first.hits)
+    assert set(first.hits[0].ranks or {}) == {"bm25", "semantic"}
+    second = search_chunks(store, settings, "oven bread", "hybrid", top_k=4, offset=4)
+    assert not {h.chunk_id for h in first.hits} & {h.chunk_id for h in second.hits}
+    data = first.to_json()["hits"][0]
+    assert set(data["ranks"]) == {"bm25", "semantic"}
+    assert "bm25 #" in first.to_text()
+
+
+def test_hybrid_says_what_share_is_embedded_while_embeddings_are_incomplete(
+    project: Path, store: Store, settings: Settings, corpus: dict[str, str]
+) -> None:
+    (project / "more.txt").write_text("oven bread crust\n\nflour and water\n", encoding="utf-8")
+    load_document(store, settings, "more.txt")
+    result = search_chunks(store, settings, "oven bread", "hybrid", top_k=3)
+    assert result.note is not None and "Embeddings cover" in result.note and "still waiting" in result.note
+
+
+def test_without_vectors_semantic_and_hybrid_answer_with_bm25_and_say_why(
+    project: Path, store: Store, settings: Settings, fake: FakeEmbedder
+) -> None:
+    (project / "a.txt").write_text("the lighthouse keeper\n", encoding="utf-8")
+    load_document(store, settings, "a.txt")
+    for mode in ("semantic", "hybrid"):
+        result = search_chunks(store, settings, "lighthouse", mode)
+        assert result.mode == "bm25" and len(result.hits) == 1
+        assert result.note and "BM25 only" in result.note and "1 chunks waiting" in result.note
+
+
+def test_vectors_of_another_model_are_never_mixed_into_a_search(
+    store: Store, settings: Settings, corpus: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hybrid, "shared_embedder", lambda setting: FakeEmbedder("other-model"))
+    result = search_chunks(store, settings, "oven", "semantic")
+    assert result.mode == "bm25" and result.note and "come from fake" in result.note
+
+
+def test_hybrid_never_returns_chunks_of_a_document_still_loading(
+    store: Store, settings: Settings, fake: FakeEmbedder
+) -> None:
+    add_document(store, "/ready.txt", ["oven bread one", "oven bread two"])
+    with store.write() as conn:  # a load under way: its chunks may already have vectors
+        staging = conn.execute(
+            "INSERT INTO documents (name, path, content_type, bytes, content_hash, state, loaded_at) "
+            "VALUES ('s', '/s', 'text', 1, 'x', 'loading', 0)"
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO chunks (document_id, ordinal, text, content_hash, start_line, end_line) "
+            "VALUES (?, 0, 'oven bread oven bread', 'h-staging', 1, 1)",
+            (staging,),
+        )
+    embedding_worker.embed_all(store, fake)
+    result = search_chunks(store, settings, "oven bread", "hybrid", top_k=5)
+    assert len(result.hits) == 2 and staging not in {h.document_id for h in result.hits}
+
+
+def test_load_answer_and_status_show_the_backlog(project: Path, store: Store, settings: Settings) -> None:
+    (project / "a.txt").write_text("one\n\ntwo\n", encoding="utf-8")
+    loaded = load_document(store, settings, "a.txt")
+    assert loaded.to_json()["embeddings_waiting"] == loaded.embeddings_waiting >= 1
+    assert "waiting, computed in the background" in loaded.to_text()
+    report = status(store, settings).to_json()["vectors"]
+    assert report["waiting"] == loaded.embeddings_waiting and report["vectors"] == 0
+    assert report["model"] == "all-MiniLM-L6-v2-int8" and report["model_available"] is True
+
+
+def test_rlm_mcp_embed_embeds_everything_in_the_foreground(project: Path) -> None:
+    (project / "a.txt").write_text("The harbour at dawn.\n\nShips leave with the tide.\n", encoding="utf-8")
+    env = project_env(project)
+    run = [sys.executable, "-m", "rlm_mcp"]
+    subprocess.run(
+        [*run, "load", "a.txt"], cwd=project, env=env, check=True, capture_output=True, timeout=120
+    )
+    done = subprocess.run(
+        [*run, "embed", "--json"],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = json.loads(done.stdout)
+    assert report["chunks"] >= 1 and report["waiting"] == 0 and report["model"] == "all-MiniLM-L6-v2-int8"
+    found = subprocess.run(
+        [*run, "search", "boats leaving port", "--mode", "semantic", "--json"],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert json.loads(found.stdout)["hits"]
+
+
+@pytest.mark.anyio
+async def test_the_server_embeds_in_the_background_after_its_first_tool_call(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anyio
+
+    fake = FakeEmbedder()
+    monkeypatch.setattr("rlm_mcp.embed.shared_embedder", lambda setting: fake)
+    monkeypatch.setattr(hybrid, "shared_embedder", lambda setting: fake)
+    settings = Settings(**{**_settings_fields(project), "embed_in_background": True})
+    (project / "a.txt").write_text("oven bread\n\nflour salt\n", encoding="utf-8")
+    try:
+        async with Client(create_server(settings)) as client:
+            await client.call_tool("load_document", {"path": "a.txt"})
+            with anyio.fail_after(10):
+                while True:
+                    answer = await client.call_tool("status", {"response_format": "json"})
+                    vectors = json.loads(answer.content[0].text)["vectors"]
+                    if vectors["waiting"] == 0 and vectors["vectors"] >= 1:
+                        break
+                    await anyio.sleep(0.05)
+            assert vectors["worker"] == "running"
+            found = await client.call_tool("search_chunks", {"query": "bread", "response_format": "json"})
+            assert "note" not in json.loads(found.content[0].text)
+    finally:
+        embedding_worker.stop_workers()
+
+
+def _settings_fields(project: Path) -> dict[str, object]:
+    from rlm_mcp.config import load_settings
+
+    loaded = load_settings(project_env(project))
+    return {name: getattr(loaded, name) for name in Settings.__dataclass_fields__}
