@@ -154,6 +154,7 @@ def test_reloading_a_changed_csv_keeps_the_unchanged_chunk_rows_and_counts_the_c
     assert hits and "Changed Customer" in get_chunk(store, hits[0]["chunk_id"]).text
     ordinals = [r[0] for r in store.conn().execute("SELECT ordinal FROM chunks ORDER BY ordinal")]
     assert ordinals == list(range(len(after)))
+    store.conn().execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
 
 
 KILLER = """
@@ -193,6 +194,7 @@ def test_a_load_killed_midway_leaves_the_store_consistent_and_the_next_load_resu
         f"{written} chunks it had written were kept" in w for w in doc.warnings
     )
     assert [r["state"] for r in conn.execute("SELECT state FROM documents")] == ["ready"]
+    conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
     fresh = project / "copy.csv"
     fresh.write_text(_csv(40000), encoding="utf-8")
     (other,) = load_document(store, settings, "copy.csv").documents
