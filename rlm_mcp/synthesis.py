@@ -26,7 +26,7 @@ from .synthesis_text import Page, render_text
 
 PAGE_CHARS = 24_000  # one answer: under Claude Code's 10k-token warning with the header included
 MAX_PAGES = 4  # more than this and a reduce level is planned rather than asking a model to read pages
-MAX_LEVELS = 6
+MAX_LEVELS = 32  # a safety net only: a level must fold ≥ 10 % (SHRINK_NEEDED) or recursion stops
 SHRINK_NEEDED = 0.9  # a reduce level that folds less than 10 % is not worth another level
 MAX_FOLLOW_UPS = 30
 MAX_UNVERIFIED_SHOWN = 20

@@ -209,5 +209,10 @@ async def test_bad_submission_over_mcp_is_a_tool_error_showing_the_shape(setting
         )
         assert bad.is_error and "evidence is missing" in bad.content[0].text
         assert "Expected: findings=[{title" in bad.content[0].text
+        huge = [{"title": "x", "detail": "y" * 4000, "evidence": "alpha", "chunk_id": "c1"}] * 2600
+        refused = await client.call_tool(
+            "submit_findings", {"task_id": "t1", "worker": "w", "findings": huge}
+        )
+        assert refused.is_error and "Nothing was stored" in refused.content[0].text
         text = await client.call_tool("synthesize", {"job_id": "j1"})
         assert "PARTIAL" in text.content[0].text
