@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from rlm_mcp.chunking import code as code_module
-from rlm_mcp.chunking.base import Chunk
+from rlm_mcp.chunking.base import HARD_MAX_CHARS, Chunk
 from rlm_mcp.chunking.code import CodeChunker, parse
 from rlm_mcp.chunking.detect import language_for
 
@@ -203,6 +203,13 @@ def test_a_file_too_big_to_parse_is_chunked_in_line_windows(monkeypatch: pytest.
     chunks, profile = _chunk(source, "python")
     assert profile["chunking"].startswith("line windows") and profile["lines"] == 1000
     _assert_tiles(chunks, source)
+
+
+def test_minified_code_is_cut_in_line_windows_no_chunk_over_the_hard_limit() -> None:
+    source = "function a(){return 1};" * 2000 + "\n"
+    chunks, profile = _chunk(source, "javascript")
+    assert profile["chunking"].startswith("line windows (file too large, lines too long")
+    assert "".join(c.text for c in chunks) == source and all(len(c.text) <= HARD_MAX_CHARS for c in chunks)
 
 
 def test_stdlib_module_chunks_start_at_definitions_and_tile_the_file() -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .base import MAX_CHARS, TARGET_CHARS, Chunk
+from .base import HARD_MAX_CHARS, MAX_CHARS, TARGET_CHARS, Chunk
 from .detect import CODE_EXTENSIONS
 from .lines import LineWindowChunker
 from .syntax import CLASS_LIKE, Node, body_of, classify, end_line, kind_of, name_of, unwrap
@@ -92,7 +92,8 @@ class CodeChunker:
     def chunks(self, text: TextIO) -> Iterator[Chunk]:
         source = text.read(MAX_PARSE_CHARS + 1)
         tree = None
-        if self.language and len(source) <= MAX_PARSE_CHARS:
+        minified = max(map(len, source.split("\n"))) > HARD_MAX_CHARS  # no definition fits a chunk
+        if self.language and len(source) <= MAX_PARSE_CHARS and not minified:
             tree = parse(self.language, source.encode("utf-8", "replace"))
         if tree is None or tree.root_node.has_error:
             yield from self._line_windows(source, text, tree)
@@ -110,7 +111,7 @@ class CodeChunker:
         if not self.language or self.language not in SUPPORTED_LANGUAGES:
             self._method = "line windows (no grammar for this language)"
         elif tree is None:
-            self._method = "line windows (file too large or parse timed out)"
+            self._method = "line windows (file too large, lines too long, or parse timed out)"
         else:
             self._method = "line windows (syntax errors)"
         self._fallback = LineWindowChunker("code")

@@ -7,8 +7,8 @@ a memory budget shared by all columns, then estimated with a K-minimum-values sk
 
 import re
 from collections.abc import Sequence
-from operator import itemgetter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
