@@ -50,6 +50,9 @@ def prepare_model(store: Store, embedder: "Embedder") -> int:
     """Make the embedder's model the store's; returns how many chunks were queued again for it."""
     with store.write() as conn:
         requeued = vdb.switch_model(conn, embedder.model_id, embedder.dim)
+        for claimant in vdb.claimants(conn):
+            if _dead_here(claimant):  # a restart resumes at once, not when the old claims lapse
+                vdb.release_all(conn, claimant)
     if requeued:
         log.warning(
             "vectors in %s belong to another model: re-embedding %d chunks with %s",
@@ -58,6 +61,21 @@ def prepare_model(store: Store, embedder: "Embedder") -> int:
             embedder.model_id,
         )
     return requeued
+
+
+def _dead_here(claimant: str) -> bool:
+    """True for a worker id of a process on this host that no longer runs."""
+    host, _, rest = claimant.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def embed_batch(

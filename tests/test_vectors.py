@@ -192,3 +192,19 @@ def test_the_in_memory_binary_index_finds_what_vec0_finds_and_follows_changes(st
     with store.write() as w:
         w.execute("DELETE FROM documents WHERE id = ?", (doc,))
     assert len(bit_index.current(store).ids) == 2  # type: ignore[union-attr]
+
+
+def test_a_restart_takes_over_the_claims_of_a_dead_process_at_once(store: Store) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    add_document(store, "/a.txt", ["one", "two"])
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = f"{socket.gethostname()}:{gone.stdout.strip()}:1"
+    with store.write() as conn:
+        assert len(vdb.claim(conn, dead, 10, time.time(), 3600)) == 2
+    result = embedding_worker.embed_all(store, FakeEmbedder())
+    assert result.stored == 2 and vdb.backlog(store.conn()) == 0

@@ -108,6 +108,22 @@ def release(conn: Connection, worker: str, chunk_ids: Sequence[int]) -> None:
     )
 
 
+def claimants(conn: Connection) -> list[str]:
+    """Workers holding claims now."""
+    return [
+        str(r[0])
+        for r in conn.execute("SELECT DISTINCT claimed_by FROM embed_queue WHERE claimed_by IS NOT NULL")
+    ]
+
+
+def release_all(conn: Connection, worker: str) -> int:
+    """Give back every claim of `worker` (a process that is gone: its batch need not wait for the lease)."""
+    cursor = conn.execute(
+        "UPDATE embed_queue SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?", (worker,)
+    )
+    return int(cursor.rowcount)
+
+
 def chunk_texts(conn: Connection, chunk_ids: Sequence[int]) -> list[Any]:
     marks = ",".join("?" * len(chunk_ids))
     rows: list[Any] = conn.execute(
