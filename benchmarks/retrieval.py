@@ -329,7 +329,15 @@ def scale(
         row: dict[str, Any] = {"chunks": int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])}
         row |= knn_figures(store, qvecs, embedder.model_id)
         row["search"] = search_latency(store, settings, sample, ("bm25", "semantic", "hybrid"))
-        row["search_path"] = "quantized" if size > hybrid.QUANTIZE_ABOVE else "exact"
+        row["search_path"] = "quantized" if row["chunks"] > hybrid.QUANTIZE_ABOVE else "exact"
+        default = hybrid.QUANTIZE_ABOVE  # the other path too, for comparison (fewer queries)
+        hybrid.QUANTIZE_ABOVE = 10**12 if row["search_path"] == "quantized" else 0
+        try:
+            other = "exact" if row["search_path"] == "quantized" else "quantized"
+            few = sample[: max(20, len(sample) // 3)]
+            row[f"search_{other}_path"] = search_latency(store, settings, few, ("semantic", "hybrid"))
+        finally:
+            hybrid.QUANTIZE_ABOVE = default
         log(f"  {size}: {json.dumps(row)}")
         results[str(size)] = row
     return results
