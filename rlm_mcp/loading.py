@@ -91,6 +91,8 @@ class LoadResult:
         summary = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "nothing loaded"
         lines = [f"{len(self.documents)} document(s): {summary}."]
         detailed = len(self.documents) <= 3
+        if not detailed:
+            lines.append(profiles.summarize_documents([(d.content_type, d.profile) for d in self.documents]))
         for doc in self.documents[:MAX_LISTED_DOCUMENTS]:
             changed = f", {doc.changed_chunks} changed" if doc.changed_chunks is not None else ""
             lines.append(

@@ -119,6 +119,9 @@ def test_a_directory_of_mixed_content_loads_each_file_by_its_type(
         "server.log": "log", ".gitignore": "text",
     }  # fmt: skip
     assert sum(result.skipped.values()) >= 1
+    assert "Content: 2 code (python 1, typescript 1; 4 symbols), 1 csv, 1 json, 1 log, 1 text; 20 table" in (
+        result.to_text()
+    )
     log = next(d for d in result.documents if d.path.endswith("server.log"))
     assert log.profile is not None and log.profile["levels"] == {"INFO": 5}
 

@@ -126,3 +126,29 @@ def _problem(problem: dict[str, Any]) -> str:
 def _short(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+def summarize_documents(documents: list[tuple[str, dict[str, Any] | None]]) -> str:
+    """One line for a directory load: files per content type, languages and symbols, rows."""
+    kinds: Counter[str] = Counter(kind for kind, _ in documents)
+    languages: Counter[str] = Counter()
+    symbols = rows = 0
+    for kind, profile in documents:
+        profile = profile or {}
+        if kind == "code":
+            languages[str(profile.get("language", "unknown"))] += 1
+            symbols += int(profile.get("symbols", 0))
+        rows += int(profile.get("rows") or profile.get("records") or 0)
+    parts = []
+    for kind, count in _ranked(kinds):
+        part = f"{count:,} {kind}"
+        if kind == "code" and languages:
+            listed = ", ".join(f"{language} {n:,}" for language, n in _ranked(languages)[:6])
+            part += f" ({listed}; {symbols:,} symbols)"
+        parts.append(part)
+    text = "Content: " + ", ".join(parts)
+    return text + (f"; {rows:,} table rows / JSONL records" if rows else "") + "."
+
+
+def _ranked(counts: Counter[str]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
