@@ -84,7 +84,7 @@ def vector_candidates(
     conn = store.conn()
     embedder = embedder or shared_embedder(settings.embed_model)
     active = vdb.active_model(conn)
-    if active is None or vdb.count_vectors(conn) == 0:
+    if active is None:
         raise Unavailable(_no_vectors_reason(store, scope))
     if active != (embedder.model_id, embedder.dim):
         raise Unavailable(
@@ -100,6 +100,8 @@ def vector_candidates(
         )
     if rows is None:
         rows = vdb.knn(conn, query_vector, k + STAGING_SLACK, scope)
+    if not rows:  # checked after the KNN, which is quick when empty: counting vec0 rows is a full scan
+        raise Unavailable(_no_vectors_reason(store, scope))
     return Vectors([(chunk_id, 1.0 - distance) for chunk_id, distance in rows], _coverage_note(store, scope))
 
 
