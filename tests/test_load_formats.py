@@ -202,3 +202,19 @@ def test_a_load_killed_midway_leaves_the_store_consistent_and_the_next_load_resu
     fresh.write_text(_csv(40000), encoding="utf-8")
     (other,) = load_document(store, settings, "copy.csv").documents
     assert [t for _, t in _chunk_rows(store, doc.id)] == [t for _, t in _chunk_rows(store, other.id)]
+
+
+def test_shared_scifact_jsonl_and_tsv_load_with_exact_profiles(
+    shared_data: Path, settings: Settings, store: Store, project: Path
+) -> None:
+    for name in ("corpus.jsonl", "qrels-train.tsv"):
+        (project / name).write_bytes((shared_data / "scifact" / name).read_bytes())
+    corpus, qrels = load_document(store, settings, ".").documents[:2]
+    assert corpus.content_type == "jsonl" and corpus.profile is not None
+    assert corpus.profile["records"] == 5183 and "broken_lines" not in corpus.profile
+    assert {p["path"]: p["types"] for p in corpus.profile["paths"]}["$._id"] == {"string": 5183}
+    assert qrels.content_type == "tsv" and qrels.profile is not None and qrels.profile["rows"] == 919
+    score = next(c for c in qrels.profile["column_profiles"] if c["name"] == "score")
+    assert (score["type"], score["min"], score["max"]) == ("integer", 1, 1)
+    view = get_chunk(store, _chunk_rows(store, qrels.id)[0][0])
+    assert view.context == "query-id\tcorpus-id\tscore"
