@@ -101,6 +101,26 @@ def _text(errors: list[str], where: str, value: Any, limit: int, required: bool)
     return value
 
 
+def _chunk_id(errors: list[str], where: str, value: Any) -> int | None:
+    if value is None:
+        errors.append(f"{where}.chunk_id is missing")
+        return None
+    try:
+        return parse_id(value, "c")
+    except InvalidInput:
+        errors.append(f"{where}.chunk_id {value!r} is not a chunk id like 'c12'")
+        return None
+
+
+def _tags(errors: list[str], where: str, value: Any) -> tuple[str, ...]:
+    tags = _json_arg(value) or []
+    tags = [tags] if isinstance(tags, str) else tags
+    if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 60 for t in tags):
+        errors.append(f"{where}.tags must be a list of short strings")
+        return ()
+    return tuple(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))[:MAX_TAGS]
+
+
 def _finding(errors: list[str], i: int, raw: Any, ignored: set[str]) -> FindingIn | None:
     where = f"findings[{i}]"
     if not isinstance(raw, Mapping):
@@ -114,26 +134,14 @@ def _finding(errors: list[str], i: int, raw: Any, ignored: set[str]) -> FindingI
     severity = _text(errors, f"{where}.severity", raw.get("severity"), 20, False)
     if severity is not None and severity.lower() not in SEVERITIES:
         errors.append(f"{where}.severity {severity!r} is not one of {'|'.join(SEVERITIES)}")
-    chunk_id = None
-    if raw.get("chunk_id") is None:
-        errors.append(f"{where}.chunk_id is missing")
-    else:
-        try:
-            chunk_id = parse_id(raw["chunk_id"], "c")
-        except InvalidInput:
-            errors.append(f"{where}.chunk_id {raw['chunk_id']!r} is not a chunk id like 'c12'")
+    chunk_id = _chunk_id(errors, where, raw.get("chunk_id"))
     line = raw.get("line")
     if line is not None and (isinstance(line, bool) or not isinstance(line, int) or line < 1):
         errors.append(f"{where}.line must be a positive integer")
         line = None
-    tags = _json_arg(raw.get("tags")) or []
-    tags = [tags] if isinstance(tags, str) else tags
-    if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 60 for t in tags):
-        errors.append(f"{where}.tags must be a list of short strings")
-        tags = []
+    clean_tags = _tags(errors, where, raw.get("tags"))
     if title is None or evidence is None or chunk_id is None:
         return None
-    clean_tags = tuple(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))[:MAX_TAGS]
     return FindingIn(
         title.strip(),
         detail.strip(),
@@ -219,6 +227,30 @@ def _strings(errors: list[str], name: str, raw: Any, limit: int) -> tuple[str, .
     return tuple(s.strip() for s in raw if s.strip())
 
 
+def _findings(errors: list[str], raw: Any, ignored: set[str]) -> tuple[FindingIn, ...]:
+    raw = _json_arg(raw)
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.append(f"findings must be a list of objects, got {type(raw).__name__}")
+        return ()
+    if len(raw) > MAX_FINDINGS:
+        errors.append(f"{len(raw)} findings; at most {MAX_FINDINGS} per task (fold similar ones)")
+    parsed = [_finding(errors, i, item, ignored) for i, item in enumerate(raw[:MAX_FINDINGS])]
+    return tuple(f for f in parsed if f is not None)
+
+
+def _stats(errors: list[str], raw: Any) -> dict[str, Stat]:
+    raw = _json_arg(raw)
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        errors.append("stats must be an object {metric: {n, sum, min, max}}")
+        return {}
+    parsed = {str(metric): _stat(errors, str(metric), value) for metric, value in raw.items()}
+    return {metric: stat for metric, stat in parsed.items() if stat is not None}
+
+
 def parse_submission(
     findings: Any,
     summary: Any = None,
@@ -235,34 +267,17 @@ def parse_submission(
             "Send short verbatim quotes and at most a few dozen findings per task. " + SHAPE
         )
     errors: list[str] = []
-    findings = _json_arg(findings)
-    if findings is None:
-        findings = []
-    if not isinstance(findings, list):
-        errors.append(f"findings must be a list of objects, got {type(findings).__name__}")
-        findings = []
-    if len(findings) > MAX_FINDINGS:
-        errors.append(f"{len(findings)} findings; at most {MAX_FINDINGS} per task (fold similar ones)")
     ignored: set[str] = set()
-    parsed = [_finding(errors, i, raw, ignored) for i, raw in enumerate(findings[:MAX_FINDINGS])]
+    parsed = _findings(errors, findings, ignored)
     relevance_text = _text(errors, "relevance", relevance, 20, False)
     if relevance_text is not None and relevance_text.lower() not in RELEVANCES:
         errors.append(f"relevance {relevance_text!r} is not one of {'|'.join(RELEVANCES)}")
-    stats = _json_arg(stats)
-    stat_values: dict[str, Stat] = {}
-    if stats is not None and not isinstance(stats, Mapping):
-        errors.append("stats must be an object {metric: {n, sum, min, max}}")
-    elif stats:
-        for metric, raw in stats.items():
-            stat = _stat(errors, str(metric), raw)
-            if stat is not None:
-                stat_values[str(metric)] = stat
     submission = Submission(
-        findings=tuple(f for f in parsed if f is not None),
+        findings=parsed,
         summary=_text(errors, "summary", summary, MAX_DETAIL, False),
         relevance=relevance_text.lower() if relevance_text else None,
         counts=_counts(errors, counts),
-        stats=stat_values,
+        stats=_stats(errors, stats),
         follow_up=_strings(errors, "follow_up", follow_up, MAX_FOLLOW_UPS),
         ignored_keys=tuple(sorted(ignored)),
     )

@@ -6,36 +6,26 @@ in `tasks`; merging the results is in `synthesis`.
 """
 
 import json
-import math
-import re
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from . import analysts
+from . import analysts, planning
 from .answers import shorten
 from .config import Settings
 from .errors import InvalidInput, NotFound
 from .ids import format_id, parse_id, parse_ids
+from .planning import MAX_TASK_TOKENS, MIN_TASK_TOKENS, TASKS_PER_AGENT, PlannedTask, spawn_plan
 from .store import Store
 from .store import jobs as db
 
-MAX_TASK_TOKENS = 8000  # chunk text of one task; with instructions it stays under a tool result's ~10k
-MIN_TASK_TOKENS = 500
-CHUNK_OVERHEAD_TOKENS = 20  # the header line each chunk gets in a claimed task
-CHARS_PER_TOKEN = 4
-TOKEN_PIECE = re.compile(r"\d{1,3}|[^\W\d_]{1,6}|[^\w\s]{1,2}|_|\n")
-DENSITY_SAMPLE = 12  # chunks per document read to estimate its token density
 DEFAULT_TOP_K = 50
 MAX_TOP_K = 2000
 SEARCH_PAGE = 50  # search_chunks' page size
 MAX_QUERY_CHARS = 4000
 MAX_ATTEMPTS = 3  # claims of one task before it ends as failed
-TASKS_PER_AGENT = 8  # an analyst stops after this many tasks, so its context stays small
-MAX_PARALLEL_AGENTS = 8
 MIN_DONE_FOR_RATE = 2  # throughput and ETA need a few completed tasks to mean anything
 MIN_RATE_SECONDS = 1.0
 
@@ -46,75 +36,6 @@ def now() -> float:
 
 def clock(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def chunk_tokens(size_chars: int, density: float = 1 / CHARS_PER_TOKEN) -> int:
-    return math.ceil(size_chars * density) + CHUNK_OVERHEAD_TOKENS
-
-
-def token_density(texts: Sequence[str]) -> float:
-    """Tokens per character of a sample: prose is ~1/4, CSV and numbers much denser (~1/2).
-
-    Counted as digit runs of up to 3, letter runs of up to 6, punctuation in pairs, and line
-    breaks — close to what a BPE tokenizer does with such text, and never below the prose ratio.
-    """
-    chars = sum(len(t) for t in texts)
-    if not chars:
-        return 1 / CHARS_PER_TOKEN
-    pieces = sum(len(TOKEN_PIECE.findall(t)) for t in texts)
-    return max(1 / CHARS_PER_TOKEN, pieces / chars)
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedTask:
-    analyst: str
-    chunks: tuple[Any, ...]  # plan rows: id, document_id, ordinal, size, content_hash
-    tokens: int
-
-
-def group_chunks(docs: Sequence[tuple[str, float, list[Any]]], budget: int) -> list[PlannedTask]:
-    """Consecutive chunks into tasks of at most `budget` tokens; small documents of one analyst share a task.
-
-    A document that does not fit in the room left starts a new task, so a large document's tasks
-    each cover consecutive chunks of that document alone.
-    """
-    tasks: list[PlannedTask] = []
-    current: list[Any] = []
-    used, current_analyst = 0, ""
-
-    def flush() -> None:
-        nonlocal current, used
-        if current:
-            tasks.append(PlannedTask(current_analyst, tuple(current), used))
-        current, used = [], 0
-
-    for analyst, density, rows in docs:
-        doc_tokens = sum(chunk_tokens(r["size"], density) for r in rows)
-        if analyst != current_analyst or used + doc_tokens > budget:
-            flush()
-            current_analyst = analyst
-        for row in rows:
-            size = chunk_tokens(row["size"], density)
-            if current and used + size > budget:
-                flush()
-            current.append(row)
-            used += size
-    flush()
-    return tasks
-
-
-def spawn_plan(per_analyst: Counter[str]) -> dict[str, int]:
-    """How many agents of each kind to start at once: enough for the work, bounded in total."""
-    wanted = {a: math.ceil(n / TASKS_PER_AGENT) for a, n in per_analyst.items() if n}
-    total = sum(wanted.values())
-    if total <= MAX_PARALLEL_AGENTS:
-        return dict(sorted(wanted.items()))
-    shares = {a: max(1, math.floor(MAX_PARALLEL_AGENTS * w / total)) for a, w in wanted.items()}
-    for a in sorted(wanted, key=lambda a: -wanted[a]):
-        if sum(shares.values()) >= MAX_PARALLEL_AGENTS:
-            break
-        shares[a] += 1
-    return dict(sorted(shares.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,53 +127,27 @@ def create_job(
         document_ids = _json_list(document_ids)  # Claude Code sometimes sends lists as JSON strings
     doc_ids = parse_ids(document_ids, "d")
     search = search.strip() if isinstance(search, str) and search.strip() else None
-    k = DEFAULT_TOP_K if top_k is None else top_k
-    if not 1 <= k <= MAX_TOP_K:
-        raise InvalidInput(f"top_k={k} is out of range; use 1–{MAX_TOP_K}.")
+    k = _check_top_k(top_k)
     hit_ids = _search_chunk_ids(store, settings, search, doc_ids, k) if search else None
     with store.write() as conn:
         docs = db.ready_documents(conn, doc_ids)
         _check_documents(docs, doc_ids)
-        by_doc = {d["id"]: d for d in docs}
-        if hit_ids is not None:
-            rows = db.chunk_plan_rows_by_id(conn, hit_ids) if hit_ids else []
-            if not rows:
-                raise NotFound(
-                    f"search {search!r} found no chunks; try other words, or omit search for full coverage."
-                )
-            grouped: dict[int, list[Any]] = {}
-            for r in rows:
-                grouped.setdefault(r["document_id"], []).append(r)
-            per_doc = [(by_doc[d], grouped[d]) for d in sorted(grouped) if d in by_doc]
-        else:
-            per_doc = [(d, db.chunk_plan_rows(conn, d["id"])) for d in docs]
-        plan = [
-            (analyst or analysts.analyst_for(d["content_type"]), _density(conn, d["id"]), rows)
-            for d, rows in per_doc
-            if rows
-        ]
-        if not plan:
+        per_doc = _scoped_rows(conn, docs, hit_ids, search)
+        tasks = planning.plan_tasks(conn, per_doc, analyst, budget)
+        if not tasks:
             raise NotFound("The documents have no chunks; load_document them again.")
-        tasks = group_chunks(plan, budget)
-        chunks = sum(len(t.chunks) for t in tasks)
-        scope = {
-            "document_ids": doc_ids,
-            "search": search,
-            "top_k": k if search else None,
-            "analyst": analyst,
-        }
-        job_id = db.insert_job(
-            conn, query.strip(), scope, budget, settings.lease_seconds, MAX_ATTEMPTS, chunks, now()
-        )
-        for ordinal, task in enumerate(tasks):
-            task_id = db.insert_task(conn, job_id, 0, ordinal, task.analyst, task.tokens, None)
-            db.insert_task_chunks(conn, task_id, task.chunks)
+        scope = {"document_ids": doc_ids, "search": search, "top_k": k if search else None}
+        job_id = _insert_job(conn, settings, query.strip(), {**scope, "analyst": analyst}, budget, tasks)
+    return _job_plan(job_id, query.strip(), tasks, search)
+
+
+def _job_plan(job_id: int, query: str, tasks: list[PlannedTask], search: str | None) -> JobPlan:
     per_analyst = Counter(t.analyst for t in tasks)
     return JobPlan(
         job_id,
-        query.strip(),
+        query,
         len(tasks),
-        chunks,
+        sum(len(t.chunks) for t in tasks),
         len({r["document_id"] for t in tasks for r in t.chunks}),
         sum(t.tokens for t in tasks),
         dict(sorted(per_analyst.items())),
@@ -261,8 +156,40 @@ def create_job(
     )
 
 
-def _density(conn: Any, document_id: int) -> float:
-    return token_density(db.chunk_sample(conn, document_id, DENSITY_SAMPLE))
+def _check_top_k(top_k: int | None) -> int:
+    k = DEFAULT_TOP_K if top_k is None else top_k
+    if not 1 <= k <= MAX_TOP_K:
+        raise InvalidInput(f"top_k={k} is out of range; use 1–{MAX_TOP_K}.")
+    return k
+
+
+def _scoped_rows(
+    conn: Any, docs: list[Any], hit_ids: list[int] | None, search: str | None
+) -> list[tuple[Any, list[Any]]]:
+    """(document, chunk rows) to plan: every chunk, or the search hits grouped by document in order."""
+    if hit_ids is None:
+        return [(d, db.chunk_plan_rows(conn, d["id"])) for d in docs]
+    rows = db.chunk_plan_rows_by_id(conn, hit_ids) if hit_ids else []
+    if not rows:
+        raise NotFound(
+            f"search {search!r} found no chunks; try other words, or omit search for full coverage."
+        )
+    by_doc = {d["id"]: d for d in docs}
+    grouped: dict[int, list[Any]] = {}
+    for r in rows:
+        grouped.setdefault(r["document_id"], []).append(r)
+    return [(by_doc[d], grouped[d]) for d in sorted(grouped) if d in by_doc]
+
+
+def _insert_job(
+    conn: Any, settings: Settings, query: str, scope: dict[str, Any], budget: int, tasks: list[PlannedTask]
+) -> int:
+    chunks = sum(len(t.chunks) for t in tasks)
+    job_id = db.insert_job(conn, query, scope, budget, settings.lease_seconds, MAX_ATTEMPTS, chunks, now())
+    for ordinal, task in enumerate(tasks):
+        task_id = db.insert_task(conn, job_id, 0, ordinal, task.analyst, task.tokens, None)
+        db.insert_task_chunks(conn, task_id, task.chunks)
+    return job_id
 
 
 def _json_list(text: str) -> list[str | int]:

@@ -246,29 +246,33 @@ def paginate(themes: Sequence[Theme], offset: int, budget: int, pages: int) -> P
     )
 
 
-def synthesize(
-    store: Store, job_id: str | int, offset: int = 0, page_chars: int = PAGE_CHARS, max_pages: int = MAX_PAGES
-) -> Synthesis:
-    """Merge a job's results; plans a reduce level when the findings would not fit in `max_pages`."""
-    number = parse_id(job_id, "j")
-    if offset < 0:
-        raise InvalidInput(f"offset must be 0 or more (got {offset}).")
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """Everything synthesize reads, from one consistent snapshot."""
+
+    job: Any
+    states: dict[tuple[int, str], int]
+    results: list[Any]  # done level-0 tasks: counts, stats, follow-ups, summaries
+    view: int
+    reduce_open: bool
+    reduce_results: list[Any]
+    missing: list[Any]
+    coverage: Coverage
+    unverified: list[Any]
+    verified_total: int
+    themes: list[Theme]
+
+
+def _gather(store: Store, number: int) -> _Inputs:
     with store.read() as conn:
         job = job_or_raise(conn, number)
         states = db.task_state_counts(conn, number)
-        results = db.done_task_results(conn, number, 0)
         view, reduce_open = _view_level(states, db.max_level(conn, number))
-        key = (
-            str(store.path),
-            number,
-            job["created_at"],
-            view,
-            db.findings_signature(conn, number, view),
-            (states.get((view, "done"), 0), states.get((view, "failed"), 0)),
-        )
+        key = (str(store.path), number, job["created_at"], view, db.findings_signature(conn, number, view),
+               (states.get((view, "done"), 0), states.get((view, "failed"), 0)))  # fmt: skip
         cached = _cached_themes(key)
-        if cached is None:
-            rows = db.finding_rows(conn, number, view) + _carried_over(conn, number, view)
+        rows = [] if cached else db.finding_rows(conn, number, view) + _carried_over(conn, number, view)
+        results = db.done_task_results(conn, number, 0)
         reduce_results = db.done_task_results(conn, number, view) if view else []
         missing = db.missing_chunks(conn, number)
         coverage = Coverage(db.done_chunk_count(conn, number), job["chunks"])
@@ -276,35 +280,45 @@ def synthesize(
     if cached is None:
         verified = [r for r in rows if r["verified"]]
         cached = _remember_themes(key, len(verified), build_themes(fold_findings(verified)))
-    verified_total, themes = cached
-    pages = count_pages(themes, page_chars)
+    return _Inputs(
+        job, states, results, view, reduce_open, reduce_results, missing, coverage, unverified, *cached
+    )
+
+
+def _draft(i: _Inputs, offset: int, pages: int) -> Synthesis:
+    """The synthesis with a one-item page: its text measures the room the header leaves."""
     tasks = {
-        s: sum(n for (_, st), n in states.items() if st == s)
+        s: sum(n for (_, st), n in i.states.items() if st == s)
         for s in ("pending", "claimed", "done", "failed")
     }
-    counts = sum_counts(json.loads(r["counts"]) for r in results if r["counts"])
-    draft = Synthesis(
-        number,
-        job["query"],
-        view,
-        coverage,
-        tasks,
-        _missing_ranges(missing)[:MAX_MISSING_RANGES],
-        cap_counts(counts),
+    counts = sum_counts(json.loads(r["counts"]) for r in i.results if r["counts"])
+    return Synthesis(
+        i.job["id"], i.job["query"], i.view, i.coverage, tasks,
+        _missing_ranges(i.missing)[:MAX_MISSING_RANGES], cap_counts(counts),
         {d: sum(v.values()) for d, v in counts.items()},
-        merge_stats(json.loads(r["stats"]) for r in results if r["stats"]),
-        paginate(themes, offset, 0, pages),
-        verified_total,
-        _follow_ups([*results, *reduce_results]),
-        [_unverified(r) for r in unverified[:MAX_UNVERIFIED_SHOWN]],
-        len(unverified),
-        _summaries(results),
-        None,
-    )
+        merge_stats(json.loads(r["stats"]) for r in i.results if r["stats"]),
+        paginate(i.themes, offset, 0, pages), i.verified_total, _follow_ups([*i.results, *i.reduce_results]),
+        [_unverified(r) for r in i.unverified[:MAX_UNVERIFIED_SHOWN]], len(i.unverified),
+        _summaries(i.results), None,
+    )  # fmt: skip
+
+
+def synthesize(
+    store: Store, job_id: str | int, offset: int = 0, page_chars: int = PAGE_CHARS, max_pages: int = MAX_PAGES
+) -> Synthesis:
+    """Merge a job's results; plans a reduce level when the findings would not fit in `max_pages`."""
+    number = parse_id(job_id, "j")
+    if offset < 0:
+        raise InvalidInput(f"offset must be 0 or more (got {offset}).")
+    inputs = _gather(store, number)
+    pages = count_pages(inputs.themes, page_chars)
+    draft = _draft(inputs, offset, pages)
     room = max(page_chars // 4, page_chars - len(draft.to_text()) - NEXT_LINE_CHARS)
-    page = paginate(themes, offset, room, pages)
-    level0_open = states.get((0, "pending"), 0) + states.get((0, "claimed"), 0)
-    nxt, note = _next_step(store, job, view, reduce_open, level0_open, page, themes, max_pages)
+    page = paginate(inputs.themes, offset, room, pages)
+    level0_open = inputs.states.get((0, "pending"), 0) + inputs.states.get((0, "claimed"), 0)
+    nxt, note = _next_step(
+        store, inputs.job, inputs.view, inputs.reduce_open, level0_open, page, inputs.themes, max_pages
+    )
     return replace(draft, page=page, next=nxt, note=note)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rlm_mcp import analysts, jobs, tasks
+from rlm_mcp import analysts, jobs, planning, tasks
 from rlm_mcp.answers import render
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import InvalidInput, NotFound
@@ -39,13 +39,13 @@ def test_full_coverage_groups_consecutive_chunks_within_the_token_budget(
     texts = _texts(100, 2000)
     _, ids = add_document(store, "log.txt", texts)
     expected, used = 1, 0
-    for size in (jobs.chunk_tokens(len(t)) for t in texts):  # greedy: a task takes chunks while they fit
+    for size in (planning.chunk_tokens(len(t)) for t in texts):  # greedy: a task takes chunks while they fit
         expected, used = (expected + 1, size) if used + size > 2000 else (expected, used + size)
     plan = jobs.create_job(store, settings, "storms?", task_tokens=2000)
     assert plan.chunks == 100 and plan.tasks == expected and plan.analysts == {analysts.CHUNK: expected}
     covered: list[int] = []
     while (claim := tasks.claim_task(store, plan.job_id, "w")).task_id is not None:
-        assert sum(jobs.chunk_tokens(len(c.text)) for c in claim.chunks) <= 2000
+        assert sum(planning.chunk_tokens(len(c.text)) for c in claim.chunks) <= 2000
         covered += [c.chunk_id for c in claim.chunks]
     assert covered == ids  # every chunk once, in document order
 
@@ -254,13 +254,13 @@ def test_dense_content_gets_smaller_tasks_so_each_claim_fits_one_result(
     rows = ["\n".join(f"{i * 50 + k},open,{k * 7},Oslo" for k in range(50)) for i in range(40)]
     add_document(store, "t.csv", rows, content_type="csv", context="id,status,amount,city")
     add_document(store, "p.txt", _texts(40, 1200))
-    plan = jobs.create_job(store, settings, "q", task_tokens=jobs.MAX_TASK_TOKENS)
+    plan = jobs.create_job(store, settings, "q", task_tokens=planning.MAX_TASK_TOKENS)
     sizes: dict[str, list[int]] = {}
     while (claim := tasks.claim_task(store, plan.job_id, "w")).task_id is not None:
         sizes.setdefault(claim.analyst or "", []).append(
             sum(len(c.text) + len(c.context) for c in claim.chunks)
         )
-        assert len(claim.to_text()) < 8 * jobs.MAX_TASK_TOKENS // 2 + 4000  # CSV: ~2 chars per token
+        assert len(claim.to_text()) < 8 * planning.MAX_TASK_TOKENS // 2 + 4000  # CSV: ~2 chars per token
     assert max(sizes[analysts.DATA]) < max(sizes[analysts.CHUNK]) * 0.7
-    assert jobs.token_density(["The harbour master logged ships."]) == 0.25
-    assert jobs.token_density(["0,open,292,Oslo\n"]) > 0.4
+    assert planning.token_density(["The harbour master logged ships."]) == 0.25
+    assert planning.token_density(["0,open,292,Oslo\n"]) > 0.4

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from .jobs_support import add_document
 pytestmark = pytest.mark.anyio
 
 TASKS = 1000
+LEASE = 2  # seconds: short, so the test waits for one expiry and no longer
 WORKERS_PER_SERVER = 4
 CHUNK = "Ship {i} entered the harbour at dawn carrying cargo and a storm report. "
 WORKER_SCRIPT = """
@@ -128,7 +130,7 @@ async def test_a_killed_workers_task_is_completed_by_another_after_its_lease(
 ) -> None:
     store = open_store(settings.db_path)
     add_document(store, "log.txt", ["the one line that matters"])
-    jobs.create_job(store, dataclasses.replace(settings, lease_seconds=2), "what matters?")
+    jobs.create_job(store, dataclasses.replace(settings, lease_seconds=LEASE), "what matters?")
     store.close()
     worker = subprocess.Popen(
         [sys.executable, "-c", WORKER_SCRIPT, json.dumps(project_env(project))],
@@ -144,20 +146,22 @@ async def test_a_killed_workers_task_is_completed_by_another_after_its_lease(
         os.killpg(worker.pid, signal.SIGKILL)  # the worker and the server it started, mid-task
         worker.wait()
         worker.stdout.close()  # type: ignore[union-attr]
+    store = open_store(settings.db_path)
+    (expires,) = store.conn().execute("SELECT lease_expires_at FROM tasks WHERE id = 1").fetchone()
+    store.close()
     async with Client(_server(project)) as client:
-        blocked = await _call(client, "claim_task", job_id="j1", worker="rescuer")
-        assert blocked["task_id"] is None and blocked["in_progress"] == 1
-        with anyio.fail_after(15):
-            while not (claim := await _call(client, "claim_task", job_id="j1", worker="rescuer"))["task_id"]:
+        with anyio.fail_after(LEASE + 15):
+            while True:
+                before = time.time()
+                claim = await _call(client, "claim_task", job_id="j1", worker="rescuer")
+                if claim["task_id"]:
+                    break
+                assert claim["in_progress"] == 1 and before < expires + 1  # held while the lease runs
                 await anyio.sleep(0.2)
+        assert time.time() >= expires  # never handed out before the lease ran out
         assert claim["task_id"] == "t1" and claim["attempt"] == 2
-        await _call(
-            client,
-            "submit_findings",
-            task_id="t1",
-            worker="rescuer",
-            findings=[{"title": "It matters", "detail": "", "evidence": "the one line", "chunk_id": "c1"}],
-        )
+        finding = {"title": "It matters", "detail": "", "evidence": "the one line", "chunk_id": "c1"}
+        await _call(client, "submit_findings", task_id="t1", worker="rescuer", findings=[finding])
         status = await _call(client, "job_status", job_id="j1")
     assert status["tasks"] == {"pending": 0, "claimed": 0, "done": 1, "failed": 0}
     assert status["coverage"]["ratio"] == 1.0
