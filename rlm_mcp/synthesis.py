@@ -58,6 +58,7 @@ class Synthesis:
     summaries: list[dict[str, Any]]
     next: dict[str, Any] | None
     note: str | None = None
+    search: str | None = None  # a search-scoped job covers the hits, not whole documents
 
     @property
     def partial(self) -> bool:
@@ -67,6 +68,7 @@ class Synthesis:
         data: dict[str, Any] = {
             "job_id": format_id("j", self.job_id),
             "query": self.query,
+            "search": self.search,
             "partial": self.partial,
             "level": self.level,
             "coverage": {**self.coverage.to_json(), "missing": self.missing},
@@ -299,7 +301,7 @@ def _draft(i: _Inputs, offset: int, pages: int) -> Synthesis:
         merge_stats(json.loads(r["stats"]) for r in i.results if r["stats"]),
         paginate(i.themes, offset, 0, pages), i.verified_total, _follow_ups([*i.results, *i.reduce_results]),
         [_unverified(r) for r in i.unverified[:MAX_UNVERIFIED_SHOWN]], len(i.unverified),
-        _summaries(i.results), None,
+        _summaries(i.results), None, None, json.loads(i.job["scope"]).get("search"),
     )  # fmt: skip
 
 

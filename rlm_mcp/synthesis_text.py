@@ -27,9 +27,10 @@ class Page:
 
 def _coverage_lines(s: "Synthesis") -> list[str]:
     c = s.coverage
+    scope = f" — only the chunks search {s.search!r} found, not whole documents" if s.search else ""
     if c.ratio >= 1.0:
-        return [f"Coverage: {c.done}/{c.total} chunks (100%)."]
-    lines = [f"PARTIAL — coverage {c.done}/{c.total} chunks ({c.ratio:.1%}). Missing:"]
+        return [f"Coverage: {c.done}/{c.total} chunks (100%){scope}."]
+    lines = [f"PARTIAL — coverage {c.done}/{c.total} chunks ({c.ratio:.1%}){scope}. Missing:"]
     for m in s.missing:
         states = ", ".join(f"{n} {state}" for state, n in m["states"].items())
         why = f"; {m['errors'][0]}" if m["errors"] else ""

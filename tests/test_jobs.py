@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rlm_mcp import analysts, jobs, planning, tasks
+from rlm_mcp import analysts, jobs, planning, synthesis, tasks
 from rlm_mcp.answers import render
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import InvalidInput, NotFound
@@ -102,6 +102,10 @@ def test_search_scoped_job_covers_only_the_hits(project: Path, store: Store, set
     assert 1 <= plan.chunks <= 8 and plan.search == "kraken"
     claim = tasks.claim_task(store, plan.job_id, "w")
     assert all("kraken" in c.text for c in claim.chunks)
+    merged = synthesis.synthesize(store, plan.job_id)
+    assert (
+        merged.to_json()["search"] == "kraken" and "only the chunks search 'kraken' found" in merged.to_text()
+    )
     with pytest.raises(NotFound, match="found no chunks"):
         jobs.create_job(store, settings, "q", search="zeppelin")
 
@@ -264,3 +268,25 @@ def test_dense_content_gets_smaller_tasks_so_each_claim_fits_one_result(
     assert max(sizes[analysts.DATA]) < max(sizes[analysts.CHUNK]) * 0.7
     assert planning.token_density(["The harbour master logged ships."]) == 0.25
     assert planning.token_density(["0,open,292,Oslo\n"]) > 0.4
+
+
+def test_reloading_a_changed_document_fails_its_open_tasks_and_keeps_done_work(
+    project: Path, store: Store, settings: Settings
+) -> None:
+    (project / "a.md").write_text(
+        "\n\n".join(f"# S{i}\n\n" + "calm seas. " * 150 for i in range(6)), encoding="utf-8"
+    )
+    load_document(store, settings, "a.md")
+    plan = jobs.create_job(store, settings, "q", task_tokens=500)
+    done = tasks.claim_task(store, plan.job_id, "w")
+    first = done.chunks[0]
+    finding = {"title": "Calm", "detail": "", "evidence": "calm seas.", "chunk_id": first.chunk_id}
+    tasks.submit_findings(store, done.task_id or 0, "w", [finding])
+    (project / "a.md").write_text("# New\n\nstorm now.\n", encoding="utf-8")
+    assert load_document(store, settings, "a.md").documents[0].status == "updated"
+    claim = tasks.claim_task(store, plan.job_id, "w")
+    assert claim.task_id is None and claim.skipped and "create_job again" in claim.skipped[0]
+    merged = synthesis.synthesize(store, plan.job_id).to_json()
+    assert merged["partial"] and merged["tasks"]["failed"] == plan.tasks - 1
+    assert [f["title"] for t in merged["themes"] for f in t["findings"]] == ["Calm"]
+    assert "reloaded or removed" in merged["coverage"]["missing"][0]["errors"][0]
