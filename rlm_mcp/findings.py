@@ -307,8 +307,32 @@ class EvidenceMatch:
     line: int | None
 
 
+# One character for one, so positions in the flattened text still map back to lines.
+TYPOGRAPHY = str.maketrans(
+    {
+        "‘": "'",
+        "’": "'",
+        "‚": "'",
+        "‛": "'",
+        "′": "'",
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "‟": '"',
+        "″": '"',
+        "–": "-",
+        "—": "-",
+        "‐": "-",
+        "‑": "-",
+        "−": "-",
+    }
+)
+
+
 def _flat(text: str) -> str:
-    return " ".join(text.split())
+    """Whitespace collapsed and typographic quotes and dashes made plain: a model quoting “text”
+    as "text" (or an em dash as a hyphen) still quotes verbatim."""
+    return " ".join(text.translate(TYPOGRAPHY).split())
 
 
 def _find_parts(haystack: str, parts: Sequence[str]) -> int:

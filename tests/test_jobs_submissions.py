@@ -183,3 +183,10 @@ def test_unknown_finding_fields_are_ignored_and_said(store: Store, claimed: task
     assert result.accepted and "Ignored unknown finding fields: confidence" in result.to_text()
     tags = store.conn().execute("SELECT tags FROM findings").fetchone()[0]
     assert json.loads(tags) == ["ports"]
+
+
+def test_evidence_with_plain_quotes_matches_typographic_quotes_in_the_text() -> None:
+    index = EvidenceIndex([Source(7, "He said, \u201cI\u2019m here\u201d \u2014 and left.\nNext line", 40)])
+    found = index.locate('He said, "I\'m here" - and left.', 7)
+    assert found is not None and (found.chunk_id, found.line) == (7, 40)
+    assert index.locate('He said, "I am here"', 7) is None
