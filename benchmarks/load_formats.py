@@ -39,6 +39,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process, all threads: steadier than wall time on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def size_of(path: Path) -> int:
     return (
         sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
@@ -126,7 +132,13 @@ def run_chunker(path: Path, content_type: str) -> dict[str, Any]:
     profile = chunker.profile() or {}
     seconds = time.perf_counter() - start
     rows = profile.get("rows") or profile.get("records") or profile.get("elements") or 0
-    return {"seconds": seconds, "chunks": chunks, "rows": rows, "peak_rss_mb": peak_rss_mb()}
+    return {
+        "seconds": seconds,
+        "chunks": chunks,
+        "rows": rows,
+        "peak_rss_mb": peak_rss_mb(),
+        "cpu": cpu_seconds(),
+    }
 
 
 def run_load(path: Path, workdir: Path) -> dict[str, Any]:
@@ -156,7 +168,7 @@ def run_load(path: Path, workdir: Path) -> dict[str, Any]:
     rows = profile.get("rows") or profile.get("records") or profile.get("elements") or 0
     figures: dict[str, Any] = {
         "seconds": seconds, "chunks": sum(d.chunks for d in docs), "rows": rows, "files": len(docs),
-        "skipped": sum(result.skipped.values()), "peak_rss_mb": peak_rss_mb(),
+        "skipped": sum(result.skipped.values()), "peak_rss_mb": peak_rss_mb(), "cpu": cpu_seconds(),
     }  # fmt: skip
     if path.is_dir():
         figures.update(definition_share(store, docs))
@@ -230,7 +242,7 @@ def report(name: str, path: Path, content_type: str, workdir: Path) -> None:
         line = (
             f"  {label}{figures['seconds']:7.1f} s  {megabytes / figures['seconds']:6.1f} MB/s  "
             f"{per_second:10,.0f} {unit}  {figures['chunks']:9,} chunks  "
-            f"peak RSS {figures['peak_rss_mb']:5.0f} MB"
+            f"peak RSS {figures['peak_rss_mb']:5.0f} MB  CPU {figures['cpu']:6.1f} s"
         )
         print(line, flush=True)
         if "definition_start_share" in figures:
