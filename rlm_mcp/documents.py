@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .answers import shorten
+from .chunking.profiles import compact_profile
 from .errors import InvalidInput, NotFound
 from .ids import format_id, parse_id
 from .search import location
@@ -12,6 +13,7 @@ from .store import Store
 from .store import documents as db
 
 MAX_LIST_LIMIT = 200
+LISTED_PROFILE_ITEMS = 8  # columns or JSON paths per listed document (a 2,500-column CSV stays small)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,9 @@ def list_documents(store: Store, offset: int = 0, limit: int = 50) -> DocumentLi
             "content_type": r["content_type"],
             "bytes": r["bytes"],
             "chunks": r["chunks"],
-            "profile": json.loads(r["profile"]) if r["profile"] else None,
+            "profile": compact_profile(json.loads(r["profile"]), LISTED_PROFILE_ITEMS)
+            if r["profile"]
+            else None,
         }
         for r in rows
     )

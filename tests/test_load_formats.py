@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from rlm_mcp.config import Settings
-from rlm_mcp.documents import get_chunk
+from rlm_mcp.documents import get_chunk, list_documents
 from rlm_mcp.loading import BATCH_CHUNKS, load_document
 from rlm_mcp.search import search_chunks
 from rlm_mcp.store import Store
@@ -137,6 +137,7 @@ def test_a_2500_column_csv_gives_a_compact_answer(project: Path, settings: Setti
     assert len(answer) < 12000
     profile = result.to_json()["documents"][0]["profile"]
     assert profile["column_profiles_omitted"] == 2460 and profile["column_types"] == {"integer": 2500}
+    assert len(json.dumps(list_documents(store).to_json())) < 3000
 
 
 def test_reloading_a_changed_csv_keeps_the_unchanged_chunk_rows_and_counts_the_changed(
