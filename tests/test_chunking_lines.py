@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rlm_mcp.chunking import CONTENT_TYPES, make_chunker
-from rlm_mcp.chunking.base import HARD_MAX_CHARS, TARGET_CHARS
+from rlm_mcp.chunking.base import HARD_MAX_CHARS, MAX_CHARS
 from rlm_mcp.chunking.code import CodeChunker
 from rlm_mcp.chunking.detect import detect_content_type, language_for
 from rlm_mcp.chunking.lines import LineWindowChunker
@@ -24,7 +24,8 @@ def test_log_windows_own_each_line_once_and_carry_overlap_as_marked_context() ->
     chunker = LineWindowChunker("log")
     chunks = list(chunker.chunks(io.StringIO(LOG)))
     assert "".join(c.text for c in chunks) == LOG
-    assert all(len(c.text) <= TARGET_CHARS for c in chunks)
+    assert all(len(c.text) <= MAX_CHARS for c in chunks)
+    assert 800 < len(LOG) / len(chunks) < 2000
     for before, after in itertools.pairwise(chunks):
         assert after.start_line == before.end_line + 1
         last_lines = before.text.splitlines()[-3:]
@@ -94,3 +95,10 @@ def test_make_chunker_knows_every_content_type_and_refuses_others(tmp_path: Path
     assert isinstance(chunker, CodeChunker) and chunker.language == "ruby"
     with pytest.raises(InvalidInput, match="content_type 'xml' is not known"):
         make_chunker("xml", tmp_path / "x.xml")
+
+
+def test_a_line_edited_in_the_middle_of_a_log_changes_only_the_windows_around_it() -> None:
+    before = list(LineWindowChunker("log").chunks(io.StringIO(LOG)))
+    edited = LOG.replace("handled request 600\n", "handled request 600 after a retry\n")
+    after = list(LineWindowChunker("log").chunks(io.StringIO(edited)))
+    assert len([c for c in after if c.text not in {b.text for b in before}]) <= 2

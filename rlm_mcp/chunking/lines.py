@@ -1,16 +1,22 @@
 """Logs and other line-oriented text: windows of whole lines with overlap carried as marked context.
 
+Window ends are content-defined (boundaries.py), so a line edited in the middle of a log changes
+the window around it only, and appended lines change only the last window.
+
 The last lines of the previous window travel in `context` under an `[overlap …]` marker; they are
 owned by the previous chunk alone, so counting lines across chunks stays exact.
 """
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from .base import HARD_MAX_CHARS, TARGET_CHARS, Chunk, read_lines, split_long
+from .base import HARD_MAX_CHARS, MAX_CHARS, Chunk, read_lines, split_long
+from .boundaries import Cutter, records_per_chunk
 
+SAMPLE_LINES = 32  # the first lines set how many go in a window
 OVERLAP_LINES = 3
 OVERLAP_MAX_CHARS = 400
 LEVEL = re.compile(r"\b(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|SEVERE|FATAL|CRITICAL)\b")
@@ -41,14 +47,21 @@ class LineWindowChunker:
         window: list[tuple[int, str]] = []
         size = 0
         overlap = ""
-        for number, line in self._whole_lines(text):
-            if window and size + len(line) > TARGET_CHARS:
+        lines = self._whole_lines(text)
+        head = list(itertools.islice(lines, SAMPLE_LINES))
+        cutter = Cutter(records_per_chunk([line for _, line in head]))
+        for number, line in itertools.chain(head, lines):
+            if window and size + len(line) > MAX_CHARS:
                 yield self._chunk(window, overlap)
                 overlap = self._overlap(window)
                 window, size = [], 0
             window.append((number, line))
             size += len(line)
-        if window and any(line.strip() for _, line in window):
+            if cutter.cut_after(line, len(window)):  # content-defined: an edit moves only nearby ends
+                yield self._chunk(window, overlap)
+                overlap = self._overlap(window)
+                window, size = [], 0
+        if window:
             yield self._chunk(window, overlap)
 
     def _whole_lines(self, text: TextIO) -> Iterator[tuple[int, str]]:
