@@ -171,3 +171,8 @@ def test_a_row_inserted_near_the_top_changes_only_the_chunks_around_it() -> None
     old = {c.text for c in before}
     changed = [c for c in after if c.text not in old]
     assert len(before) > 50 and len(changed) <= 2
+
+
+def test_a_stray_quote_inside_a_field_is_data_not_a_problem() -> None:
+    chunks, profile = _run("name,height\nann,5'11\"\n")
+    assert "problems" not in profile and chunks[0].text == "ann,5'11\"\n"

@@ -107,10 +107,15 @@ class TabularChunker:
             else:
                 yield from self._irregular(batch)
         yield from self._flush()
-        if last[0].count('"') % 2 and not any(
+        if self._opens_quote(last[0]) and not any(
             p.get("error") == "unterminated quoted field" for p in self.problems
         ):
             self._problems.append({"line": last[1], "error": "unterminated quoted field"})
+
+    def _opens_quote(self, raw: str) -> bool:
+        """The last record ends inside a quoted field (a stray `5'11"` inside a field does not count)."""
+        opens = raw.startswith('"') or f'{self.delimiter or ","}"' in raw
+        return opens and raw.count('"') % 2 == 1
 
     @property
     def problems(self) -> list[dict[str, Any]]:
