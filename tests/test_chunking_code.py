@@ -232,3 +232,24 @@ def test_stdlib_module_chunks_start_at_definitions_and_tile_the_file() -> None:
     at_definition = sum(n in starts for n in first_code)
     assert at_definition / len(whole) > 0.9
     assert profile["symbols"] >= len(starts) * 0.5
+
+
+def _method_bodies(template: str) -> str:
+    steps = "".join(f"      x = x + {j};\n" for j in range(12))
+    return "".join(template.format(i=i, steps=steps) for i in range(12))
+
+
+def test_a_namespace_holding_one_big_class_is_split_at_the_class_methods() -> None:
+    methods = _method_bodies("    int M{i}(int x) {{\n{steps}      return x;\n    }}\n")
+    source = "using System;\nnamespace N {\n  public class Big : Base {\n" + methods + "  }\n}\n"
+    chunks, _ = _chunk(source, "csharp")
+    _assert_tiles(chunks, source)
+    sections = [c.section for c in chunks]
+    assert sections[0] == "imports" and sections[1].startswith("method N.Big.M0")
+    assert chunks[-1].context == "using System;\nnamespace N {\n  public class Big : Base {"
+
+
+def test_go_methods_are_named_with_their_receiver_type() -> None:
+    source = "package main\n\nfunc (b *Ledger) Total() int {\n\treturn 1\n}\n"
+    chunks, _ = _chunk(source, "go")
+    assert chunks[-1].section == "method Ledger.Total"

@@ -173,10 +173,10 @@ class CodeChunker:
         node = segment.node
         body = body_of(node) if node is not None and segment.kind == "definition" else None
         members = list(body.named_children) if body is not None else []
-        if len(members) > 1 and kind_of(node) in CLASS_LIKE and depth < MAX_SPLIT_DEPTH:
+        if members and kind_of(node) in CLASS_LIKE and depth < MAX_SPLIT_DEPTH:
             scope = segment.symbol.split(" ", 1)[-1] + "."
             parts = _partition(members, segment.start, segment.end, scope)
-            if len(parts) > 1:
+            if parts:  # a namespace holding one big class recurses into the class
                 signature = self._signature(node, body)
                 yield from self._group(parts, [*enclosing, signature], depth + 1)
                 return

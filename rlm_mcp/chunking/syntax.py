@@ -121,6 +121,12 @@ def name_of(node: Node) -> str:
     if inner.type == "impl_item":
         parts = [inner.child_by_field_name(f) for f in ("trait", "type")]
         return " for ".join(_text(p) for p in parts if p is not None)
+    receiver = inner.child_by_field_name("receiver") if inner.type == "method_declaration" else None
+    if receiver is not None:  # Go: func (b *Big) M() is Big.M
+        types = re.findall(r"[A-Za-z_]\w*", _text(receiver))
+        name = inner.child_by_field_name("name")
+        if types and name is not None:
+            return f"{types[-1]}.{_text(name)}"[:80]
     if inner.type == "type_declaration":
         spec = next((c for c in inner.named_children if c.type in ("type_spec", "type_alias")), None)
         inner = spec if spec is not None else inner
