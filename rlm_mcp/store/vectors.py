@@ -169,7 +169,8 @@ def save_vectors(
     if not done:
         return 0
     done_marks = ",".join("?" * len(done))
-    conn.execute(f"DELETE FROM chunks_vec WHERE chunk_id IN ({done_marks})", done)
+    # one row at a time: vec0 answers `chunk_id IN (...)` with a full scan, `chunk_id = ?` with a lookup
+    conn.executemany("DELETE FROM chunks_vec WHERE chunk_id = ?", ((c,) for c in done))
     if has_bits(conn):
         conn.executemany(
             """INSERT INTO chunks_vec (chunk_id, document_id, embedding, embedding_bit)
