@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rlm_mcp.config import Settings
 from rlm_mcp.documents import get_chunk, list_documents
-from rlm_mcp.loading import BATCH_CHUNKS, load_document
+from rlm_mcp.loading import FIRST_BATCH_CHUNKS, load_document
 from rlm_mcp.search import search_chunks
 from rlm_mcp.store import Store
 
@@ -190,7 +190,7 @@ def test_a_load_killed_midway_leaves_the_store_consistent_and_the_next_load_resu
     staged = conn.execute("SELECT id, state FROM documents").fetchall()
     assert [r["state"] for r in staged] == ["loading"]  # readers see no half-loaded document
     written = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    assert written == 2 * BATCH_CHUNKS
+    assert written == FIRST_BATCH_CHUNKS + 2 * FIRST_BATCH_CHUNKS  # two batches, the second twice the first
     assert search_chunks(store, settings, "customer", mode="bm25").to_json()["hits"] == []
     result = load_document(store, settings, "big.csv")
     (doc,) = result.documents
