@@ -1,4 +1,4 @@
-"""The fast first pass of vector search at scale: Hamming distance over binary-quantized vectors in RAM.
+"""The fast first pass of vector search at scale: binary-quantized vectors scanned in RAM.
 
 vec0's KNN costs grow with k (hundreds of milliseconds for k=400 over 200k binary vectors), and exact
 float KNN costs ~0.3 µs per vector. This index holds the binary codes (48 bytes per 384-dim vector)
@@ -10,6 +10,7 @@ version changes, so it never answers from stale vectors.
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,6 +19,11 @@ from .store import Store
 from .store import vectors as vdb
 
 BLOCK_ROWS = 1024
+PREFILTER_PER_CANDIDATE = 25  # Hamming keeps 25 rows per final candidate (recall@10 0.975 at 1M, 400)
+PREFILTER_MIN = 10_000
+BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little").astype(
+    np.float32
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,19 +33,36 @@ class BitIndex:
     documents: NDArray[np.int64]
     codes: NDArray[np.uint64]  # (rows, dim / 64)
 
-    def candidates(self, query_bits: bytes, n: int, scope: Sequence[int] | None) -> list[int]:
-        """Ids of the `n` rows nearest to `query_bits` in Hamming distance, within the scope."""
+    def candidates(self, query: NDArray[np.float32], n: int, scope: Sequence[int] | None) -> list[int]:
+        """Ids of about `n` rows nearest to `query`, within the scope, in two passes over the codes.
+
+        First Hamming distance to the query's own binary code keeps PREFILTER_PER_CANDIDATE × n rows;
+        then those are scored asymmetrically, the float query against their sign bits (a 256-entry
+        table per byte), which recovers most of what binarizing the query loses.
+        """
         codes, ids = self.codes, self.ids
         if scope:
             keep = np.isin(self.documents, np.asarray(scope, dtype=np.int64))
             codes, ids = codes[keep], ids[keep]
         if len(ids) == 0:
             return []
-        query = np.frombuffer(query_bits, dtype=np.uint64)
-        distance = np.bitwise_count(codes ^ query).sum(axis=1, dtype=np.int32)
-        top = np.argpartition(distance, n)[:n] if n < len(ids) else np.arange(len(ids))
-        order = top[np.argsort(distance[top], kind="stable")]
-        return [int(i) for i in ids[order]]
+        query_bits = np.packbits(query > 0, bitorder="little").view(np.uint64)  # vec_quantize_binary's layout
+        distance = np.bitwise_count(codes ^ query_bits).sum(axis=1, dtype=np.int32)
+        first = _top(distance, max(n * PREFILTER_PER_CANDIDATE, PREFILTER_MIN))
+        table = (
+            query.reshape(-1, 8) @ BYTE_BITS.T
+        )  # (bytes per code, 256): the query's sum over each byte value
+        code_bytes = codes[first].view(np.uint8)
+        score = table[np.arange(table.shape[0]), code_bytes].sum(axis=1)
+        second = first[_top(-score, n)]
+        return [int(i) for i in ids[second]]
+
+
+def _top(values: NDArray[Any], n: int) -> NDArray[np.intp]:
+    """Indexes of the `n` smallest values (all of them when there are fewer)."""
+    if n >= len(values):
+        return np.arange(len(values))
+    return np.argpartition(values, n)[:n]
 
 
 def build(blocks: list[tuple[bytes, bytes, bytes, bytes]], version: int) -> BitIndex:
@@ -83,6 +106,6 @@ def knn(
     index = current(store)
     if index is None:
         return None
-    conn = store.conn()
-    ids = index.candidates(vdb.quantize_binary(conn, query), max(candidates, k), scope)
-    return vdb.rescore(conn, query, ids, k, model)
+    vector = np.frombuffer(query, dtype=np.float32)
+    ids = index.candidates(vector, max(candidates, k), scope)
+    return vdb.rescore(store.conn(), query, ids, k, model)

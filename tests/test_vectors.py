@@ -187,7 +187,7 @@ def test_the_in_memory_binary_index_finds_what_vec0_finds_and_follows_changes(st
     assert [c for c, _d in bit_index.knn(store, query, 5, 302, None, "fake") or []] == exact
     index = bit_index.current(store)
     assert index is not None and len(index.ids) == 302
-    scoped = index.candidates(vdb.quantize_binary(conn, query), 10, [other])
+    scoped = index.candidates(embedder.embed_query("word3 word4"), 10, [other])
     assert sorted(scoped) == sorted(chunk_ids(store, other).values())
     with store.write() as w:
         w.execute("DELETE FROM documents WHERE id = ?", (doc,))
