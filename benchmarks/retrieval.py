@@ -202,7 +202,7 @@ def quality(
             if match
             else []
         )
-        lean = hybrid.candidate_query(text)
+        lean = hybrid.candidate_query(text, conn, vdb.scope_size(conn, None))
         bm25 = (
             [(int(r[0]), float(r[1])) for r in search_db.bm25_candidates(conn, lean, None, 100)]
             if lean

@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 100  # per list, before fusion
 DEFAULT_FUSION: FusionMethod = "minmax"
-QUANTIZE_ABOVE = 200_000  # vectors in scope; below this, exact KNN is fast enough (~30 ms per 100k)
+QUANTIZE_ABOVE = 50_000  # vectors in scope; below this, exact KNN is fast enough (~30 ms per 100k idle)
 QUANTIZED_CANDIDATES = 400  # first-pass hamming candidates rescored exactly (vec0's cost grows with k)
+PRUNE_ABOVE = 50_000  # chunks in scope; from here hybrid's BM25 list leaves out the commonest words
+COMMON_SHARE = 0.05
 STAGING_SLACK = 8  # KNN may return chunks of documents still loading; ask for a few more
 # Lucene's English stopwords: dropped from hybrid's BM25 candidate query, same quality (SciFact) and
 # 2.5x faster, since FTS5 scores every chunk holding any query word and these are in almost all of them.
@@ -149,7 +151,7 @@ def _hybrid(
     rrf_k: float,
 ) -> SearchResult:
     conn = store.conn()
-    match = candidate_query(query)
+    match = candidate_query(query, conn, vdb.scope_size(conn, scope))
     bm25 = (
         [(int(r[0]), float(r[1])) for r in search_db.bm25_candidates(conn, match, scope, CANDIDATES)]
         if match
@@ -171,9 +173,18 @@ def _hybrid(
     return SearchResult(query, "hybrid", hits, offset, len(fused), False, vectors.note)
 
 
-def candidate_query(query: str) -> str | None:
-    """FTS5 query for hybrid's BM25 list: the words of `query` less stopwords (all words if none remain)."""
-    words = [w for w in WORD.findall(query) if w.lower() not in STOPWORDS]
+def candidate_query(query: str, conn: Any = None, chunks: int = 0) -> str | None:
+    """FTS5 query for hybrid's BM25 list: the words of `query` less stopwords (all words if none remain).
+
+    Trigger: more than PRUNE_ABOVE chunks. Why: FTS5 ranks every chunk that holds any query word, so a
+    word found in most chunks costs seconds at 1M chunks while adding little (its idf is near zero).
+    Outcome: words in COMMON_SHARE of the chunks or more are left out, unless none would remain.
+    """
+    words = list(dict.fromkeys(w.lower() for w in WORD.findall(query) if w.lower() not in STOPWORDS))
+    if conn is not None and chunks > PRUNE_ABOVE and len(words) > 1:
+        cap = int(chunks * COMMON_SHARE)
+        rare = [w for w in words if not search_db.matches_at_least(conn, fts_query(w) or "", cap)]
+        words = rare or words
     return fts_query(" ".join(words)) if words else fts_query(query)
 
 

@@ -90,7 +90,15 @@ def bm25_snippets(conn: Connection, match: str, chunk_ids: Sequence[int]) -> dic
         return {}
     rows = conn.execute(
         f"""SELECT rowid, snippet(chunks_fts, 0, '«', '»', '…', {SNIPPET_TOKENS}) FROM chunks_fts
-            WHERE chunks_fts MATCH ? AND rowid IN ({','.join('?' * len(chunk_ids))})""",
+            WHERE chunks_fts MATCH ? AND rowid IN ({",".join("?" * len(chunk_ids))})""",
         (match, *chunk_ids),
     )
     return {int(r[0]): str(r[1]) for r in rows}
+
+
+def matches_at_least(conn: Connection, match: str, cap: int) -> bool:
+    """Whether `match` finds `cap` chunks or more; stops reading the doclist at `cap` (no ranking)."""
+    row = conn.execute(
+        "SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)", (match, cap)
+    ).fetchone()
+    return int(row[0]) >= cap
