@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import InvalidInput
+
 DB_DIRNAME = ".rlm"
 DB_FILENAME = "rlm.db"
 DEFAULT_LEASE_SECONDS = 300
@@ -22,6 +24,23 @@ class Settings:
     regex_budget_seconds: float = DEFAULT_REGEX_BUDGET_SECONDS
     embed_model: str | None = None
     embed_in_background: bool = True
+    fusion: str = "minmax"  # hybrid search: "minmax" (measured best) or "rrf"
+    rrf_k: float = 60.0
+
+
+def _fusion(env: Mapping[str, str]) -> tuple[str, float]:
+    """RLM_FUSION: `minmax`, `rrf` (k = 60) or `rrf:K`."""
+    raw = (env.get("RLM_FUSION") or "minmax").strip().lower()
+    method, _, k = raw.partition(":")
+    if method not in ("minmax", "rrf") or (k and method != "rrf"):
+        raise InvalidInput(f"RLM_FUSION={raw!r} is not one of minmax, rrf, rrf:K")
+    try:
+        value = float(k) if k else 60.0
+    except ValueError:
+        raise InvalidInput(f"RLM_FUSION={raw!r}: K must be a number") from None
+    if value <= 0:
+        raise InvalidInput(f"RLM_FUSION={raw!r}: K must be positive")
+    return method, value
 
 
 def _positive_number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -31,9 +50,9 @@ def _positive_number(env: Mapping[str, str], name: str, default: float) -> float
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
+        raise InvalidInput(f"{name}={raw!r} is not a number") from None
     if value <= 0:
-        raise ValueError(f"{name}={raw!r} must be positive")
+        raise InvalidInput(f"{name}={raw!r} must be positive")
     return value
 
 
@@ -47,6 +66,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         db_path = project / db_path
     roots_raw = env.get("RLM_ALLOWED_ROOTS", "")
     roots = [Path(p).expanduser() for p in roots_raw.split(os.pathsep) if p.strip()]
+    fusion, rrf_k = _fusion(env)
     allowed = tuple(
         dict.fromkeys((r if r.is_absolute() else project / r).resolve() for r in [project, *roots])
     )
@@ -59,4 +79,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         regex_budget_seconds=_positive_number(env, "RLM_REGEX_BUDGET", DEFAULT_REGEX_BUDGET_SECONDS),
         embed_model=env.get("RLM_EMBED_MODEL") or None,
         embed_in_background=env.get("RLM_EMBED_BACKGROUND", "1") not in ("0", "false", "no"),
+        fusion=fusion,
+        rrf_k=rrf_k,
     )

@@ -14,6 +14,7 @@ import regex
 from .answers import shorten
 from .config import Settings
 from .errors import InvalidInput, NotFound
+from .fusion import FusionMethod
 from .ids import format_id, parse_ids
 from .store import Store
 from .store import documents as documents_db
@@ -191,7 +192,10 @@ def vector_search(
     """Semantic and hybrid modes (rlm_mcp/hybrid.py); until vectors exist they answer with BM25 and say so."""
     from . import hybrid  # imports this module: loaded on first use
 
-    return hybrid.vector_search(store, settings, query, mode, scope, top_k, offset)
+    fusion: FusionMethod = "rrf" if settings.fusion == "rrf" else "minmax"
+    return hybrid.vector_search(
+        store, settings, query, mode, scope, top_k, offset, fusion=fusion, rrf_k=settings.rrf_k
+    )
 
 
 def regex_search(

@@ -43,13 +43,20 @@ def insert_staging(
 
 
 def insert_chunks(conn: Connection, document_id: int, rows: Iterable[ChunkRow]) -> None:
-    """Insert chunks and index them for BM25 in one statement (the only way chunks are inserted)."""
+    """Insert chunks and index them for BM25 (the only way chunks are inserted).
+
+    The batch travels as one JSON array into one statement, so SQLite runs the whole insert with the
+    GIL released; `executemany` takes the GIL back for every row, and a loader thread that is
+    chunking at the same time then stalls the writer for a switch interval per row (2x slower).
+    """
     (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()
-    conn.executemany(
+    conn.execute(
         """INSERT INTO chunks (document_id, ordinal, text, context, section, content_hash,
                                start_line, end_line, start_row, end_row)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        ((document_id, *row) for row in rows),
+           SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,
+                  value ->> 5, value ->> 6, value ->> 7, value ->> 8
+           FROM json_each(?) ORDER BY key""",
+        (document_id, json.dumps(list(rows), ensure_ascii=False)),
     )
     conn.execute("INSERT INTO chunks_fts (rowid, text) SELECT id, text FROM chunks WHERE id > ?", (last_id,))
     conn.execute("UPDATE documents SET loaded_at = ? WHERE id = ?", (time.time(), document_id))
