@@ -207,8 +207,6 @@ def test_repository_settings_allow_the_rlm_tools_in_both_install_modes() -> None
 def test_readme_gives_the_set_up_commands_the_cli_tests_run() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     set_up = readme.split("## Claude Code set-up", 1)[1].split("\n## ", 1)[0]
-    if "CLAUDE_SETUP_PLACEHOLDER" in set_up:
-        pytest.skip("the README's Claude Code set-up section is still a placeholder")
     for line in (line for lines in SETUP.values() for line in lines):
         assert line in set_up, f"README set-up no longer says: {line}"
     for command in COMMANDS:
