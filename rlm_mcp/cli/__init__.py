@@ -1,7 +1,7 @@
 """The `rlm-mcp` command line: the same core as the MCP tools, for people, scripts and CI.
 
 Each module adds its subcommands with `register(subparsers)`; a subcommand's handler takes the
-parsed arguments and a `Context` and returns an exit code.
+parsed arguments and a `Workspace` and returns an exit code.
 """
 
 import argparse
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import RlmError
+from ..workspace import Workspace
 from . import demo, documents, embed, jobs, server, setup
-from .common import Context
 
 MODULES = [server, demo, documents, setup, jobs, embed]
 
@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.db:
         os.environ["RLM_DB"] = os.path.abspath(args.db)
-    context = Context()
+    context = Workspace()
     try:
         code: int = args.handler(args, context)
         return code

@@ -1,36 +1,12 @@
-"""What every subcommand shares: lazy settings and store, output, a progress bar on stderr."""
+"""What every subcommand shares: the workspace (lazy settings and store), output, a progress bar."""
 
 import sys
 import time
 from typing import Any
 
 from ..answers import Answer, render
-from ..config import Settings, load_settings
-from ..store import Store, open_store
 
 BAR_WIDTH = 30
-
-
-class Context:
-    def __init__(self) -> None:
-        self._settings: Settings | None = None
-        self._store: Store | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings()
-        return self._settings
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            self._store = open_store(self.settings.db_path)
-        return self._store
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
 
 
 def emit(answer: Answer, as_json: bool) -> int:

@@ -18,7 +18,8 @@ from typing import Any
 from .. import documents, loading, search, synthesis, tasks
 from ..answers import Answer, render
 from ..jobs import create_job
-from .common import Context, ProgressBar
+from ..workspace import Workspace
+from .common import ProgressBar
 
 BOOK = "metamorphosis.txt"
 TABLE = "tickets.csv"
@@ -117,7 +118,7 @@ def step(title: str, answer: Answer | str, lines: int = 14) -> None:
     print(f"\n== {title}\n" + "\n".join(shown[:lines]) + more)
 
 
-def run_demo(args: argparse.Namespace, context: Context) -> int:
+def run_demo(args: argparse.Namespace, context: Workspace) -> int:
     store, settings = context.store, context.settings
     book, table = write_samples(settings.db_path.parent / "demo")
     loaded = [loading.load_document(store, settings, str(path)) for path in (book, table)]
@@ -169,7 +170,7 @@ def run_demo(args: argparse.Namespace, context: Context) -> int:
     return 0 if exact else 1
 
 
-def embed_now(context: Context) -> str:
+def embed_now(context: Workspace) -> str:
     from ..embed import shared_embedder
     from ..embedding_worker import embed_all
 

@@ -4,7 +4,8 @@ import argparse
 from typing import Any
 
 from .. import documents, loading, search, status
-from .common import Context, ProgressBar, add_json_flag, emit
+from ..workspace import Workspace
+from .common import ProgressBar, add_json_flag, emit
 
 
 def register(subparsers: Any) -> None:
@@ -52,7 +53,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=show_status)
 
 
-def load(args: argparse.Namespace, context: Context) -> int:
+def load(args: argparse.Namespace, context: Workspace) -> int:
     bar = ProgressBar(args.progress)
     try:
         result = loading.load_document(
@@ -63,24 +64,24 @@ def load(args: argparse.Namespace, context: Context) -> int:
     return emit(result, args.json)
 
 
-def run_search(args: argparse.Namespace, context: Context) -> int:
+def run_search(args: argparse.Namespace, context: Workspace) -> int:
     result = search.search_chunks(
         context.store, context.settings, args.query, args.mode, args.document_ids, args.top_k, args.offset
     )
     return emit(result, args.json)
 
 
-def get(args: argparse.Namespace, context: Context) -> int:
+def get(args: argparse.Namespace, context: Workspace) -> int:
     return emit(documents.get_chunk(context.store, args.chunk_id), args.json)
 
 
-def docs(args: argparse.Namespace, context: Context) -> int:
+def docs(args: argparse.Namespace, context: Workspace) -> int:
     return emit(documents.list_documents(context.store, args.offset, args.limit), args.json)
 
 
-def remove(args: argparse.Namespace, context: Context) -> int:
+def remove(args: argparse.Namespace, context: Workspace) -> int:
     return emit(documents.remove_document(context.store, args.document_id), args.json)
 
 
-def show_status(args: argparse.Namespace, context: Context) -> int:
+def show_status(args: argparse.Namespace, context: Workspace) -> int:
     return emit(status.status(context.store, context.settings), args.json)

@@ -4,7 +4,8 @@ import argparse
 from typing import Any
 
 from .. import embedding_worker
-from .common import Context, ProgressBar, add_json_flag, emit
+from ..workspace import Workspace
+from .common import ProgressBar, add_json_flag, emit
 
 
 def register(subparsers: Any) -> None:
@@ -22,7 +23,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=embed)
 
 
-def embed(args: argparse.Namespace, context: Context) -> int:
+def embed(args: argparse.Namespace, context: Workspace) -> int:
     bar = ProgressBar(args.progress, unit="chunks", scale=1.0)
     try:
         report = embedding_worker.embed_pending(

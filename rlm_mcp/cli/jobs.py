@@ -4,7 +4,8 @@ import argparse
 from typing import Any
 
 from .. import jobs, synthesis
-from .common import Context, add_json_flag, emit
+from ..workspace import Workspace
+from .common import add_json_flag, emit
 
 
 def register(subparsers: Any) -> None:
@@ -26,13 +27,13 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=synthesize)
 
 
-def list_jobs(args: argparse.Namespace, context: Context) -> int:
+def list_jobs(args: argparse.Namespace, context: Workspace) -> int:
     return emit(jobs.list_jobs(context.store, args.limit, args.offset), args.json)
 
 
-def job_status(args: argparse.Namespace, context: Context) -> int:
+def job_status(args: argparse.Namespace, context: Workspace) -> int:
     return emit(jobs.job_status(context.store, args.job_id), args.json)
 
 
-def synthesize(args: argparse.Namespace, context: Context) -> int:
+def synthesize(args: argparse.Namespace, context: Workspace) -> int:
     return emit(synthesis.synthesize(context.store, args.job_id, args.offset), args.json)

@@ -3,7 +3,7 @@
 import argparse
 from typing import Any
 
-from .common import Context
+from ..workspace import Workspace
 
 
 def register(subparsers: Any) -> None:
@@ -11,7 +11,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=serve)
 
 
-def serve(args: argparse.Namespace, context: Context) -> int:
+def serve(args: argparse.Namespace, context: Workspace) -> int:
     from ..server import create_server  # the MCP library loads only for this command
 
     create_server().run()

@@ -5,7 +5,8 @@ from pathlib import Path
 from typing import Any
 
 from ..install import install
-from .common import Context, add_json_flag, emit
+from ..workspace import Workspace
+from .common import add_json_flag, emit
 
 
 def register(subparsers: Any) -> None:
@@ -38,7 +39,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run_init)
 
 
-def run_init(args: argparse.Namespace, context: Context) -> int:
+def run_init(args: argparse.Namespace, context: Workspace) -> int:
     report = install(
         Path(args.project),
         plugin=args.plugin,

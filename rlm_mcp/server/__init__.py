@@ -1,5 +1,5 @@
 """The MCP interface: thin wrappers that parse arguments, call the core and render its answer."""
 
-from .app import SERVER_NAME, AppState, create_server, respond
+from .app import SERVER_NAME, create_server, respond
 
-__all__ = ["SERVER_NAME", "AppState", "create_server", "respond"]
+__all__ = ["SERVER_NAME", "create_server", "respond"]

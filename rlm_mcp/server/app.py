@@ -6,7 +6,6 @@ each with a `register(server, state)` function.
 """
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Annotated, Literal
 
@@ -17,9 +16,9 @@ from pydantic import Field
 
 from .. import __version__
 from ..answers import Answer, render
-from ..config import Settings, load_settings
+from ..config import Settings
 from ..errors import RlmError
-from ..store import Store, open_store
+from ..workspace import Workspace
 
 log = logging.getLogger("rlm_mcp.server")
 
@@ -45,36 +44,6 @@ ResponseFormatArg = Annotated[
 ]
 
 
-class AppState:
-    """Settings and the store, opened on first use (thread-safe: tools run in worker threads)."""
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        self._settings = settings
-        self._store: Store | None = None
-        self._lock = threading.Lock()
-        self.on_store_open: list[Callable[[AppState], None]] = []
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings()
-        return self._settings
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    self._store = open_store(self.settings.db_path)
-                    for hook in self.on_store_open:
-                        hook(self)
-        return self._store
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-
-
 def respond(call: Callable[[], Answer], response_format: str = "text") -> str:
     """Run a core call and render its answer; every failure reaches the model as a clear ToolError."""
     try:
@@ -89,7 +58,7 @@ def respond(call: Callable[[], Answer], response_format: str = "text") -> str:
         ) from error
 
 
-def _start_embeddings(state: AppState) -> None:
+def _start_embeddings(state: Workspace) -> None:
     from .. import embedding_worker
 
     embedding_worker.start_background(state.store, state.settings)
@@ -98,7 +67,7 @@ def _start_embeddings(state: AppState) -> None:
 def create_server(settings: Settings | None = None) -> MCPServer:
     from . import documents, jobs
 
-    state = AppState(settings)
+    state = Workspace(settings)
     # Embeddings follow in the background, started with the store on the first tool call: never before
     # the server has answered its first request.
     state.on_store_open.append(_start_embeddings)

@@ -9,7 +9,8 @@ from pydantic import Field
 
 from .. import documents, loading, search
 from .. import status as status_report
-from .app import DESTRUCTIVE, READ_ONLY, WRITES, AppState, ResponseFormatArg, respond
+from ..workspace import Workspace
+from .app import DESTRUCTIVE, READ_ONLY, WRITES, ResponseFormatArg, respond
 
 DocumentIds = Annotated[
     list[str | int] | None,
@@ -17,7 +18,7 @@ DocumentIds = Annotated[
 ]
 
 
-def register(server: MCPServer, state: AppState) -> None:
+def register(server: MCPServer, state: Workspace) -> None:
     @server.tool(annotations=WRITES, structured_output=False)
     async def load_document(
         path: Annotated[str, Field(description="A file, a directory or a glob, relative to the project.")],

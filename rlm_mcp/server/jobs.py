@@ -6,7 +6,8 @@ from mcp.server import MCPServer
 from pydantic import Field
 
 from .. import analysts, jobs, synthesis, tasks
-from .app import WRITES, AppState, ResponseFormatArg, respond
+from ..workspace import Workspace
+from .app import WRITES, ResponseFormatArg, respond
 
 JobId = Annotated[str, Field(description="A job id such as 'j2' (create_job returns it).")]
 Worker = Annotated[str, Field(description="Your worker name, unique per analyst, e.g. 'data-1'.")]
@@ -15,7 +16,7 @@ AnalystName = Annotated[
 ]
 
 
-def register(server: MCPServer, state: AppState) -> None:
+def register(server: MCPServer, state: Workspace) -> None:
     @server.tool(annotations=WRITES, structured_output=False)
     def create_job(
         query: Annotated[str, Field(description="The question every analyst answers about its chunks.")],
