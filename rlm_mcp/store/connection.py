@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 Connection = Any  # sqlean.Connection; the driver ships no type stubs
 BUSY_TIMEOUT_MS = 30_000
+WAL_AUTOCHECKPOINT_PAGES = 8192  # 32 MB: fewer checkpoints during large loads (the default 4 MB costs ~7 %)
 MIGRATIONS_PACKAGE = "rlm_mcp.store.migrations"
 
 
@@ -33,6 +34,7 @@ def _configure(conn: Connection) -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
     conn.enable_load_extension(True)
     sqlite_vec.load(conn)
     conn.enable_load_extension(False)
