@@ -59,7 +59,9 @@ def insert_chunks(conn: Connection, document_id: int, rows: Iterable[ChunkRow]) 
         (document_id, json.dumps(list(rows), ensure_ascii=False)),
     )
     conn.execute("INSERT INTO chunks_fts (rowid, text) SELECT id, text FROM chunks WHERE id > ?", (last_id,))
-    conn.execute("INSERT OR IGNORE INTO embed_queue (chunk_id) SELECT id FROM chunks WHERE id > ?", (last_id,))
+    conn.execute(
+        "INSERT OR IGNORE INTO embed_queue (chunk_id) SELECT id FROM chunks WHERE id > ?", (last_id,)
+    )
     conn.execute("UPDATE documents SET loaded_at = ? WHERE id = ?", (time.time(), document_id))
 
 
