@@ -1,5 +1,6 @@
 """What every subcommand shares: the workspace (lazy settings and store), output, a progress bar."""
 
+import argparse
 import sys
 import time
 from typing import Any
@@ -19,6 +20,15 @@ def emit(answer: Answer, as_json: bool) -> int:
 
 def add_json_flag(parser: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+
+
+def add_progress_flag(parser: Any) -> None:
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
 
 
 class ProgressBar:

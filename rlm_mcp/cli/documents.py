@@ -5,7 +5,7 @@ from typing import Any
 
 from .. import documents, loading, search, status
 from ..workspace import Workspace
-from .common import ProgressBar, add_json_flag, emit
+from .common import ProgressBar, add_json_flag, add_progress_flag, emit
 
 
 def register(subparsers: Any) -> None:
@@ -14,12 +14,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name", help="display name (single file)")
     p.add_argument("--type", dest="content_type", default="auto", help="content type (default: auto)")
     p.add_argument("--no-recursive", dest="recursive", action="store_false", help="only the top directory")
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar on stderr (default: when stderr is a terminal)",
-    )
+    add_progress_flag(p)
     add_json_flag(p)
     p.set_defaults(handler=load)
 

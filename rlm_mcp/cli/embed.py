@@ -5,7 +5,7 @@ from typing import Any
 
 from .. import embedding_worker
 from ..workspace import Workspace
-from .common import ProgressBar, add_json_flag, emit
+from .common import ProgressBar, add_json_flag, add_progress_flag, emit
 
 
 def register(subparsers: Any) -> None:
@@ -13,12 +13,7 @@ def register(subparsers: Any) -> None:
         "embed",
         help="embed the chunks still waiting for a vector, now (the server does it in the background)",
     )
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar on stderr (default: when stderr is a terminal)",
-    )
+    add_progress_flag(p)
     add_json_flag(p)
     p.set_defaults(handler=embed)
 
