@@ -198,7 +198,7 @@ def quality(
     for qid, text in queries.items():
         match = fts_query(text)
         full = (
-            [(int(r["id"]), float(r["score"])) for r in search_db.bm25(conn, match, None, 100, 0)]
+            [(int(r["id"]), float(r["score"])) for r in search_db.bm25_candidates(conn, match, None, 100)]
             if match
             else []
         )

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import bit_index
-from .answers import shorten
 from .config import Settings
 from .embed import Embedder, shared_embedder
 from .errors import Unavailable
 from .fusion import RRF_K, Fused, FusionMethod, fuse
-from .search import PREVIEW_CHARS, WORD, Hit, SearchResult, bm25_search, fts_query, location
+from .search import WORD, SearchResult, bm25_search, fts_query, hit_from_row
 from .store import Store
 from .store import search as search_db
 from .store import vectors as vdb
@@ -133,10 +132,12 @@ def _coverage_note(store: Store, scope: Sequence[int] | None) -> str | None:
 
 
 def _semantic(store: Store, query: str, vectors: Vectors, top_k: int, offset: int) -> SearchResult:
-    rows = vdb.hit_rows(store.conn(), [c for c, _s in vectors.ranked])
+    rows = search_db.hit_rows(store.conn(), [c for c, _s in vectors.ranked])
     ranked = [(c, s) for c, s in vectors.ranked if c in rows]
     page = ranked[offset : offset + top_k]
-    hits = tuple(_hit(rows[c], s, None, {"semantic": offset + i + 1}) for i, (c, s) in enumerate(page))
+    hits = tuple(
+        hit_from_row(rows[c], s, None, {"semantic": offset + i + 1}) for i, (c, s) in enumerate(page)
+    )
     return SearchResult(query, "semantic", hits, offset, len(ranked), len(ranked) >= CANDIDATES, vectors.note)
 
 
@@ -163,13 +164,13 @@ def _hybrid(
     start = offset
     while len(page) < top_k and start < len(fused):  # skip chunks of documents still loading
         batch = fused[start : start + top_k - len(page)]
-        rows |= vdb.hit_rows(conn, [f.id for f in batch])
+        rows |= search_db.hit_rows(conn, [f.id for f in batch])
         page.extend(f for f in batch if f.id in rows)
         start += len(batch)
     snippets = (
         search_db.bm25_snippets(conn, match, [f.id for f in page if f.id in dict(bm25)]) if match else {}
     )
-    hits = tuple(_hit(rows[f.id], f.score, snippets.get(f.id), dict(f.ranks)) for f in page)
+    hits = tuple(hit_from_row(rows[f.id], f.score, snippets.get(f.id), dict(f.ranks)) for f in page)
     return SearchResult(query, "hybrid", hits, offset, len(fused), False, vectors.note)
 
 
@@ -186,15 +187,3 @@ def candidate_query(query: str, conn: Any = None, chunks: int = 0) -> str | None
         rare = [w for w in words if not search_db.matches_at_least(conn, fts_query(w) or "", cap)]
         words = rare or words
     return fts_query(" ".join(words)) if words else fts_query(query)
-
-
-def _hit(row: Any, score: float, snippet: str | None, ranks: dict[str, int]) -> Hit:
-    preview = snippet if snippet is not None else row["text"]
-    return Hit(
-        int(row["id"]),
-        int(row["document_id"]),
-        score,
-        location(row["document_name"], row["start_line"], row["end_line"], row["section"]),
-        shorten(preview, PREVIEW_CHARS),
-        ranks,
-    )

@@ -103,6 +103,19 @@ def location(document_name: str, start_line: int, end_line: int, section: str) -
     return f"{document_name}:{lines}" + (f" {section}" if section else "")
 
 
+def hit_from_row(row: Any, score: float, snippet: str | None, ranks: dict[str, int] | None = None) -> Hit:
+    """A hit from a chunk's location row (store.search.hit_rows); the preview is the snippet if any."""
+    preview = snippet if snippet is not None else row["text"]
+    return Hit(
+        int(row["id"]),
+        int(row["document_id"]),
+        score,
+        location(row["document_name"], row["start_line"], row["end_line"], row["section"]),
+        shorten(preview, PREVIEW_CHARS),
+        ranks,
+    )
+
+
 def fts_query(text: str) -> str | None:
     """Words of `text`, each quoted, joined with OR (bag-of-words recall, BM25 ranks them)."""
     words = list(dict.fromkeys(w.lower() for w in WORD.findall(text)))
@@ -171,17 +184,12 @@ def bm25_search(store: Store, query: str, scope: list[int] | None, top_k: int, o
     if match is None:
         return SearchResult(query, "bm25", (), offset, 0, note="The query has no words to search for.")
     conn = store.conn()
-    rows = db.bm25(conn, match, scope, top_k, offset)
+    ranked = db.bm25_candidates(conn, match, scope, offset + top_k)[offset:]
+    rows = db.hit_rows(conn, [r["id"] for r in ranked])
+    snippets = db.bm25_snippets(conn, match, [r["id"] for r in ranked])  # for the page only
     total = db.bm25_count(conn, match, scope, TOTAL_CAP)
     hits = tuple(
-        Hit(
-            r["id"],
-            r["document_id"],
-            r["score"],
-            location(r["document_name"], r["start_line"], r["end_line"], r["section"]),
-            shorten(r["snippet"], PREVIEW_CHARS),
-        )
-        for r in rows
+        hit_from_row(rows[r["id"]], r["score"], snippets.get(r["id"])) for r in ranked if r["id"] in rows
     )
     return SearchResult(query, "bm25", hits, offset, total, total >= TOTAL_CAP)
 

@@ -14,25 +14,6 @@ def _scope(document_ids: Sequence[int] | None) -> tuple[str, tuple[int, ...]]:
     return f" AND c.document_id IN ({','.join('?' * len(document_ids))})", tuple(document_ids)
 
 
-def bm25(
-    conn: Connection, match: str, document_ids: Sequence[int] | None, limit: int, offset: int
-) -> list[Any]:
-    """Rows (id, document_id, score, snippet, location), best first; score = -bm25, higher is better."""
-    scope, params = _scope(document_ids)
-    rows: list[Any] = conn.execute(
-        f"""SELECT c.id, c.document_id, -bm25(chunks_fts) AS score,
-                   snippet(chunks_fts, 0, '«', '»', '…', {SNIPPET_TOKENS}) AS snippet,
-                   c.start_line, c.end_line, c.section, d.name AS document_name
-            FROM chunks_fts
-            JOIN chunks c ON c.id = chunks_fts.rowid
-            JOIN documents d ON d.id = c.document_id AND d.state = 'ready'
-            WHERE chunks_fts MATCH ?{scope}
-            ORDER BY bm25(chunks_fts) LIMIT ? OFFSET ?""",
-        (match, *params, limit, offset),
-    ).fetchall()
-    return rows
-
-
 def bm25_count(conn: Connection, match: str, document_ids: Sequence[int] | None, cap: int) -> int:
     scope, params = _scope(document_ids)
     row = conn.execute(
@@ -102,3 +83,18 @@ def matches_at_least(conn: Connection, match: str, cap: int) -> bool:
         "SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)", (match, cap)
     ).fetchone()
     return int(row[0]) >= cap
+
+
+def hit_rows(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, Any]:
+    """Location and preview fields of chunks of ready documents, by id."""
+    if not chunk_ids:
+        return {}
+    marks = ",".join("?" * len(chunk_ids))
+    rows = conn.execute(
+        f"""SELECT c.id, c.document_id, substr(c.text, 1, 600) AS text, c.start_line, c.end_line, c.section,
+                   d.name AS document_name
+            FROM chunks c JOIN documents d ON d.id = c.document_id AND d.state = 'ready'
+            WHERE c.id IN ({marks})""",
+        tuple(chunk_ids),
+    ).fetchall()
+    return {int(r["id"]): r for r in rows}

@@ -300,18 +300,3 @@ def bit_blocks(conn: Connection) -> list[Any] | None:
            JOIN chunks_vec_metadatachunks00 m ON m.rowid = c.chunk_id"""
     ).fetchall()
     return rows
-
-
-def hit_rows(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, Any]:
-    """Location and preview fields of chunks of ready documents, by id."""
-    if not chunk_ids:
-        return {}
-    marks = ",".join("?" * len(chunk_ids))
-    rows = conn.execute(
-        f"""SELECT c.id, c.document_id, substr(c.text, 1, 600) AS text, c.start_line, c.end_line, c.section,
-                   d.name AS document_name
-            FROM chunks c JOIN documents d ON d.id = c.document_id AND d.state = 'ready'
-            WHERE c.id IN ({marks})""",
-        tuple(chunk_ids),
-    ).fetchall()
-    return {int(r["id"]): r for r in rows}
