@@ -8,6 +8,7 @@ the next load removes.
 
 import hashlib
 import io
+import json
 import os
 import socket
 import time
@@ -272,8 +273,6 @@ def _load_file(
 
 
 def _json_or_none(raw: str | None) -> dict[str, Any] | None:
-    import json
-
     return json.loads(raw) if raw else None
 
 
