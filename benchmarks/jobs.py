@@ -31,11 +31,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rlm_mcp import jobs, synthesis, tasks  # noqa: E402
 from rlm_mcp.config import load_settings  # noqa: E402
-from rlm_mcp.loading import load_document  # noqa: E402
+from rlm_mcp.jobs import claiming as tasks  # noqa: E402
+from rlm_mcp.jobs import plans as jobs  # noqa: E402
+from rlm_mcp.loading.loader import load_document  # noqa: E402
 from rlm_mcp.store import Store, open_store  # noqa: E402
 from rlm_mcp.store import documents as documents_db  # noqa: E402
+from rlm_mcp.synthesis import merge as synthesis  # noqa: E402
 
 LINE = "Ship {i} entered the harbour at dawn with cargo, a crew of {c} and a storm warning. "
 WORDS = ["storm", "cargo", "crew", "harbour", "pier", "dock", "tide", "wind", "fog", "engine", "hull", "sail"]

@@ -143,7 +143,7 @@ def run_chunker(path: Path, content_type: str) -> dict[str, Any]:
 
 def run_load(path: Path, workdir: Path) -> dict[str, Any]:
     from rlm_mcp.config import load_settings
-    from rlm_mcp.loading import load_document
+    from rlm_mcp.loading.loader import load_document
     from rlm_mcp.store import open_store
 
     db = workdir / "bench.db"

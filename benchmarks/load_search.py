@@ -34,7 +34,7 @@ def files_of(path: Path) -> list[Path]:
 
 def phase_load(path: Path, db: Path) -> dict[str, float]:
     from rlm_mcp.config import load_settings
-    from rlm_mcp.loading import load_document
+    from rlm_mcp.loading.loader import load_document
     from rlm_mcp.store import open_store
 
     env = {"CLAUDE_PROJECT_DIR": str(path if path.is_dir() else path.parent), "RLM_DB": str(db)}
@@ -92,7 +92,7 @@ def phase_baseline(path: Path, db: Path) -> dict[str, float]:
 
 def phase_search(path: Path, db: Path, queries: int) -> dict[str, float]:
     from rlm_mcp.config import load_settings
-    from rlm_mcp.search import search_chunks
+    from rlm_mcp.search.modes import search_chunks
     from rlm_mcp.store import open_store
 
     settings = load_settings(

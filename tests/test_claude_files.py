@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import rlm_mcp
-from rlm_mcp import analysts, install
+from rlm_mcp.jobs import analysts
+from rlm_mcp.plugin import installer as install
 
 from .claude_support import (
     AGENTS,

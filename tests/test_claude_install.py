@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rlm_mcp import install
 from rlm_mcp.cli import main
 from rlm_mcp.errors import InvalidInput, NotFound
+from rlm_mcp.plugin import installer as install
 
 from .claude_support import CLAUDE, read_doc
 

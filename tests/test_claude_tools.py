@@ -23,8 +23,8 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from rlm_mcp import analysts
 from rlm_mcp.config import Settings
+from rlm_mcp.jobs import analysts
 from rlm_mcp.server import create_server
 
 from .claude_support import (

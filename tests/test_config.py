@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from rlm_mcp import hybrid, search
 from rlm_mcp.config import load_settings
 from rlm_mcp.errors import InvalidInput
-from rlm_mcp.loading import load_document
+from rlm_mcp.loading.loader import load_document
+from rlm_mcp.search import hybrid
+from rlm_mcp.search import modes as search
 from rlm_mcp.store import open_store
 
 

@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rlm_mcp import embed, embedding_worker
+import rlm_mcp
 from rlm_mcp.config import Settings
+from rlm_mcp.embedding import model as embed
+from rlm_mcp.embedding import worker as embedding_worker
 from rlm_mcp.errors import Unavailable
-from rlm_mcp.loading import load_document
+from rlm_mcp.loading.loader import load_document
 from rlm_mcp.search import search_chunks
 from rlm_mcp.store import Store
 from rlm_mcp.store import vectors as vdb
@@ -40,7 +42,7 @@ def test_the_model_dir_holds_the_pinned_onnx_and_the_shipped_tokenizer(model: em
     assert embed.file_sha256(directory / "model.onnx") == embed.MODEL_SHA256
     config = json.loads((directory / "tokenizer_config.json").read_text(encoding="utf-8"))
     assert config["model_max_length"] == 256
-    assert (Path(embed.__file__).parent / "model" / "NOTICE").read_text().count("Apache License") >= 1
+    assert (Path(rlm_mcp.__file__).parent / "model" / "NOTICE").read_text().count("Apache License") >= 1
 
 
 def test_a_model_file_with_another_hash_is_refused_with_a_clear_error(
@@ -58,7 +60,7 @@ def test_a_model_file_with_another_hash_is_refused_with_a_clear_error(
 
 
 def test_rlm_embed_model_accepts_a_local_directory_and_reads_its_dimension(tmp_path: Path) -> None:
-    shipped = Path(embed.__file__).parent / "model"
+    shipped = Path(rlm_mcp.__file__).parent / "model"
     for name in embed.TOKENIZER_FILES:
         shutil.copyfile(shipped / name, tmp_path / name)
     (tmp_path / "model.onnx").symlink_to(embed.pinned_model_file())
@@ -91,7 +93,7 @@ def test_loaded_documents_get_real_vectors_and_semantic_search_finds_meaning(
     assert loaded.embeddings_waiting == 2
     result = embedding_worker.embed_all(store, model)
     assert (result.stored, result.embedded) == (2, 2)
-    monkeypatch.setattr("rlm_mcp.hybrid.shared_embedder", lambda setting: model)
+    monkeypatch.setattr("rlm_mcp.search.hybrid.shared_embedder", lambda setting: model)
     hits = search_chunks(store, settings, "feline animals", "semantic", top_k=1).hits
     assert hits[0].location.startswith("pets.md")
     stored = store.conn().execute("SELECT vector FROM embeddings").fetchall()

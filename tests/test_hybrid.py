@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from rlm_mcp import embedding_worker, fusion, hybrid
 from rlm_mcp.config import Settings
-from rlm_mcp.loading import load_document
-from rlm_mcp.search import search_chunks
+from rlm_mcp.documents.status import status
+from rlm_mcp.embedding import worker as embedding_worker
+from rlm_mcp.loading.loader import load_document
+from rlm_mcp.search import fusion, hybrid, search_chunks
 from rlm_mcp.server import create_server
-from rlm_mcp.status import status
 from rlm_mcp.store import Store
 
 from .conftest import project_env
@@ -179,7 +179,7 @@ async def test_the_server_embeds_in_the_background_after_its_first_tool_call(
     import anyio
 
     fake = FakeEmbedder()
-    monkeypatch.setattr("rlm_mcp.embed.shared_embedder", lambda setting: fake)
+    monkeypatch.setattr("rlm_mcp.embedding.model.shared_embedder", lambda setting: fake)
     monkeypatch.setattr(hybrid, "shared_embedder", lambda setting: fake)
     settings = Settings(**{**_settings_fields(project), "embed_in_background": True})
     (project / "a.txt").write_text("oven bread\n\nflour salt\n", encoding="utf-8")

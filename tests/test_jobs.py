@@ -6,12 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from rlm_mcp import analysts, jobs, planning, synthesis, tasks
 from rlm_mcp.answers import render
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import InvalidInput, NotFound
-from rlm_mcp.loading import load_document
+from rlm_mcp.jobs import analysts, planning
+from rlm_mcp.jobs import claiming as tasks
+from rlm_mcp.jobs import plans as jobs
+from rlm_mcp.loading.loader import load_document
 from rlm_mcp.store import Store, open_store
+from rlm_mcp.synthesis import merge as synthesis
 
 from .jobs_support import add_document, delete_document
 

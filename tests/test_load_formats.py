@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from rlm_mcp.config import Settings
-from rlm_mcp.documents import get_chunk, list_documents
-from rlm_mcp.loading import FIRST_BATCH_CHUNKS, load_document
+from rlm_mcp.documents.reading import get_chunk, list_documents
+from rlm_mcp.loading import load_document
+from rlm_mcp.loading.batches import FIRST_BATCH_CHUNKS
 from rlm_mcp.search import search_chunks
 from rlm_mcp.store import Store
 
@@ -164,16 +165,17 @@ def test_reloading_a_changed_csv_keeps_the_unchanged_chunk_rows_and_counts_the_c
 KILLER = """
 import os, signal, sys
 from rlm_mcp import loading
+from rlm_mcp.loading import batches
 from rlm_mcp.config import load_settings
 from rlm_mcp.store import open_store
-original = loading._BatchWriter._insert
+original = batches.BatchWriter._insert
 calls = []
 def insert_then_die(self, rows):
     original(self, rows)
     calls.append(1)
     if len(calls) == 2:
         os.kill(os.getpid(), signal.SIGKILL)
-loading._BatchWriter._insert = insert_then_die
+batches.BatchWriter._insert = insert_then_die
 settings = load_settings()
 loading.load_document(open_store(settings.db_path), settings, sys.argv[1])
 """

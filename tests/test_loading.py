@@ -8,7 +8,7 @@ import pytest
 
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import NotFound, PathNotAllowed, UnsupportedContent
-from rlm_mcp.loading import load_document
+from rlm_mcp.loading.loader import load_document
 from rlm_mcp.store import Store
 from rlm_mcp.store import documents as db
 

@@ -6,7 +6,7 @@ import pytest
 
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import InvalidInput, NotFound
-from rlm_mcp.loading import load_document
+from rlm_mcp.loading.loader import load_document
 from rlm_mcp.search import fts_query, search_chunks
 from rlm_mcp.store import Store
 

@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
-from rlm_mcp import jobs, synthesis, tasks
 from rlm_mcp.answers import render
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import InvalidInput
-from rlm_mcp.folding import fold_findings, merge_stats, sum_counts
+from rlm_mcp.jobs import claiming as tasks
+from rlm_mcp.jobs import plans as jobs
 from rlm_mcp.store import Store, open_store
+from rlm_mcp.synthesis import merge as synthesis
+from rlm_mcp.synthesis.folding import fold_findings, merge_stats, sum_counts
 
 from .jobs_support import add_document
 
@@ -140,7 +142,7 @@ def test_near_duplicates_fold_with_all_citations_and_themes_rank_by_relevance() 
         ("Disk full on node 7", (3, 4)),
         ("Login works", (5,)),
     ]
-    from rlm_mcp.folding import build_themes
+    from rlm_mcp.synthesis.folding import build_themes
 
     assert [t.title for t in build_themes(folded)] == ["storage", "latency", "auth"]
 

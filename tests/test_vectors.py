@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from rlm_mcp import bit_index, embedding_worker
 from rlm_mcp.config import Settings
+from rlm_mcp.embedding import worker as embedding_worker
 from rlm_mcp.errors import Unavailable
-from rlm_mcp.loading import load_document
+from rlm_mcp.loading.loader import load_document
+from rlm_mcp.search import quantized as bit_index
 from rlm_mcp.store import Store, open_store
 from rlm_mcp.store import documents as ddb
 from rlm_mcp.store import vectors as vdb

@@ -15,9 +15,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .. import documents, loading, search, synthesis, tasks
 from ..answers import Answer, render
-from ..jobs import create_job
+from ..documents import reading as documents
+from ..jobs import claiming as tasks
+from ..jobs.plans import create_job
+from ..loading import loader as loading
+from ..search import modes as search
+from ..synthesis import merge as synthesis
 from ..workspace import Workspace
 from .common import ProgressBar
 
@@ -171,8 +175,8 @@ def run_demo(args: argparse.Namespace, context: Workspace) -> int:
 
 
 def embed_now(context: Workspace) -> str:
-    from ..embed import shared_embedder
-    from ..embedding_worker import embed_all
+    from ..embedding.model import shared_embedder
+    from ..embedding.worker import embed_all
 
     bar = ProgressBar(unit="chunks", scale=1)
     try:

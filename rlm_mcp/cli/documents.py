@@ -3,7 +3,10 @@
 import argparse
 from typing import Any
 
-from .. import documents, loading, search, status
+from ..documents import reading as documents
+from ..documents.status import status as store_status
+from ..loading import loader as loading
+from ..search import modes as search
 from ..workspace import Workspace
 from .common import ProgressBar, add_json_flag, add_progress_flag, emit
 
@@ -79,4 +82,4 @@ def remove(args: argparse.Namespace, context: Workspace) -> int:
 
 
 def show_status(args: argparse.Namespace, context: Workspace) -> int:
-    return emit(status.status(context.store, context.settings), args.json)
+    return emit(store_status(context.store, context.settings), args.json)

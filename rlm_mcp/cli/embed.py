@@ -3,7 +3,7 @@
 import argparse
 from typing import Any
 
-from .. import embedding_worker
+from ..embedding import worker as embedding_worker
 from ..workspace import Workspace
 from .common import ProgressBar, add_json_flag, add_progress_flag, emit
 

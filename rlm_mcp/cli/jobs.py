@@ -3,7 +3,8 @@
 import argparse
 from typing import Any
 
-from .. import jobs, synthesis
+from ..jobs import plans as jobs
+from ..synthesis import merge as synthesis
 from ..workspace import Workspace
 from .common import add_json_flag, emit
 

@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..install import install
+from ..plugin import install
 from ..workspace import Workspace
 from .common import add_json_flag, emit
 

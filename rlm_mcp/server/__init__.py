@@ -1,5 +1,6 @@
 """The MCP interface: thin wrappers that parse arguments, call the core and render its answer."""
 
-from .app import SERVER_NAME, create_server, respond
+from .app import SERVER_NAME, create_server
+from .common import respond
 
 __all__ = ["SERVER_NAME", "create_server", "respond"]

@@ -7,10 +7,12 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from .. import documents, loading, search
-from .. import status as status_report
+from ..documents import reading as documents
+from ..documents.status import status as store_status
+from ..loading import loader as loading
+from ..search import modes as search
 from ..workspace import Workspace
-from .app import DESTRUCTIVE, READ_ONLY, WRITES, ResponseFormatArg, respond
+from .common import DESTRUCTIVE, READ_ONLY, WRITES, ResponseFormatArg, respond
 
 DocumentIds = Annotated[
     list[str | int] | None,
@@ -95,4 +97,4 @@ def register(server: MCPServer, state: Workspace) -> None:
     @server.tool(annotations=READ_ONLY, structured_output=False)
     def status(response_format: ResponseFormatArg = "text") -> str:
         """Where the store is, what it holds, and whether vectors and the embedding model are available."""
-        return respond(lambda: status_report.status(state.store, state.settings), response_format)
+        return respond(lambda: store_status(state.store, state.settings), response_format)

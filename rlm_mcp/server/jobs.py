@@ -5,9 +5,12 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from pydantic import Field
 
-from .. import analysts, jobs, synthesis, tasks
+from ..jobs import analysts
+from ..jobs import claiming as tasks
+from ..jobs import plans as jobs
+from ..synthesis import merge as synthesis
 from ..workspace import Workspace
-from .app import WRITES, ResponseFormatArg, respond
+from .common import WRITES, ResponseFormatArg, respond
 
 JobId = Annotated[str, Field(description="A job id such as 'j2' (create_job returns it).")]
 Worker = Annotated[str, Field(description="Your worker name, unique per analyst, e.g. 'data-1'.")]

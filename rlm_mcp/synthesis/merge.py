@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import analysts
-from .errors import InvalidInput
+from ..errors import InvalidInput
+from ..ids import format_id, parse_id
+from ..jobs import analysts
+from ..jobs.plans import Coverage, job_or_raise
+from ..store import Store
+from ..store import jobs as db
 from .folding import Folded, Theme, build_themes, cap_counts, fold_findings, merge_stats, sum_counts
-from .ids import format_id, parse_id
-from .jobs import Coverage, job_or_raise
-from .store import Store
-from .store import jobs as db
-from .synthesis_text import Page, render_text
+from .result import Page, Synthesis
 
 PAGE_CHARS = 24_000  # one answer: under Claude Code's 10k-token warning with the header included
 MAX_PAGES = 4  # more than this and a reduce level is planned rather than asking a model to read pages
@@ -37,73 +37,6 @@ NEXT_LINE_CHARS = 500  # the closing 'Next:' line and a note
 THEMES_CACHE_SIZE = 4
 _THEMES_CACHE: dict[tuple[Any, ...], tuple[int, list[Theme]]] = {}
 _CACHE_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True, slots=True)
-class Synthesis:
-    job_id: int
-    query: str
-    level: int
-    coverage: Coverage
-    tasks: dict[str, int]
-    missing: list[dict[str, Any]]
-    counts: dict[str, dict[str, int]]
-    counts_totals: dict[str, int]
-    stats: dict[str, dict[str, Any]]
-    page: Page
-    findings_total: int
-    follow_up: list[dict[str, Any]]
-    unverified: list[dict[str, Any]]
-    unverified_total: int
-    summaries: list[dict[str, Any]]
-    next: dict[str, Any] | None
-    note: str | None = None
-    search: str | None = None  # a search-scoped job covers the hits, not whole documents
-
-    @property
-    def partial(self) -> bool:
-        return self.coverage.ratio < 1.0 or bool(self.next and self.next.get("action") in ("claim", "reduce"))
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "job_id": format_id("j", self.job_id),
-            "query": self.query,
-            "search": self.search,
-            "partial": self.partial,
-            "level": self.level,
-            "coverage": {**self.coverage.to_json(), "missing": self.missing},
-            "tasks": self.tasks,
-            "counts": self.counts,
-            "counts_totals": self.counts_totals,
-            "stats": self.stats,
-            "themes": [
-                {
-                    "title": theme.title,
-                    "findings": [f.to_json() for f in items],
-                    "citations": [format_id("c", c) for c in theme.citations(items)[:100]],
-                    "support": sum(f.support for f in items),
-                    "continued": continued,
-                }
-                for theme, items, continued in self.page.themes
-            ],
-            "findings": {
-                "total": self.findings_total,
-                "folded": self.page.total_items,
-                "themes": self.page.total_themes,
-            },
-            "offset": self.page.offset,
-            "follow_up": self.follow_up,
-            "unverified": self.unverified,
-            "unverified_total": self.unverified_total,
-            "summaries": self.summaries,
-            "note": self.note,
-        }
-        if self.next is not None:
-            data["next"] = self.next
-        return data
-
-    def to_text(self) -> str:
-        return render_text(self)
 
 
 def _view_level(states: dict[tuple[int, str], int], top: int) -> tuple[int, bool]:

@@ -9,14 +9,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import jobs as _jobs
-from .answers import shorten
-from .errors import Conflict, InvalidInput, NotFound
+from ..answers import shorten
+from ..errors import Conflict, InvalidInput, NotFound
+from ..ids import format_id, parse_id
+from ..store import Store
+from ..store import jobs as db
+from . import plans as _jobs
+from .content import check_worker, chunk_problem, reduce_items
 from .findings import EvidenceIndex, Source, Submission, parse_submission
-from .ids import format_id, parse_id
-from .store import Store
-from .store import jobs as db
-from .task_content import check_worker, chunk_problem, reduce_items
 
 log = logging.getLogger(__name__)
 

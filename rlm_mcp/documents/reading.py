@@ -4,13 +4,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .answers import shorten
-from .chunking.profiles import compact_profile
-from .errors import InvalidInput, NotFound
-from .ids import format_id, parse_id
-from .search import location
-from .store import Store
-from .store import documents as db
+from ..answers import shorten
+from ..chunking.profiles import compact_profile
+from ..errors import InvalidInput, NotFound
+from ..ids import format_id, parse_id
+from ..search.results import location
+from ..store import Store
+from ..store import documents as db
 
 MAX_LIST_LIMIT = 200
 LISTED_PROFILE_ITEMS = 8  # columns or JSON paths per listed document (a 2,500-column CSV stays small)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pathspec
 
-from .config import Settings
-from .errors import NotFound, PathNotAllowed
+from ..config import Settings
+from ..errors import NotFound, PathNotAllowed
 
 GLOB_CHARS = frozenset("*?[")
 NEVER_WALKED = frozenset({".git", ".hg", ".svn", ".rlm"})

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import Unavailable
+from ..errors import Unavailable
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidInput
-from .ids import format_id
-from .store import jobs as db
+from ..errors import InvalidInput
+from ..ids import format_id
+from ..store import jobs as db
 
 MAX_WORKER_CHARS = 100
 

@@ -20,7 +20,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound
 
 SERVER_NAME = "rlm"
 SERVER_SCRIPT = "rlm-mcp"

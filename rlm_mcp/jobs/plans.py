@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..answers import shorten
+from ..config import Settings
+from ..errors import InvalidInput, NotFound
+from ..ids import format_id, parse_id, parse_ids
+from ..store import Store
+from ..store import jobs as db
 from . import analysts, planning
-from .answers import shorten
-from .config import Settings
-from .errors import InvalidInput, NotFound
-from .ids import format_id, parse_id, parse_ids
 from .planning import MAX_TASK_TOKENS, MIN_TASK_TOKENS, TASKS_PER_AGENT, PlannedTask, spawn_plan
-from .store import Store
-from .store import jobs as db
 
 DEFAULT_TOP_K = 50
 MAX_TOP_K = 2000
@@ -97,7 +97,7 @@ def _search_chunk_ids(
     store: Store, settings: Settings, search: str, document_ids: list[int] | None, top_k: int
 ) -> list[int]:
     """The ids of the best `top_k` chunks for `search` (hybrid, which degrades to BM25), page by page."""
-    from . import search as search_module  # imported here: search pulls in the embedding layer
+    from ..search import modes as search_module  # imported here: search pulls in the embedding layer
 
     found: list[int] = []
     while len(found) < top_k:

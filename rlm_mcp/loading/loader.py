@@ -9,36 +9,27 @@ the next load removes.
 import hashlib
 import io
 import json
-import os
-import socket
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import embedding_worker
-from .chunking import Chunk, detect_content_type, make_chunker, profiles
-from .config import Settings
-from .errors import InvalidInput, RlmError, UnsupportedContent
-from .ids import format_id
-from .paths import Selection, select_files
+from ..chunking import detect_content_type, make_chunker, profiles
+from ..config import Settings
+from ..embedding import worker as embedding_worker
+from ..errors import InvalidInput, RlmError, UnsupportedContent
+from ..ids import format_id
+from ..store import Store
+from ..store import documents as db
+from ..store import vectors as vectors_db
+from .batches import BatchWriter, Progress, ProgressFn, batches, chunk_row
+from .files import Selection, select_files
 from .reuse import ChunkReuse
-from .store import Store
-from .store import documents as db
-from .store import vectors as vectors_db
+from .staging import loader_id, remove_stale_staging
 
-ProgressFn = Callable[[float, float, str], None]
 HASH_BLOCK = 1 << 20
 SNIFF_BYTES = 8192
-FIRST_BATCH_CHUNKS = 128  # small first batches: a small file still overlaps chunking and indexing
-MAX_BATCH_CHUNKS = 4096  # large later ones: FTS5 indexes a few MB per transaction 40 % faster than 300 KB
-MAX_BATCH_CHARS = 4_000_000
-MAX_BATCHES_IN_FLIGHT = 2
 MAX_LISTED_DOCUMENTS = 25
-PROGRESS_INTERVAL_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +149,7 @@ def load_document(
     single = len(selection.files) == 1 and selection.base is None
     if content_type != "auto":
         make_chunker(content_type, Path(path))  # an unknown type fails before anything is read
-    reporter = _Progress(progress, sum(_file_size(f) for f in selection.files))
+    reporter = Progress(progress, sum(_file_size(f) for f in selection.files))
     loaded: list[LoadedDocument] = []
     skipped = Counter(selection.skipped)
     failed: list[tuple[str, str]] = []
@@ -217,7 +208,7 @@ def _hash_and_sniff(file: Path) -> tuple[str, int, bytes]:
 
 
 def _load_file(
-    store: Store, file: Path, name: str, content_type: str, reporter: "_Progress"
+    store: Store, file: Path, name: str, content_type: str, reporter: "Progress"
 ) -> LoadedDocument:
     content_hash, size, head = _hash_and_sniff(file)
     if size == 0:
@@ -246,10 +237,10 @@ def _load_file(
             None,
             profile,
         )
-    interrupted = _remove_stale_staging(store, key, content_hash)
+    interrupted = remove_stale_staging(store, key, content_hash)
     reuse = ChunkReuse.load(conn, old["id"] if old is not None else None, interrupted)
     with store.write() as wconn:
-        staging = db.insert_staging(wconn, name, key, kind, size, content_hash, _loader_id())
+        staging = db.insert_staging(wconn, name, key, kind, size, content_hash, loader_id())
     try:
         count, profile, warnings = _write_chunks(store, staging, file, kind, reporter, name, reuse)
         with store.write() as wconn:
@@ -277,19 +268,19 @@ def _json_or_none(raw: str | None) -> dict[str, Any] | None:
 
 
 def _write_chunks(
-    store: Store, staging: int, file: Path, kind: str, reporter: "_Progress", name: str, reuse: ChunkReuse
+    store: Store, staging: int, file: Path, kind: str, reporter: "Progress", name: str, reuse: ChunkReuse
 ) -> tuple[int, dict[str, Any] | None, list[str]]:
     chunker = make_chunker(kind, file)
     count = 0
     replaced = 0
-    with file.open("rb") as raw, _BatchWriter(store, staging) as writer:
+    with file.open("rb") as raw, BatchWriter(store, staging) as writer:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
         start = raw.tell()
-        for batch in _batches(chunker.chunks(text)):
+        for batch in batches(chunker.chunks(text)):
             rows = []
             for chunk in batch:
                 replaced += chunk.text.count("\ufffd")
-                row = _row(count, chunk)
+                row = chunk_row(count, chunk)
                 if not reuse.take(count, chunk, row[4]):  # an unchanged chunk keeps its old row
                     rows.append(row)
                 count += 1
@@ -305,123 +296,3 @@ def _write_chunks(
     if profile and isinstance(profile.get("warnings"), list):
         warnings.extend(str(w) for w in profile["warnings"][:20])
     return count, profile, warnings
-
-
-def _row(ordinal: int, chunk: Chunk) -> db.ChunkRow:
-    digest = hashlib.blake2b(chunk.text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-    return (
-        ordinal,
-        chunk.text,
-        chunk.context,
-        chunk.section,
-        digest,
-        chunk.start_line,
-        chunk.end_line,
-        chunk.start_row,
-        chunk.end_row,
-    )
-
-
-def _batches(chunks: Iterator[Chunk]) -> Iterator[list[Chunk]]:
-    """Batches that double in size from FIRST_BATCH_CHUNKS up to MAX_BATCH_CHUNKS or MAX_BATCH_CHARS."""
-    batch: list[Chunk] = []
-    chars = 0
-    limit = FIRST_BATCH_CHUNKS
-    for chunk in chunks:
-        batch.append(chunk)
-        chars += len(chunk.text)
-        if len(batch) >= limit or chars >= MAX_BATCH_CHARS:
-            yield batch
-            batch, chars = [], 0
-            limit = min(limit * 2, MAX_BATCH_CHUNKS)
-    if batch:
-        yield batch
-
-
-class _BatchWriter:
-    """Writes batches of chunks in a second thread while the next batch is being chunked.
-
-    SQLite releases the GIL while it indexes, so chunking and indexing overlap on two cores. At most
-    MAX_BATCHES_IN_FLIGHT batches wait, so memory stays bounded; the first error is raised here.
-    """
-
-    def __init__(self, store: Store, staging: int) -> None:
-        self._store = store
-        self._staging = staging
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rlm-load")
-        self._pending: list[Future[None]] = []
-
-    def __enter__(self) -> "_BatchWriter":
-        return self
-
-    def write(self, rows: list[db.ChunkRow]) -> None:
-        self._pending.append(self._pool.submit(self._insert, rows))
-        while len(self._pending) > MAX_BATCHES_IN_FLIGHT:
-            self._pending.pop(0).result()
-
-    def _insert(self, rows: list[db.ChunkRow]) -> None:
-        with self._store.write() as conn:
-            db.insert_chunks(conn, self._staging, rows)
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            for future in self._pending:
-                future.result()
-        finally:
-            self._pool.submit(self._store.release_thread).result()
-            self._pool.shutdown()
-
-
-def _loader_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _remove_stale_staging(store: Store, key: str, content_hash: str) -> list[int]:
-    """Trigger: a staging row for this path exists. Why: a load was killed (or runs elsewhere).
-    Outcome: rows whose loading process is gone on this host are deleted, except those of a load of the
-    same bytes, returned so that their chunks are kept (a resume); a live load is left alone."""
-    interrupted = []
-    with store.write() as conn:
-        for row in db.staging_rows(conn, key):
-            host, _, pid = (row["loader"] or "").rpartition(":")
-            if (
-                host == socket.gethostname()
-                and pid.isdigit()
-                and _alive(int(pid))
-                and int(pid) != os.getpid()
-            ):
-                continue
-            if row["content_hash"] == content_hash:
-                interrupted.append(int(row["id"]))
-            else:
-                db.delete_document(conn, row["id"])
-    return interrupted
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class _Progress:
-    """Throttled progress: bytes done of bytes total, at most every PROGRESS_INTERVAL_SECONDS."""
-
-    def __init__(self, callback: ProgressFn | None, total: int) -> None:
-        self._callback = callback
-        self._total = max(total, 1)
-        self._done = 0
-        self._last = 0.0
-
-    def advance(self, size: int, message: str) -> None:
-        self._done += size
-        now = time.monotonic()
-        if self._callback is not None and (
-            now - self._last >= PROGRESS_INTERVAL_SECONDS or self._done >= self._total
-        ):
-            self._last = now
-            self._callback(float(self._done), float(self._total), message)

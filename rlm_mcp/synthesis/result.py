@@ -1,14 +1,13 @@
-"""The text a synthesizer model reads: coverage first, then numbers, themes, follow-ups, next step."""
+"""What synthesize answers: the merged result, and the text a synthesizer model reads (coverage first,
+then numbers, themes, follow-ups, next step)."""
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .answers import shorten
+from ..answers import shorten
+from ..ids import format_id
+from ..jobs.plans import Coverage
 from .folding import Folded, Theme
-from .ids import format_id
-
-if TYPE_CHECKING:
-    from .synthesis import Synthesis
 
 MAX_VALUES_SHOWN = 25
 MAX_LISTED = 12
@@ -25,7 +24,74 @@ class Page:
     pages: int
 
 
-def _coverage_lines(s: "Synthesis") -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Synthesis:
+    job_id: int
+    query: str
+    level: int
+    coverage: Coverage
+    tasks: dict[str, int]
+    missing: list[dict[str, Any]]
+    counts: dict[str, dict[str, int]]
+    counts_totals: dict[str, int]
+    stats: dict[str, dict[str, Any]]
+    page: Page
+    findings_total: int
+    follow_up: list[dict[str, Any]]
+    unverified: list[dict[str, Any]]
+    unverified_total: int
+    summaries: list[dict[str, Any]]
+    next: dict[str, Any] | None
+    note: str | None = None
+    search: str | None = None  # a search-scoped job covers the hits, not whole documents
+
+    @property
+    def partial(self) -> bool:
+        return self.coverage.ratio < 1.0 or bool(self.next and self.next.get("action") in ("claim", "reduce"))
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "job_id": format_id("j", self.job_id),
+            "query": self.query,
+            "search": self.search,
+            "partial": self.partial,
+            "level": self.level,
+            "coverage": {**self.coverage.to_json(), "missing": self.missing},
+            "tasks": self.tasks,
+            "counts": self.counts,
+            "counts_totals": self.counts_totals,
+            "stats": self.stats,
+            "themes": [
+                {
+                    "title": theme.title,
+                    "findings": [f.to_json() for f in items],
+                    "citations": [format_id("c", c) for c in theme.citations(items)[:100]],
+                    "support": sum(f.support for f in items),
+                    "continued": continued,
+                }
+                for theme, items, continued in self.page.themes
+            ],
+            "findings": {
+                "total": self.findings_total,
+                "folded": self.page.total_items,
+                "themes": self.page.total_themes,
+            },
+            "offset": self.page.offset,
+            "follow_up": self.follow_up,
+            "unverified": self.unverified,
+            "unverified_total": self.unverified_total,
+            "summaries": self.summaries,
+            "note": self.note,
+        }
+        if self.next is not None:
+            data["next"] = self.next
+        return data
+
+    def to_text(self) -> str:
+        return render_text(self)
+
+
+def _coverage_lines(s: Synthesis) -> list[str]:
     c = s.coverage
     scope = f" — only the chunks search {s.search!r} found, not whole documents" if s.search else ""
     if c.ratio >= 1.0:
@@ -49,7 +115,7 @@ def _number(x: Any) -> str:
     return str(x)
 
 
-def _numbers_lines(s: "Synthesis") -> list[str]:
+def _numbers_lines(s: Synthesis) -> list[str]:
     lines = []
     if s.counts:
         lines.append(f"Counts (exact sums over {s.tasks['done']} completed tasks):")
@@ -71,7 +137,7 @@ def _numbers_lines(s: "Synthesis") -> list[str]:
     return lines
 
 
-def _theme_lines(s: "Synthesis") -> list[str]:
+def _theme_lines(s: Synthesis) -> list[str]:
     p = s.page
     if not p.total_items:
         return ["No verified findings."]
@@ -90,7 +156,7 @@ def _theme_lines(s: "Synthesis") -> list[str]:
     return lines
 
 
-def _extra_lines(s: "Synthesis") -> list[str]:
+def _extra_lines(s: Synthesis) -> list[str]:
     lines = []
     if s.summaries:
         lines.append("Task summaries (high relevance):")
@@ -109,7 +175,7 @@ def _extra_lines(s: "Synthesis") -> list[str]:
     return lines
 
 
-def _next_line(s: "Synthesis") -> str:
+def _next_line(s: Synthesis) -> str:
     jid = format_id("j", s.job_id)
     n = s.next or {}
     action = n.get("action")
@@ -130,7 +196,7 @@ def _next_line(s: "Synthesis") -> str:
     return "Next: write the answer from these themes, citing chunk ids (get_chunk reads any of them)."
 
 
-def render_text(s: "Synthesis") -> str:
+def render_text(s: Synthesis) -> str:
     first = s.page.offset == 0
     level = f" (reduce level {s.level})" if s.level else ""
     head = [f"Synthesis of {format_id('j', s.job_id)}{level} · question: {shorten(s.query, 200)}"]

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .config import Settings
-from .errors import RlmError, Unavailable
-from .store import Store
-from .store import vectors as vdb
+from ..config import Settings
+from ..errors import RlmError, Unavailable
+from ..store import Store
+from ..store import vectors as vdb
 
 if TYPE_CHECKING:  # embed imports numpy; the server imports this module before its first answer
-    from .embed import Embedder
+    from .model import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ def start_background(store: Store, settings: Settings) -> EmbeddingWorker | None
     """Start this process's worker for `store` unless RLM_EMBED_BACKGROUND=0 or no model is configured."""
     if not settings.embed_in_background:
         return None
-    from .embed import shared_embedder
+    from .model import shared_embedder
 
     try:
         return start_worker(store, shared_embedder(settings.embed_model))
@@ -253,7 +253,7 @@ def start_background(store: Store, settings: Settings) -> EmbeddingWorker | None
 
 def vector_status(store: Store, settings: Settings) -> dict[str, Any]:
     """For `status`: the model, whether it can load here, vectors stored, backlog, this process's worker."""
-    from .embed import DEFAULT_MODEL_ID, pinned_model_file, resolve_model
+    from .model import DEFAULT_MODEL_ID, pinned_model_file, resolve_model
 
     conn = store.conn()
     data: dict[str, Any] = {"model": settings.embed_model or DEFAULT_MODEL_ID}
@@ -312,7 +312,7 @@ class EmbedReport:
 
 def embed_pending(store: Store, settings: Settings, progress: ProgressFn | None = None) -> EmbedReport:
     """Embed every waiting chunk now, in this thread (the `rlm-mcp embed` command)."""
-    from .embed import shared_embedder
+    from .model import shared_embedder
 
     embedder = shared_embedder(settings.embed_model)
     started = time.monotonic()

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .errors import InvalidInput
-from .ids import parse_id
+from ..errors import InvalidInput
+from ..ids import parse_id
 
 MAX_SUBMISSION_CHARS = 400_000  # a real task's findings are a few kB; this refuses runaway payloads
 MAX_FINDINGS = 200

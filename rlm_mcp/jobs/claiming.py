@@ -9,15 +9,15 @@ Submitting is in `submissions` (re-exported here).
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import InvalidInput
+from ..ids import format_id, parse_id
+from ..store import Store
+from ..store import jobs as db
 from . import analysts
-from . import jobs as _jobs
-from .errors import InvalidInput
-from .ids import format_id, parse_id
-from .jobs import clock, job_or_raise
-from .store import Store
-from .store import jobs as db
+from . import plans as _jobs
+from .content import TaskChunk, check_worker, task_content
+from .plans import clock, job_or_raise
 from .submissions import SubmitResult, submit_findings
-from .task_content import TaskChunk, check_worker, task_content
 
 __all__ = ["SubmitResult", "TaskChunk", "TaskClaim", "claim_task", "submit_findings"]
 

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..store import Connection
+from ..store import jobs as db
 from . import analysts
-from .store import Connection
-from .store import jobs as db
 
 MAX_TASK_TOKENS = 8000  # chunk text of one task; with instructions it stays under a tool result's ~10k
 MIN_TASK_TOKENS = 500

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .answers import shorten
-from .ids import format_id
+from ..answers import shorten
+from ..ids import format_id
 
 RELEVANCE_RANK = {"high": 3, "medium": 2, "low": 1, "none": 0}
 DEFAULT_RELEVANCE = 2  # an analyst that did not say is taken as "medium"

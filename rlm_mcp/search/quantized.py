@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .store import Store
-from .store import vectors as vdb
+from ..store import Store
+from ..store import vectors as vdb
 
 BLOCK_ROWS = 1024
 PREFILTER_PER_CANDIDATE = 25  # Hamming keeps 25 rows per final candidate (recall@10 0.975 at 1M, 400)

@@ -8,10 +8,10 @@ with its id, FTS entry and vector, and only its place (ordinal, lines, rows, sec
 
 from dataclasses import dataclass, field
 
-from .chunking import Chunk
-from .errors import Conflict
-from .store import documents as db
-from .store.connection import Connection
+from ..chunking import Chunk
+from ..errors import Conflict
+from ..store import documents as db
+from ..store.connection import Connection
 
 
 @dataclass(slots=True)

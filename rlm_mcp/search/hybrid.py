@@ -12,15 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import bit_index
-from .config import Settings
-from .embed import Embedder, shared_embedder
-from .errors import Unavailable
+from ..config import Settings
+from ..embedding.model import Embedder, shared_embedder
+from ..errors import Unavailable
+from ..store import Store
+from ..store import search as search_db
+from ..store import vectors as vdb
+from . import quantized as bit_index
 from .fusion import RRF_K, Fused, FusionMethod, fuse
-from .search import WORD, SearchResult, bm25_search, fts_query, hit_from_row
-from .store import Store
-from .store import search as search_db
-from .store import vectors as vdb
+from .lexical import bm25_search, fts_query
+from .results import WORD, SearchResult, hit_from_row
 
 log = logging.getLogger(__name__)
 

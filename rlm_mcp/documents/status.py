@@ -3,10 +3,11 @@
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__, embedding_worker
-from .config import Settings
-from .store import Store
-from .store import documents as db
+from .. import __version__
+from ..config import Settings
+from ..embedding import worker as embedding_worker
+from ..store import Store
+from ..store import documents as db
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,21 @@
+"""Jobs: planning an analysis into tasks, claiming them under leases, and validating submissions."""
+
+from .analysts import ANALYSTS
+from .claiming import TaskClaim, claim_task
+from .plans import Coverage, JobList, JobPlan, JobStatus, create_job, job_status, list_jobs
+from .submissions import SubmitResult, submit_findings
+
+__all__ = [
+    "ANALYSTS",
+    "Coverage",
+    "JobList",
+    "JobPlan",
+    "JobStatus",
+    "SubmitResult",
+    "TaskClaim",
+    "claim_task",
+    "create_job",
+    "job_status",
+    "list_jobs",
+    "submit_findings",
+]

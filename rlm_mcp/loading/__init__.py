@@ -1,0 +1,15 @@
+"""Loading: files, directories and globs into the store (allowed roots, staging, batches, reuse)."""
+
+from .files import Selection, resolve_allowed, select_files, within_roots
+from .loader import LoadedDocument, LoadResult, load_document, render_profile
+
+__all__ = [
+    "LoadResult",
+    "LoadedDocument",
+    "Selection",
+    "load_document",
+    "render_profile",
+    "resolve_allowed",
+    "select_files",
+    "within_roots",
+]

@@ -1,0 +1,43 @@
+"""Staging rows: who is loading a path, and what a killed load left behind."""
+
+import os
+import socket
+
+from ..store import Store
+from ..store import documents as db
+
+
+def loader_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def remove_stale_staging(store: Store, key: str, content_hash: str) -> list[int]:
+    """Trigger: a staging row for this path exists. Why: a load was killed (or runs elsewhere).
+    Outcome: rows whose loading process is gone on this host are deleted, except those of a load of the
+    same bytes, returned so that their chunks are kept (a resume); a live load is left alone."""
+    interrupted = []
+    with store.write() as conn:
+        for row in db.staging_rows(conn, key):
+            host, _, pid = (row["loader"] or "").rpartition(":")
+            if (
+                host == socket.gethostname()
+                and pid.isdigit()
+                and _alive(int(pid))
+                and int(pid) != os.getpid()
+            ):
+                continue
+            if row["content_hash"] == content_hash:
+                interrupted.append(int(row["id"]))
+            else:
+                db.delete_document(conn, row["id"])
+    return interrupted
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
