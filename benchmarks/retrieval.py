@@ -32,10 +32,9 @@ from rlm_mcp.config import load_settings
 from rlm_mcp.embedding.model import EMBED_BATCH_SIZE, FastEmbedder
 from rlm_mcp.embedding.worker import embed_all
 from rlm_mcp.loading.loader import load_document
-from rlm_mcp.search import hybrid
+from rlm_mcp.search import fts_query, hybrid, search_chunks
 from rlm_mcp.search import quantized as bit_index
 from rlm_mcp.search.fusion import fuse
-from rlm_mcp.search import fts_query, search_chunks
 from rlm_mcp.store import Store, open_store
 from rlm_mcp.store import documents as documents_db
 from rlm_mcp.store import search as search_db
