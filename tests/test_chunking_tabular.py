@@ -176,3 +176,12 @@ def test_a_row_inserted_near_the_top_changes_only_the_chunks_around_it() -> None
 def test_a_stray_quote_inside_a_field_is_data_not_a_problem() -> None:
     chunks, profile = _run("name,height\nann,5'11\"\n")
     assert "problems" not in profile and chunks[0].text == "ann,5'11\"\n"
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+def test_line_numbers_stay_one_ahead_of_rows_after_the_first_block(crlf: bool) -> None:
+    end = "\r\n" if crlf else "\n"
+    text = "id,name,value" + end + "".join(f"{i},name {i},{i * 3}{end}" for i in range(1, 80_001))
+    chunks = list(TabularChunker("csv").chunks(io.StringIO(text, newline="")))
+    assert chunks[-1].end_row == 80_000 and chunks[-1].end_line == 80_001
+    assert all(c.start_line == c.start_row + 1 and c.end_line == c.end_row + 1 for c in chunks)  # type: ignore[operator]

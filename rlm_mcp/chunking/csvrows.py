@@ -62,9 +62,10 @@ class RecordReader:
                 yield from self._slow(itertools.chain(lines, carry, self.text))
                 return
             if rows:
-                starts = list(range(number, number + len(lines)))
+                count = len(lines)  # counted first: the consumer takes the header out of this very list
+                starts = list(range(number, number + count))
                 yield Batch(rows, lines, starts, starts)
-                number += len(lines)
+                number += count
             if not new:
                 return
             lines = carry

@@ -1,0 +1,85 @@
+"""Rows of `data_copies`: which Parquet file holds a document's columnar copy. Callers hold the
+transaction; the files themselves are written and deleted by rlm_mcp/data/."""
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .connection import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class CopyRow:
+    document_id: int
+    kind: str  # 'table' or 'lines'
+    file: str  # name inside the data directory
+    records: int
+    columns: tuple[tuple[str, str], ...]  # (name, DuckDB type), `record` / `line` first
+    warnings: tuple[str, ...]
+
+
+def _row(row: Sequence[object]) -> CopyRow:
+    columns = tuple((str(name), str(kind)) for name, kind in json.loads(str(row[4])))
+    return CopyRow(
+        int(str(row[0])),
+        str(row[1]),
+        str(row[2]),
+        int(str(row[3])),
+        columns,
+        tuple(json.loads(str(row[5]))),
+    )
+
+
+SELECT = "SELECT document_id, kind, file, records, columns, warnings FROM data_copies"
+
+
+def put_copy(conn: Connection, copy: CopyRow) -> str | None:
+    """Record `copy` for its document, replacing an earlier one; returns the replaced file's name."""
+    old = conn.execute("SELECT file FROM data_copies WHERE document_id = ?", (copy.document_id,)).fetchone()
+    conn.execute(
+        """INSERT INTO data_copies (document_id, kind, file, records, columns, warnings, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (document_id) DO UPDATE SET kind = excluded.kind, file = excluded.file,
+               records = excluded.records, columns = excluded.columns, warnings = excluded.warnings,
+               created_at = excluded.created_at""",
+        (
+            copy.document_id,
+            copy.kind,
+            copy.file,
+            copy.records,
+            json.dumps([list(c) for c in copy.columns], ensure_ascii=False),
+            json.dumps(list(copy.warnings), ensure_ascii=False),
+            time.time(),
+        ),
+    )
+    return str(old[0]) if old is not None and old[0] != copy.file else None
+
+
+def get_copy(conn: Connection, document_id: int) -> CopyRow | None:
+    """The copy of a ready document, if it has one."""
+    row = conn.execute(
+        SELECT + " WHERE document_id = ? AND document_id IN (SELECT id FROM documents WHERE state = 'ready')",
+        (document_id,),
+    ).fetchone()
+    return _row(row) if row is not None else None
+
+
+def list_copies(conn: Connection, document_ids: Sequence[int] | None = None) -> list[CopyRow]:
+    """Copies of ready documents, by document id (all of them, or the ones asked for)."""
+    sql = SELECT + " WHERE document_id IN (SELECT id FROM documents WHERE state = 'ready')"
+    params: list[object] = []
+    if document_ids is not None:
+        sql += " AND document_id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(list(document_ids)))
+    return [_row(r) for r in conn.execute(sql + " ORDER BY document_id", params)]
+
+
+def copy_file(conn: Connection, document_id: int) -> str | None:
+    """The file of any document's copy (a staging document's too): what a delete must remove."""
+    row = conn.execute("SELECT file FROM data_copies WHERE document_id = ?", (document_id,)).fetchone()
+    return str(row[0]) if row is not None else None
+
+
+def referenced_files(conn: Connection) -> set[str]:
+    return {str(r[0]) for r in conn.execute("SELECT file FROM data_copies")}
