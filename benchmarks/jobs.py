@@ -37,6 +37,7 @@ from rlm_mcp.jobs import plans as jobs  # noqa: E402
 from rlm_mcp.loading.loader import load_document  # noqa: E402
 from rlm_mcp.store import Store, open_store  # noqa: E402
 from rlm_mcp.store import documents as documents_db  # noqa: E402
+from rlm_mcp.store.rows import NewChunk  # noqa: E402
 from rlm_mcp.synthesis import merge as synthesis  # noqa: E402
 
 LINE = "Ship {i} entered the harbour at dawn with cargo, a crew of {c} and a storm warning. "
@@ -48,7 +49,7 @@ def make_synthetic(store: Store, chunks: int) -> None:
     rows = []
     for i in range(chunks):
         text = "".join(LINE.format(i=i * 100 + k, c=k) for k in range(22))[:1800]
-        rows.append((i, text, "", "", f"h{i}", i * 22 + 1, i * 22 + 22, None, None))
+        rows.append(NewChunk(i, text, "", "", f"h{i}", i * 22 + 1, i * 22 + 22, None, None))
     with store.write() as conn:
         doc = conn.execute(
             "INSERT INTO documents (name, path, content_type, bytes, content_hash, loaded_at) "

@@ -39,6 +39,7 @@ from rlm_mcp.store import Store, open_store
 from rlm_mcp.store import documents as documents_db
 from rlm_mcp.store import search as search_db
 from rlm_mcp.store import vectors as vdb
+from rlm_mcp.store.rows import NewChunk
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
 FUSIONS: dict[str, tuple[str, float]] = {
@@ -289,7 +290,9 @@ def grow_synthetic(
                 w,
                 doc,
                 (
-                    (i, " ".join(vocab[j] for j in picks[i]), "", "", f"s{have + i}", 1, 1, None, None)
+                    NewChunk(
+                        i, " ".join(vocab[j] for j in picks[i]), "", "", f"s{have + i}", 1, 1, None, None
+                    )
                     for i in range(n)
                 ),
             )

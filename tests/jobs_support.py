@@ -6,18 +6,19 @@ from collections.abc import Sequence
 
 from rlm_mcp.store import Store
 from rlm_mcp.store import documents as documents_db
+from rlm_mcp.store.rows import NewChunk
 
 
 def add_document(
     store: Store, name: str, texts: Sequence[str], content_type: str = "text", context: str = ""
 ) -> tuple[int, list[int]]:
     """A ready document whose chunks are `texts`, indexed like a loaded one; returns its id and chunk ids."""
-    rows: list[documents_db.ChunkRow] = []
+    rows: list[NewChunk] = []
     line = 1
     for ordinal, text in enumerate(texts):
         end = line + text.count("\n")
         digest = hashlib.sha256(text.encode()).hexdigest()
-        rows.append((ordinal, text, context, "", digest, line, end, None, None))
+        rows.append(NewChunk(ordinal, text, context, "", digest, line, end, None, None))
         line = end + 1
     with store.write() as conn:
         doc_id = conn.execute(

@@ -11,6 +11,7 @@ from rlm_mcp.errors import NotFound, PathNotAllowed, UnsupportedContent
 from rlm_mcp.loading.loader import load_document
 from rlm_mcp.store import Store
 from rlm_mcp.store import documents as db
+from rlm_mcp.store.rows import NewChunk
 
 PROSE = "\n\n".join(
     f"Paragraph {i} talks about lanterns, harbours and the tide number {i}. " * 3 for i in range(60)
@@ -178,7 +179,7 @@ def test_a_killed_load_leaves_a_staging_row_that_the_next_load_removes(
             (path,),
         )
         staging = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-        db.insert_chunks(conn, staging, [(0, "half loaded text", "", "", "h", 1, 1, None, None)])
+        db.insert_chunks(conn, staging, [NewChunk(0, "half loaded text", "", "", "h", 1, 1, None, None)])
     (doc,) = load_document(store, settings, "a.txt").documents
     assert doc.status == "loaded"
     states = [r[0] for r in store.conn().execute("SELECT state FROM documents")]

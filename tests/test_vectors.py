@@ -20,6 +20,7 @@ from rlm_mcp.search import quantized as bit_index
 from rlm_mcp.store import Store, open_store
 from rlm_mcp.store import documents as ddb
 from rlm_mcp.store import vectors as vdb
+from rlm_mcp.store.rows import NewChunk
 
 
 class FakeEmbedder:
@@ -48,7 +49,9 @@ class FakeEmbedder:
 def add_document(store: Store, path: str, texts: list[str], replaces: int | None = None) -> int:
     """A document written the way the loader writes one: staging row, chunks, swap."""
     rows = [
-        (i, t, "", "", hashlib.blake2b(t.encode(), digest_size=16).hexdigest(), i + 1, i + 1, None, None)
+        NewChunk(
+            i, t, "", "", hashlib.blake2b(t.encode(), digest_size=16).hexdigest(), i + 1, i + 1, None, None
+        )
         for i, t in enumerate(texts)
     ]
     with store.write() as conn:

@@ -1,6 +1,5 @@
 """Reading the store: one chunk with its context and neighbours, the list of documents, removal."""
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,15 +67,15 @@ def get_chunk(store: Store, chunk_id: str | int) -> ChunkView:
                 f"No chunk {format_id('c', number)}. search_chunks or list_documents give valid ids "
                 "(chunk ids change when a document is reloaded with new content)."
             )
-        prev_id, next_id = db.neighbour_ids(conn, row["document_id"], row["ordinal"])
-    rows = (row["start_row"], row["end_row"]) if row["start_row"] is not None else None
+        prev_id, next_id = db.neighbour_ids(conn, row.document_id, row.ordinal)
+    rows = (row.start_row, row.end_row) if row.start_row is not None and row.end_row is not None else None
     return ChunkView(
         number,
-        row["document_id"],
-        row["document_name"],
-        location(row["document_name"], row["start_line"], row["end_line"], row["section"]),
-        row["context"],
-        row["text"],
+        row.document_id,
+        row.document_name,
+        location(row.document_name, row.start_line, row.end_line, row.section),
+        row.context,
+        row.text,
         prev_id,
         next_id,
         rows,
@@ -117,14 +116,14 @@ def list_documents(store: Store, offset: int = 0, limit: int = 50) -> DocumentLi
     rows, total = db.list_ready(store.conn(), offset, limit)
     docs = tuple(
         {
-            "id": format_id("d", r["id"]),
-            "name": r["name"],
-            "path": r["path"],
-            "content_type": r["content_type"],
-            "bytes": r["bytes"],
-            "chunks": r["chunks"],
-            "profile": compact_profile(json.loads(r["profile"]), LISTED_PROFILE_ITEMS)
-            if r["profile"]
+            "id": format_id("d", r.document.id),
+            "name": r.document.name,
+            "path": r.document.path,
+            "content_type": r.document.content_type,
+            "bytes": r.document.bytes,
+            "chunks": r.chunks,
+            "profile": compact_profile(r.document.profile, LISTED_PROFILE_ITEMS)
+            if r.document.profile
             else None,
         }
         for r in rows
@@ -157,4 +156,4 @@ def remove_document(store: Store, document_id: str | int) -> Removed:
             raise NotFound(f"No document {format_id('d', number)}. list_documents gives valid document ids.")
         chunks = db.count_chunks(conn, number)
         db.delete_document(conn, number)
-    return Removed(number, row["name"], chunks)
+    return Removed(number, row.name, chunks)

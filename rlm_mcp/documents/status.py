@@ -1,6 +1,6 @@
 """status: where the store is, what it holds, what search can use."""
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import __version__
@@ -48,7 +48,7 @@ class Status:
 
 
 def status(store: Store, settings: Settings) -> Status:
-    totals = db.totals(store.conn())
+    totals = asdict(db.totals(store.conn()))
     size = sum(p.stat().st_size for p in store.path.parent.glob(store.path.name + "*") if p.is_file())
     return Status(
         __version__,

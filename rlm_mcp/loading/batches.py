@@ -9,6 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from ..chunking import Chunk
 from ..store import Store
 from ..store import documents as db
+from ..store.rows import NewChunk
 
 ProgressFn = Callable[[float, float, str], None]
 FIRST_BATCH_CHUNKS = 128  # small first batches: a small file still overlaps chunking and indexing
@@ -18,9 +19,9 @@ MAX_BATCHES_IN_FLIGHT = 2
 PROGRESS_INTERVAL_SECONDS = 0.5
 
 
-def chunk_row(ordinal: int, chunk: Chunk) -> db.ChunkRow:
+def chunk_row(ordinal: int, chunk: Chunk) -> NewChunk:
     digest = hashlib.blake2b(chunk.text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-    return (
+    return NewChunk(
         ordinal,
         chunk.text,
         chunk.context,
@@ -65,12 +66,12 @@ class BatchWriter:
     def __enter__(self) -> "BatchWriter":
         return self
 
-    def write(self, rows: list[db.ChunkRow]) -> None:
+    def write(self, rows: list[NewChunk]) -> None:
         self._pending.append(self._pool.submit(self._insert, rows))
         while len(self._pending) > MAX_BATCHES_IN_FLIGHT:
             self._pending.pop(0).result()
 
-    def _insert(self, rows: list[db.ChunkRow]) -> None:
+    def _insert(self, rows: list[NewChunk]) -> None:
         with self._store.write() as conn:
             db.insert_chunks(conn, self._staging, rows)
 

@@ -8,7 +8,6 @@ the next load removes.
 
 import hashlib
 import io
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,22 +222,12 @@ def _load_file(
     key = str(file)
     conn = store.conn()
     old = db.find_ready(conn, key)
-    if old is not None and old["content_hash"] == content_hash and old["content_type"] == kind:
+    if old is not None and old.content_hash == content_hash and old.content_type == kind:
         reporter.advance(size, f"{name} unchanged")
-        profile = _json_or_none(old["profile"])
-        return LoadedDocument(
-            old["id"],
-            old["name"],
-            key,
-            kind,
-            size,
-            db.count_chunks(conn, old["id"]),
-            "unchanged",
-            None,
-            profile,
-        )
+        chunks = db.count_chunks(conn, old.id)
+        return LoadedDocument(old.id, old.name, key, kind, size, chunks, "unchanged", None, old.profile)
     interrupted = remove_stale_staging(store, key, content_hash)
-    reuse = ChunkReuse.load(conn, old["id"] if old is not None else None, interrupted)
+    reuse = ChunkReuse.load(conn, old.id if old is not None else None, interrupted)
     with store.write() as wconn:
         staging = db.insert_staging(wconn, name, key, kind, size, content_hash, loader_id())
     try:
@@ -247,7 +236,7 @@ def _load_file(
             old = db.find_ready(wconn, key)
             kept = reuse.apply(wconn, staging)
             changed = count - reuse.kept_from_previous if old is not None else None
-            final_id = db.finalize(wconn, staging, old["id"] if old is not None else None, profile)
+            final_id = db.finalize(wconn, staging, old.id if old is not None else None, profile)
             for earlier in interrupted:
                 db.delete_document(wconn, earlier)
         if kept > reuse.kept_from_previous:
@@ -261,10 +250,6 @@ def _load_file(
         raise
     status = "loaded" if old is None else "updated"
     return LoadedDocument(final_id, name, key, kind, size, count, status, changed, profile, tuple(warnings))
-
-
-def _json_or_none(raw: str | None) -> dict[str, Any] | None:
-    return json.loads(raw) if raw else None
 
 
 def _write_chunks(
@@ -281,7 +266,7 @@ def _write_chunks(
             for chunk in batch:
                 replaced += chunk.text.count("\ufffd")
                 row = chunk_row(count, chunk)
-                if not reuse.take(count, chunk, row[4]):  # an unchanged chunk keeps its old row
+                if not reuse.take(count, chunk, row.content_hash):  # an unchanged chunk keeps its old row
                     rows.append(row)
                 count += 1
             if rows:

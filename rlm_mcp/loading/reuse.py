@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 
 from ..chunking import Chunk
 from ..errors import Conflict
+from ..store import Connection
 from ..store import documents as db
-from ..store.connection import Connection
+from ..store.rows import ChunkMove
 
 
 @dataclass(slots=True)
 class ChunkReuse:
     available: dict[str, list[int]] = field(default_factory=dict)  # content hash -> old chunk ids
-    moves: list[db.ChunkMove] = field(default_factory=list)
+    moves: list[ChunkMove] = field(default_factory=list)
 
     kept_from_previous: int = 0  # rows kept from the previous version (the rest come from a killed load)
 
@@ -46,8 +47,8 @@ class ChunkReuse:
             self.kept_from_previous += 1
         chunk_id = abs(chunk_id)
         self.moves.append(
-            (ordinal, chunk.context, chunk.section, chunk.start_line, chunk.end_line,
-             chunk.start_row, chunk.end_row, chunk_id)
+            ChunkMove(chunk_id, ordinal, chunk.context, chunk.section, chunk.start_line, chunk.end_line,
+                      chunk.start_row, chunk.end_row)
         )  # fmt: skip
         return True
 

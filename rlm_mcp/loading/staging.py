@@ -18,7 +18,7 @@ def remove_stale_staging(store: Store, key: str, content_hash: str) -> list[int]
     interrupted = []
     with store.write() as conn:
         for row in db.staging_rows(conn, key):
-            host, _, pid = (row["loader"] or "").rpartition(":")
+            host, _, pid = (row.loader or "").rpartition(":")
             if (
                 host == socket.gethostname()
                 and pid.isdigit()
@@ -26,10 +26,10 @@ def remove_stale_staging(store: Store, key: str, content_hash: str) -> list[int]
                 and int(pid) != os.getpid()
             ):
                 continue
-            if row["content_hash"] == content_hash:
-                interrupted.append(int(row["id"]))
+            if row.content_hash == content_hash:
+                interrupted.append(row.id)
             else:
-                db.delete_document(conn, row["id"])
+                db.delete_document(conn, row.id)
     return interrupted
 
 

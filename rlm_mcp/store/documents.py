@@ -6,25 +6,36 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from .connection import Connection
+from .rows import ChunkMove, Document, ListedDocument, NewChunk, StoredChunk, Totals, from_json, to_json
+from .sql import placeholders
 
-ChunkRow = tuple[int, str, str, str, str, int, int, int | None, int | None]
-# (ordinal, text, context, section, content_hash, start_line, end_line, start_row, end_row)
-
+DOCUMENT_COLUMNS = (
+    "d.id, d.name, d.path, d.content_type, d.bytes, d.content_hash, d.profile, d.state, d.loader, d.loaded_at"
+)
 CHUNK_COLUMNS = """c.id, c.document_id, c.ordinal, c.text, c.context, c.section, c.content_hash,
     c.start_line, c.end_line, c.start_row, c.end_row, d.name AS document_name, d.path AS document_path,
     d.content_type"""
 
 
-def find_ready(conn: Connection, path: str) -> Any:
-    return conn.execute("SELECT * FROM documents WHERE path = ? AND state = 'ready'", (path,)).fetchone()
-
-
-def staging_rows(conn: Connection, path: str) -> list[Any]:
-    return list(
-        conn.execute(
-            "SELECT id, loader, content_hash FROM documents WHERE path = ? AND state = 'loading'", (path,)
-        )
+def _document(row: Any) -> Document:
+    return Document(
+        int(row[0]), row[1], row[2], row[3], int(row[4]), row[5], from_json(row[6]), row[7], row[8], row[9]
     )
+
+
+def _documents(conn: Connection, where: str, params: Sequence[object]) -> list[Document]:
+    rows = conn.execute(f"SELECT {DOCUMENT_COLUMNS} FROM documents d WHERE {where} ORDER BY d.id", params)
+    return [_document(r) for r in rows]
+
+
+def find_ready(conn: Connection, path: str) -> Document | None:
+    found = _documents(conn, "d.path = ? AND d.state = 'ready'", (path,))
+    return found[0] if found else None
+
+
+def staging_rows(conn: Connection, path: str) -> list[Document]:
+    """The staging rows ('loading') of a path: who loads it (`loader`) and which bytes (`content_hash`)."""
+    return _documents(conn, "d.path = ? AND d.state = 'loading'", (path,))
 
 
 def delete_document(conn: Connection, document_id: int) -> None:
@@ -42,13 +53,18 @@ def insert_staging(
     return int(cursor.lastrowid)
 
 
-def insert_chunks(conn: Connection, document_id: int, rows: Iterable[ChunkRow]) -> None:
+def insert_chunks(conn: Connection, document_id: int, rows: Iterable[NewChunk]) -> None:
     """Insert chunks and index them for BM25 (the only way chunks are inserted).
 
     The batch travels as one JSON array into one statement, so SQLite runs the whole insert with the
     GIL released; `executemany` takes the GIL back for every row, and a loader thread that is
     chunking at the same time then stalls the writer for a switch interval per row (2x slower).
     """
+    batch = [
+        (r.ordinal, r.text, r.context, r.section, r.content_hash, r.start_line, r.end_line, r.start_row,
+         r.end_row)
+        for r in rows
+    ]  # fmt: skip
     (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()
     conn.execute(
         """INSERT INTO chunks (document_id, ordinal, text, context, section, content_hash,
@@ -56,19 +72,13 @@ def insert_chunks(conn: Connection, document_id: int, rows: Iterable[ChunkRow]) 
            SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,
                   value ->> 5, value ->> 6, value ->> 7, value ->> 8
            FROM json_each(?) ORDER BY key""",
-        (document_id, json.dumps(list(rows), ensure_ascii=False)),
+        (document_id, json.dumps(batch, ensure_ascii=False)),
     )
     conn.execute("INSERT INTO chunks_fts (rowid, text) SELECT id, text FROM chunks WHERE id > ?", (last_id,))
     conn.execute(
         "INSERT OR IGNORE INTO embed_queue (chunk_id) SELECT id FROM chunks WHERE id > ?", (last_id,)
     )
     conn.execute("UPDATE documents SET loaded_at = ? WHERE id = ?", (time.time(), document_id))
-
-
-def chunk_hashes(conn: Connection, document_id: int) -> list[str]:
-    return [
-        r[0] for r in conn.execute("SELECT content_hash FROM chunks WHERE document_id = ?", (document_id,))
-    ]
 
 
 def finalize(
@@ -82,7 +92,7 @@ def finalize(
         final_id = replaced_id
     conn.execute(
         "UPDATE documents SET state = 'ready', loader = NULL, profile = ?, loaded_at = ? WHERE id = ?",
-        (json.dumps(profile) if profile is not None else None, time.time(), final_id),
+        (to_json(profile), time.time(), final_id),
     )
     return final_id
 
@@ -93,34 +103,36 @@ def count_chunks(conn: Connection, document_id: int) -> int:
     )
 
 
-def list_ready(conn: Connection, offset: int, limit: int) -> tuple[list[Any], int]:
+def list_ready(conn: Connection, offset: int, limit: int) -> tuple[list[ListedDocument], int]:
     total = conn.execute("SELECT count(*) FROM documents WHERE state = 'ready'").fetchone()[0]
     rows = conn.execute(
-        """SELECT d.*, (SELECT count(*) FROM chunks c WHERE c.document_id = d.id) AS chunks
-           FROM documents d WHERE d.state = 'ready' ORDER BY d.id LIMIT ? OFFSET ?""",
+        f"""SELECT {DOCUMENT_COLUMNS}, (SELECT count(*) FROM chunks c WHERE c.document_id = d.id)
+            FROM documents d WHERE d.state = 'ready' ORDER BY d.id LIMIT ? OFFSET ?""",
         (limit, offset),
     ).fetchall()
-    return rows, int(total)
+    return [ListedDocument(_document(r), int(r[10])) for r in rows], int(total)
 
 
-def get_ready(conn: Connection, document_id: int) -> Any:
-    return conn.execute("SELECT * FROM documents WHERE id = ? AND state = 'ready'", (document_id,)).fetchone()
+def get_ready(conn: Connection, document_id: int) -> Document | None:
+    found = _documents(conn, "d.id = ? AND d.state = 'ready'", (document_id,))
+    return found[0] if found else None
 
 
 def existing_ids(conn: Connection, document_ids: Sequence[int]) -> set[int]:
-    marks = ",".join("?" * len(document_ids))
     rows = conn.execute(
-        f"SELECT id FROM documents WHERE state = 'ready' AND id IN ({marks})", tuple(document_ids)
+        f"SELECT id FROM documents WHERE state = 'ready' AND id IN ({placeholders(len(document_ids))})",
+        tuple(document_ids),
     )
-    return {r[0] for r in rows}
+    return {int(r[0]) for r in rows}
 
 
-def get_chunk(conn: Connection, chunk_id: int) -> Any:
-    return conn.execute(
+def get_chunk(conn: Connection, chunk_id: int) -> StoredChunk | None:
+    row = conn.execute(
         f"""SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id
             WHERE c.id = ? AND d.state = 'ready'""",
         (chunk_id,),
     ).fetchone()
+    return StoredChunk(*row) if row is not None else None
 
 
 def neighbour_ids(conn: Connection, document_id: int, ordinal: int) -> tuple[int | None, int | None]:
@@ -132,36 +144,29 @@ def neighbour_ids(conn: Connection, document_id: int, ordinal: int) -> tuple[int
         "SELECT id FROM chunks WHERE document_id = ? AND ordinal > ? ORDER BY ordinal LIMIT 1",
         (document_id, ordinal),
     ).fetchone()
-    return (prev[0] if prev else None, nxt[0] if nxt else None)
+    return (int(prev[0]) if prev else None, int(nxt[0]) if nxt else None)
 
 
-def chunk_range(conn: Connection, document_id: int) -> tuple[int | None, int | None]:
-    row = conn.execute("SELECT min(id), max(id) FROM chunks WHERE document_id = ?", (document_id,)).fetchone()
-    return row[0], row[1]
-
-
-def totals(conn: Connection) -> dict[str, int]:
+def totals(conn: Connection) -> Totals:
     documents = conn.execute("SELECT count(*), coalesce(sum(bytes), 0) FROM documents WHERE state = 'ready'")
     count, size = documents.fetchone()
     chunks = conn.execute(
         "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.state = 'ready'"
     ).fetchone()[0]
     loading = conn.execute("SELECT count(*) FROM documents WHERE state = 'loading'").fetchone()[0]
-    return {"documents": count, "bytes": size, "chunks": chunks, "loading": loading}
+    return Totals(int(count), int(size), int(chunks), int(loading))
 
 
 # -- incremental reloads: chunk rows whose text did not change are kept, not re-inserted ----------
-
-ChunkMove = tuple[int, str, str, int, int, int | None, int | None, int]
-# (ordinal, context, section, start_line, end_line, start_row, end_row, chunk id)
 
 
 def chunk_ids_by_hash(conn: Connection, document_ids: Sequence[int]) -> Iterator[tuple[int, str]]:
     """(id, content_hash) of every chunk of these documents, in document order."""
     for document_id in document_ids:
-        yield from conn.execute(
+        for row in conn.execute(
             "SELECT id, content_hash FROM chunks WHERE document_id = ? ORDER BY ordinal", (document_id,)
-        )
+        ):
+            yield int(row[0]), str(row[1])
 
 
 def adopt_chunks(conn: Connection, document_id: int, moves: Sequence[ChunkMove]) -> int:
@@ -172,6 +177,10 @@ def adopt_chunks(conn: Connection, document_id: int, moves: Sequence[ChunkMove])
     cursor = conn.executemany(
         """UPDATE chunks SET document_id = ?, ordinal = ?, context = ?, section = ?, start_line = ?,
                   end_line = ?, start_row = ?, end_row = ? WHERE id = ?""",
-        ((document_id, *move) for move in moves),
-    )
+        (
+            (document_id, m.ordinal, m.context, m.section, m.start_line, m.end_line, m.start_row, m.end_row,
+             m.chunk_id)
+            for m in moves
+        ),
+    )  # fmt: skip
     return int(cursor.rowcount)  # summed over the statements, trigger changes not included
