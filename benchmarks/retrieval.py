@@ -209,7 +209,7 @@ def quality(
             if lean
             else []
         )
-        vectors = hybrid.vector_candidates(store, settings, text, None, hybrid.CANDIDATES, embedder).ranked
+        vectors = hybrid.vector_candidates(store, text, None, hybrid.CANDIDATES, embedder).ranked
         runs["bm25"].append(doc_ranking([c for c, _ in full], chunk_doc))
         runs["bm25_nostop"].append(doc_ranking([c for c, _ in bm25], chunk_doc))
         runs["semantic"].append(doc_ranking([c for c, _ in vectors], chunk_doc))
@@ -222,7 +222,7 @@ def quality(
             fused_full = fuse({"bm25": full, "semantic": vectors}, method, k or 60.0)  # type: ignore[arg-type]
             runs.setdefault(f"{name}_allwords", []).append(doc_ranking([f.id for f in fused_full], chunk_doc))
         if checked < 20:  # the product's hybrid answer is exactly this fusion
-            product = search_chunks(store, settings, text, "hybrid", top_k=10)
+            product = search_chunks(store, settings, text, "hybrid", top_k=10, embedder=embedder)
             expected = [f.id for f in fuse({"bm25": bm25, "semantic": vectors}, hybrid.DEFAULT_FUSION)][:10]
             assert [h.chunk_id for h in product.hits] == expected[: len(product.hits)], (qid, product.hits)
             checked += 1
@@ -244,14 +244,19 @@ def quality(
 
 
 def search_latency(
-    store: Store, settings: Any, queries: Sequence[str], modes: Sequence[str]
+    store: Store,
+    settings: Any,
+    queries: Sequence[str],
+    modes: Sequence[str],
+    embedder: FastEmbedder,
+    bit_indexes: bit_index.BitIndexCache,
 ) -> dict[str, Any]:
     result = {}
     for mode in modes:
         samples = []
         for text in queries:
             started = time.perf_counter()
-            search_chunks(store, settings, text, mode, top_k=10)
+            search_chunks(store, settings, text, mode, 10, 0, embedder, bit_indexes)
             samples.append(time.perf_counter() - started)
         result[mode] = percentiles(samples)
     return result
@@ -330,15 +335,20 @@ def scale(
     for size in sizes:
         grow_synthetic(store, size, vocab, weights, seeds, rng, (embedder.model_id, embedder.dim))
         row: dict[str, Any] = {"chunks": int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])}
-        row |= knn_figures(store, qvecs, embedder.model_id)
-        row["search"] = search_latency(store, settings, sample, ("bm25", "semantic", "hybrid"))
+        cache = bit_index.BitIndexCache()  # what a server's Workspace holds: built once per vector version
+        row |= knn_figures(store, qvecs, embedder.model_id, cache)
+        row["search"] = search_latency(
+            store, settings, sample, ("bm25", "semantic", "hybrid"), embedder, cache
+        )
         row["search_path"] = "quantized" if row["chunks"] > hybrid.QUANTIZE_ABOVE else "exact"
         default = hybrid.QUANTIZE_ABOVE  # the other path too, for comparison (fewer queries)
         hybrid.QUANTIZE_ABOVE = 10**12 if row["search_path"] == "quantized" else 0
         try:
             other = "exact" if row["search_path"] == "quantized" else "quantized"
             few = sample[: max(20, len(sample) // 3)]
-            row[f"search_{other}_path"] = search_latency(store, settings, few, ("semantic", "hybrid"))
+            row[f"search_{other}_path"] = search_latency(
+                store, settings, few, ("semantic", "hybrid"), embedder, cache
+            )
         finally:
             hybrid.QUANTIZE_ABOVE = default
         log(f"  {size}: {json.dumps(row)}")
@@ -346,7 +356,9 @@ def scale(
     return results
 
 
-def knn_figures(store: Store, qvecs: list[bytes], model: str) -> dict[str, Any]:
+def knn_figures(
+    store: Store, qvecs: list[bytes], model: str, cache: bit_index.BitIndexCache | None = None
+) -> dict[str, Any]:
     """Exact KNN latency; latency and recall@10 of the binary first pass (in RAM, then exact rescoring)
     per candidate count; vec0's own Hamming KNN at 100 candidates for comparison."""
     conn = store.conn()
@@ -357,10 +369,11 @@ def knn_figures(store: Store, qvecs: list[bytes], model: str) -> dict[str, Any]:
         exact.append(time.perf_counter() - started)
     figures: dict[str, Any] = {"knn_exact_k10": percentiles(exact)}
     started = time.perf_counter()
-    bit_index.current(store)
+    cache = cache or bit_index.BitIndexCache()
+    cache.current(store)
     figures["bit_index_load_s"] = round(time.perf_counter() - started, 3)
     runs: dict[str, Callable[[bytes, int], Any]] = {
-        f"quantized_c{c}": (lambda q, c=c: bit_index.knn(store, q, 10, c, None, model))
+        f"quantized_c{c}": (lambda q, c=c: bit_index.knn(store, q, 10, c, None, model, cache))
         for c in CANDIDATE_SWEEP
     }
     runs["vec0_hamming_c100"] = lambda q: vdb.knn_quantized(conn, q, 10, 100, None, model)
@@ -419,7 +432,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     report["quality"] = quality(store, settings, embedder, queries, qrels)
     log(json.dumps(report["quality"], indent=1))
     texts = list(queries.values())
-    report["latency_corpus"] = search_latency(store, settings, texts[:200], ("bm25", "semantic", "hybrid"))
+    report["latency_corpus"] = search_latency(
+        store, settings, texts[:200], ("bm25", "semantic", "hybrid"), embedder, bit_index.BitIndexCache()
+    )
     report["quantized_recall_real"] = real_vector_recall(store, embedder, texts[:200])
     log(json.dumps(report["latency_corpus"]) + " " + json.dumps(report["quantized_recall_real"]))
     if not args.skip_scale:

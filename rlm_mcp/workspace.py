@@ -1,24 +1,50 @@
-"""The settings and the store one process works on, opened on first use.
+"""Everything one process holds while it works on a store: settings, the store, the embedder, the
+embedding worker, the caches and the clock — opened on first use, closed together.
 
-The MCP server and the CLI both hold one `Workspace`; nothing is read or opened until a command or
-tool needs it, so the server answers its first request before touching the database.
+The MCP server (through the SDK's lifespan) and the CLI each hold one `Workspace` and pass its parts
+to the core, which keeps no state of its own between calls. Nothing is read or opened until a command
+or tool needs it, so the server answers its first request before touching the database; the embedding
+model loads later still. Tests build one with a fake embedder and a fake clock.
 """
 
 import threading
-from collections.abc import Callable
+import time
+from typing import TYPE_CHECKING
 
 from .config import Settings, load_settings
+from .jobs import Clock
 from .store import Store, open_store
+from .synthesis import ThemesCache
+
+if TYPE_CHECKING:  # numpy and the model runtime load with the first search or embedding, not before
+    from .embedding import EmbeddingWorker
+    from .embedding.model import Embedder
+    from .search.quantized import BitIndexCache
 
 
 class Workspace:
-    """Settings and the store, opened lazily and once (thread-safe: MCP tools run in worker threads)."""
+    """Settings, store, embedder, embedding worker, caches and clock, each made once (thread-safe:
+    MCP tools run in worker threads)."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embedder: "Embedder | None" = None,
+        clock: Clock = time.time,
+        background: bool = False,
+    ) -> None:
+        """`background`: start the embedding worker when the store opens (the server; the CLI embeds
+        in the foreground). `embedder`, `clock`: what tests pass instead of the model and the time."""
         self._settings = settings
         self._store: Store | None = None
-        self._lock = threading.Lock()
-        self.on_store_open: list[Callable[[Workspace], None]] = []
+        self._embedder = embedder
+        self._bit_indexes: BitIndexCache | None = None
+        self.themes = ThemesCache()
+        self.clock = clock
+        self.worker: EmbeddingWorker | None = None
+        self.background = background
+        self._lock = threading.RLock()
 
     @property
     def settings(self) -> Settings:
@@ -32,10 +58,54 @@ class Workspace:
             with self._lock:
                 if self._store is None:
                     self._store = open_store(self.settings.db_path)
-                    for hook in self.on_store_open:
-                        hook(self)
+                    if self.background and self.settings.embed_in_background:
+                        self._start_worker(self._store)
         return self._store
 
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
+    @property
+    def embedder(self) -> "Embedder":
+        """The configured model (RLM_EMBED_MODEL), loaded on its first embedding, once per process."""
+        if self._embedder is None:
+            with self._lock:
+                if self._embedder is None:
+                    from .embedding.model import FastEmbedder
+
+                    self._embedder = FastEmbedder(self.settings.embed_model)
+        return self._embedder
+
+    @property
+    def bit_indexes(self) -> "BitIndexCache":
+        if self._bit_indexes is None:
+            with self._lock:
+                if self._bit_indexes is None:
+                    from .search.quantized import BitIndexCache
+
+                    self._bit_indexes = BitIndexCache()
+        return self._bit_indexes
+
+    def _start_worker(self, store: Store) -> None:
+        """Embeddings follow in the background (unless RLM_EMBED_BACKGROUND=0); a model that cannot
+        load is reported by the worker (status shows it) and search answers with BM25."""
+        from .embedding import EmbeddingWorker
+
+        self.worker = EmbeddingWorker(store, self.embedder)
+        self.worker.start()
+
+    def wake_embedding(self) -> None:
+        """After a load: the worker (if this process has one) embeds the new chunks now."""
+        if self.worker is not None:
+            self.worker.notify()
+
+    def close(self) -> bool:
+        """Stop and join the worker (bounded; its unfinished batch is released), close the store.
+        True when everything stopped; False when the worker thread is still inside the model."""
+        with self._lock:
+            stopped = self.worker.stop() if self.worker is not None else True
+            self.worker = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            self.themes.clear()
+            if self._bit_indexes is not None:
+                self._bit_indexes.clear()
+        return stopped

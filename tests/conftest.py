@@ -1,4 +1,5 @@
-"""Shared fixtures: a project directory with its own store file, settings, and the shared data."""
+"""Shared fixtures: a project directory with its own store file, settings, a workspace with a fake
+embedder and a fake clock, and the shared data."""
 
 import os
 import sys
@@ -9,6 +10,9 @@ import pytest
 
 from rlm_mcp.config import Settings, load_settings
 from rlm_mcp.store import Store, open_store
+from rlm_mcp.workspace import Workspace
+
+from .fakes import FakeClock, FakeEmbedder
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("RLM_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -50,6 +54,26 @@ def store(settings: Settings) -> Iterator[Store]:
     opened = open_store(settings.db_path)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def embedder() -> FakeEmbedder:
+    """A deterministic embedder: for tests about search and the vector store, not about the model."""
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Time that stands still until the test advances it: leases expire without sleeping."""
+    return FakeClock()
+
+
+@pytest.fixture
+def workspace(settings: Settings, embedder: FakeEmbedder, clock: FakeClock) -> Iterator[Workspace]:
+    """The process state a server holds, over this test's project, with the fakes above."""
+    state = Workspace(settings, embedder=embedder, clock=clock)
+    yield state
+    state.close()
 
 
 @pytest.fixture

@@ -5,11 +5,13 @@ from pathlib import Path
 import pytest
 
 from rlm_mcp.config import load_settings
+from rlm_mcp.embedding import embed_all
 from rlm_mcp.errors import InvalidInput
-from rlm_mcp.loading.loader import load_document
-from rlm_mcp.search import hybrid
-from rlm_mcp.search import modes as search
+from rlm_mcp.loading import load_document
+from rlm_mcp.search import search_chunks
 from rlm_mcp.store import open_store
+
+from .fakes import FakeEmbedder
 
 
 def test_defaults_put_the_store_under_the_project(tmp_path: Path) -> None:
@@ -50,18 +52,26 @@ def test_bad_values_are_clear_errors_that_name_the_variable(tmp_path: Path, name
         load_settings({"CLAUDE_PROJECT_DIR": str(tmp_path), name: value})
 
 
-def test_hybrid_search_uses_the_configured_fusion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = load_settings({"CLAUDE_PROJECT_DIR": str(tmp_path), "RLM_FUSION": "rrf:20"})
-    (tmp_path / "a.txt").write_text("lanterns in the harbour\n", encoding="utf-8")
+@pytest.mark.parametrize("setting", ["rrf:20", "minmax"])
+def test_hybrid_search_ranks_with_the_configured_fusion(
+    tmp_path: Path, embedder: FakeEmbedder, setting: str
+) -> None:
+    settings = load_settings({"CLAUDE_PROJECT_DIR": str(tmp_path), "RLM_FUSION": setting})
+    words = ["lanterns harbour", "lanterns", "harbour night", "lanterns at the harbour at night"]
+    (tmp_path / "a.txt").write_text("\n\n".join(f"{w} {'filler ' * 60}" for w in words), encoding="utf-8")
     store = open_store(settings.db_path)
-    load_document(store, settings, "a.txt")
-    seen: dict[str, object] = {}
-
-    def spy(*args: object, **kwargs: object) -> search.SearchResult:
-        seen.update(kwargs)
-        return search.bm25_search(store, "lanterns", None, 1, 0)
-
-    monkeypatch.setattr(hybrid, "vector_search", spy)
-    search.search_chunks(store, settings, "lanterns", "hybrid")
-    assert (seen["fusion"], seen["rrf_k"]) == ("rrf", 20.0)
-    store.close()
+    try:
+        load_document(store, settings, "a.txt")
+        embed_all(store, embedder)
+        found = search_chunks(store, settings, "lanterns harbour", "hybrid", top_k=10, embedder=embedder)
+        assert found.mode == "hybrid" and any(set(h.ranks or {}) == {"bm25", "semantic"} for h in found.hits)
+        for hit in found.hits:
+            ranks = hit.ranks or {}
+            if setting == "minmax":  # each list rescaled to [0, 1] and added: at most 2, never RRF-sized
+                assert 0.0 <= hit.score <= 2.0
+            else:
+                assert hit.score == pytest.approx(sum(1 / (20 + r) for r in ranks.values()))
+        if setting == "minmax":
+            assert found.hits[0].score >= 1.0  # the best of at least one list scores 1 after rescaling
+    finally:
+        store.close()

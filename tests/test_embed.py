@@ -85,7 +85,6 @@ def test_loaded_documents_get_real_vectors_and_semantic_search_finds_meaning(
     settings: Settings,
     store: Store,
     model: embed.FastEmbedder,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (project / "pets.md").write_text("# Pets\n\nCats purr on the sofa and chase mice at night.\n")
     (project / "money.md").write_text("# Markets\n\nThe stock market fell as bond yields rose.\n")
@@ -93,8 +92,7 @@ def test_loaded_documents_get_real_vectors_and_semantic_search_finds_meaning(
     assert loaded.embeddings_waiting == 2
     result = embedding_worker.embed_all(store, model)
     assert (result.stored, result.embedded) == (2, 2)
-    monkeypatch.setattr("rlm_mcp.search.hybrid.shared_embedder", lambda setting: model)
-    hits = search_chunks(store, settings, "feline animals", "semantic", top_k=1).hits
+    hits = search_chunks(store, settings, "feline animals", "semantic", top_k=1, embedder=model).hits
     assert hits[0].location.startswith("pets.md")
     stored = store.conn().execute("SELECT vector FROM embeddings").fetchall()
     text = store.conn().execute("SELECT text FROM chunks ORDER BY id").fetchone()[0]

@@ -1,9 +1,11 @@
 """semantic and hybrid search: fusion, scoping inside the query, degrading to BM25 with a reason; and the
 embeddings as the user sees them (load answer, status, `rlm-mcp embed`, the MCP server)."""
 
+import functools
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,12 +15,14 @@ from rlm_mcp.config import Settings
 from rlm_mcp.documents.status import status
 from rlm_mcp.embedding import worker as embedding_worker
 from rlm_mcp.loading.loader import load_document
-from rlm_mcp.search import fusion, hybrid, search_chunks
+from rlm_mcp.search import SearchResult, fusion, search_chunks
 from rlm_mcp.server import create_server
 from rlm_mcp.store import Store
+from rlm_mcp.workspace import Workspace
 
 from .conftest import project_env
-from .test_vectors import FakeEmbedder, add_document
+from .fakes import FakeEmbedder
+from .test_vectors import add_document
 
 TOPICS = {
     "harbour.txt": "harbour ships anchor tide pier",
@@ -27,21 +31,23 @@ TOPICS = {
 }
 
 
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
-    embedder = FakeEmbedder()
-    monkeypatch.setattr(hybrid, "shared_embedder", lambda setting: embedder)
-    return embedder
+Search = Callable[..., SearchResult]
 
 
 @pytest.fixture
-def corpus(project: Path, settings: Settings, store: Store, fake: FakeEmbedder) -> dict[str, str]:
+def search(store: Store, settings: Settings, embedder: FakeEmbedder) -> Search:
+    """search_chunks as the server calls it: with the workspace's embedder (here the fake)."""
+    return functools.partial(search_chunks, store, settings, embedder=embedder)
+
+
+@pytest.fixture
+def corpus(project: Path, settings: Settings, store: Store, embedder: FakeEmbedder) -> dict[str, str]:
     for name, words in TOPICS.items():
         (project / name).write_text(
             "\n\n".join(f"{words} note {i} " * 20 for i in range(12)), encoding="utf-8"
         )
     docs = load_document(store, settings, ".").documents
-    embedding_worker.embed_all(store, fake)
+    embedding_worker.embed_all(store, embedder)
     return {d.name: f"d{d.id}" for d in docs}
 
 
@@ -60,25 +66,21 @@ def test_minmax_rescales_each_list_and_adds_them_with_equal_weights() -> None:
     assert [f.id for f in fused][:2] == [1, 3]  # ties go to the better best rank, then the smaller id
 
 
-def test_scoped_semantic_search_returns_k_hits_from_the_scope(
-    store: Store, settings: Settings, corpus: dict[str, str]
-) -> None:
+def test_scoped_semantic_search_returns_k_hits_from_the_scope(search: Search, corpus: dict[str, str]) -> None:
     scope = [corpus["forest.txt"]]
-    result = search_chunks(store, settings, "harbour ships anchor", "semantic", document_ids=scope, top_k=5)
+    result = search("harbour ships anchor", "semantic", document_ids=scope, top_k=5)
     assert result.mode == "semantic" and len(result.hits) == 5
     assert {f"d{h.document_id}" for h in result.hits} == set(scope)
-    unscoped = search_chunks(store, settings, "harbour ships anchor", "semantic", top_k=3)
+    unscoped = search("harbour ships anchor", "semantic", top_k=3)
     assert all(h.location.startswith("harbour.txt") for h in unscoped.hits)
 
 
-def test_hybrid_fuses_both_lists_and_pages_through_them(
-    store: Store, settings: Settings, corpus: dict[str, str]
-) -> None:
-    first = search_chunks(store, settings, "oven bread", "hybrid", top_k=4)
+def test_hybrid_fuses_both_lists_and_pages_through_them(search: Search, corpus: dict[str, str]) -> None:
+    first = search("oven bread", "hybrid", top_k=4)
     assert first.mode == "hybrid" and len(first.hits) == 4 and first.note is None
     assert all(h.location.startswith("kitchen.txt") for h in first.hits)
     assert set(first.hits[0].ranks or {}) == {"bm25", "semantic"}
-    second = search_chunks(store, settings, "oven bread", "hybrid", top_k=4, offset=4)
+    second = search("oven bread", "hybrid", top_k=4, offset=4)
     assert not {h.chunk_id for h in first.hits} & {h.chunk_id for h in second.hits}
     data = first.to_json()["hits"][0]
     assert set(data["ranks"]) == {"bm25", "semantic"}
@@ -86,35 +88,34 @@ def test_hybrid_fuses_both_lists_and_pages_through_them(
 
 
 def test_hybrid_says_what_share_is_embedded_while_embeddings_are_incomplete(
-    project: Path, store: Store, settings: Settings, corpus: dict[str, str]
+    project: Path, store: Store, settings: Settings, search: Search, corpus: dict[str, str]
 ) -> None:
     (project / "more.txt").write_text("oven bread crust\n\nflour and water\n", encoding="utf-8")
     load_document(store, settings, "more.txt")
-    result = search_chunks(store, settings, "oven bread", "hybrid", top_k=3)
+    result = search("oven bread", "hybrid", top_k=3)
     assert result.note is not None and "Embeddings cover" in result.note and "still waiting" in result.note
 
 
 def test_without_vectors_semantic_and_hybrid_answer_with_bm25_and_say_why(
-    project: Path, store: Store, settings: Settings, fake: FakeEmbedder
+    project: Path, store: Store, settings: Settings, search: Search
 ) -> None:
     (project / "a.txt").write_text("the lighthouse keeper\n", encoding="utf-8")
     load_document(store, settings, "a.txt")
     for mode in ("semantic", "hybrid"):
-        result = search_chunks(store, settings, "lighthouse", mode)
+        result = search("lighthouse", mode)
         assert result.mode == "bm25" and len(result.hits) == 1
         assert result.note and "BM25 only" in result.note and "1 chunks waiting" in result.note
 
 
 def test_vectors_of_another_model_are_never_mixed_into_a_search(
-    store: Store, settings: Settings, corpus: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    store: Store, settings: Settings, corpus: dict[str, str]
 ) -> None:
-    monkeypatch.setattr(hybrid, "shared_embedder", lambda setting: FakeEmbedder("other-model"))
-    result = search_chunks(store, settings, "oven", "semantic")
+    result = search_chunks(store, settings, "oven", "semantic", embedder=FakeEmbedder("other-model"))
     assert result.mode == "bm25" and result.note and "come from fake" in result.note
 
 
 def test_hybrid_never_returns_chunks_of_a_document_still_loading(
-    store: Store, settings: Settings, fake: FakeEmbedder
+    store: Store, search: Search, embedder: FakeEmbedder
 ) -> None:
     add_document(store, "/ready.txt", ["oven bread one", "oven bread two"])
     with store.write() as conn:  # a load under way: its chunks may already have vectors
@@ -127,8 +128,8 @@ def test_hybrid_never_returns_chunks_of_a_document_still_loading(
             "VALUES (?, 0, 'oven bread oven bread', 'h-staging', 1, 1)",
             (staging,),
         )
-    embedding_worker.embed_all(store, fake)
-    result = search_chunks(store, settings, "oven bread", "hybrid", top_k=5)
+    embedding_worker.embed_all(store, embedder)
+    result = search("oven bread", "hybrid", top_k=5)
     assert len(result.hits) == 2 and staging not in {h.document_id for h in result.hits}
 
 
@@ -174,30 +175,25 @@ def test_rlm_mcp_embed_embeds_everything_in_the_foreground(project: Path) -> Non
 
 @pytest.mark.anyio
 async def test_the_server_embeds_in_the_background_after_its_first_tool_call(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, embedder: FakeEmbedder
 ) -> None:
     import anyio
 
-    fake = FakeEmbedder()
-    monkeypatch.setattr("rlm_mcp.embedding.model.shared_embedder", lambda setting: fake)
-    monkeypatch.setattr(hybrid, "shared_embedder", lambda setting: fake)
     settings = Settings(**{**_settings_fields(project), "embed_in_background": True})
+    state = Workspace(settings, embedder=embedder, background=True)
     (project / "a.txt").write_text("oven bread\n\nflour salt\n", encoding="utf-8")
-    try:
-        async with Client(create_server(settings)) as client:
-            await client.call_tool("load_document", {"path": "a.txt"})
-            with anyio.fail_after(10):
-                while True:
-                    answer = await client.call_tool("status", {"response_format": "json"})
-                    vectors = json.loads(answer.content[0].text)["vectors"]
-                    if vectors["waiting"] == 0 and vectors["vectors"] >= 1:
-                        break
-                    await anyio.sleep(0.05)
-            assert vectors["worker"] == "running"
-            found = await client.call_tool("search_chunks", {"query": "bread", "response_format": "json"})
-            assert "note" not in json.loads(found.content[0].text)
-    finally:
-        embedding_worker.stop_workers()
+    async with Client(create_server(workspace=state)) as client:
+        await client.call_tool("load_document", {"path": "a.txt"})
+        assert state.worker is not None
+        drained = await anyio.to_thread.run_sync(state.worker.drained.wait, 10.0)
+        answer = await client.call_tool("status", {"response_format": "json"})
+        vectors = json.loads(answer.content[0].text)["vectors"]
+        assert drained and vectors["waiting"] == 0 and vectors["vectors"] >= 1
+        assert vectors["worker"] == "running" and vectors["embedded_by_this_process"] == vectors["vectors"]
+        found = await client.call_tool("search_chunks", {"query": "bread", "response_format": "json"})
+        assert "note" not in json.loads(found.content[0].text)
+        worker = state.worker
+    assert state.worker is None and not worker.running  # the lifespan stopped and joined it
 
 
 def _settings_fields(project: Path) -> dict[str, object]:

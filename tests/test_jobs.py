@@ -16,20 +16,10 @@ from rlm_mcp.loading.loader import load_document
 from rlm_mcp.store import Store, open_store
 from rlm_mcp.synthesis import merge as synthesis
 
+from .fakes import FakeClock
 from .jobs_support import add_document, delete_document
 
 LINE = "The harbour master logged {i} ships and one storm warning near the pier."
-
-
-class Clock:
-    """The jobs clock, moved by hand: lease expiry without sleeping."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.t = 1_800_000_000.0
-        monkeypatch.setattr(jobs, "now", lambda: self.t)
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 def _texts(n: int, size: int = 400) -> list[str]:
@@ -155,33 +145,33 @@ def test_claim_returns_the_task_whole_and_none_when_the_queue_is_empty(
 
 
 def test_expired_lease_returns_task_to_queue_with_attempt_count(
-    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    store: Store, settings: Settings, clock: FakeClock
 ) -> None:
-    clock = Clock(monkeypatch)
     add_document(store, "a", _texts(2, 1900))
-    plan = jobs.create_job(store, dataclasses.replace(settings, lease_seconds=60), "q", task_tokens=500)
-    first = tasks.claim_task(store, plan.job_id, "w1")
-    second = tasks.claim_task(store, plan.job_id, "w2")
+    plan = jobs.create_job(
+        store, dataclasses.replace(settings, lease_seconds=60), "q", task_tokens=500, clock=clock
+    )
+    first = tasks.claim_task(store, plan.job_id, "w1", clock=clock)
+    second = tasks.claim_task(store, plan.job_id, "w2", clock=clock)
     assert {first.task_id, second.task_id} == {1, 2}
-    assert tasks.claim_task(store, plan.job_id, "w3").task_id is None
+    assert tasks.claim_task(store, plan.job_id, "w3", clock=clock).task_id is None
     clock.advance(61)
-    status = jobs.job_status(store, plan.job_id)
+    status = jobs.job_status(store, plan.job_id, clock=clock)
     assert status.requeued == 2 and status.tasks["pending"] == 2
-    again = tasks.claim_task(store, plan.job_id, "w3")
+    again = tasks.claim_task(store, plan.job_id, "w3", clock=clock)
     assert again.task_id == first.task_id and again.attempt == 2
 
 
 def test_task_that_keeps_failing_ends_failed_with_its_reason(
-    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    store: Store, settings: Settings, clock: FakeClock
 ) -> None:
-    clock = Clock(monkeypatch)
     add_document(store, "a", ["only chunk"])
-    plan = jobs.create_job(store, dataclasses.replace(settings, lease_seconds=10), "q")
+    plan = jobs.create_job(store, dataclasses.replace(settings, lease_seconds=10), "q", clock=clock)
     for attempt in range(1, jobs.MAX_ATTEMPTS + 1):
-        claim = tasks.claim_task(store, plan.job_id, f"w{attempt}")
+        claim = tasks.claim_task(store, plan.job_id, f"w{attempt}", clock=clock)
         assert claim.attempt == attempt
         clock.advance(11)
-    status = jobs.job_status(store, plan.job_id)
+    status = jobs.job_status(store, plan.job_id, clock=clock)
     assert status.tasks == {"pending": 0, "claimed": 0, "done": 0, "failed": 1}
     assert status.failures == [{"task_id": "t1", "error": "lease expired 3 times (last worker w3)"}]
     assert "Failed t1: lease expired 3 times" in status.to_text()
@@ -235,17 +225,14 @@ def test_a_new_store_on_the_same_file_resumes_the_job(store: Store, settings: Se
         reopened.close()
 
 
-def test_status_reports_throughput_and_eta(
-    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    clock = Clock(monkeypatch)
+def test_status_reports_throughput_and_eta(store: Store, settings: Settings, clock: FakeClock) -> None:
     add_document(store, "a", _texts(4, 1900))
-    plan = jobs.create_job(store, settings, "q", task_tokens=500)
+    plan = jobs.create_job(store, settings, "q", task_tokens=500, clock=clock)
     for _ in range(2):
-        claim = tasks.claim_task(store, plan.job_id, "w")
+        claim = tasks.claim_task(store, plan.job_id, "w", clock=clock)
         clock.advance(30)
-        tasks.submit_findings(store, claim.task_id or 0, "w", [])
-    status = jobs.job_status(store, plan.job_id)
+        tasks.submit_findings(store, claim.task_id or 0, "w", [], clock=clock)
+    status = jobs.job_status(store, plan.job_id, clock=clock)
     assert status.tasks_per_minute == 2.0 and status.eta_seconds == 60
     data = status.to_json()
     assert set(data) >= {"job_id", "tasks", "coverage"} and data["coverage"] == {

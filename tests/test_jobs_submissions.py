@@ -12,6 +12,7 @@ from rlm_mcp.jobs import plans as jobs
 from rlm_mcp.jobs.findings import MAX_SUBMISSION_CHARS, EvidenceIndex, Source
 from rlm_mcp.store import Store
 
+from .fakes import FakeClock
 from .jobs_support import add_document, delete_document
 
 ROWS = "17,open,  Oslo harbour\n18,closed,Bergen   quay\n19,open,Tromsø pier"
@@ -105,11 +106,10 @@ def test_findings_sent_as_json_strings_are_accepted(store: Store, claimed: tasks
 
 
 def test_late_submission_is_accepted_while_open_and_never_counted_twice(
-    store: Store, settings: Settings, claimed: tasks.TaskClaim, monkeypatch: pytest.MonkeyPatch
+    store: Store, settings: Settings, claimed: tasks.TaskClaim
 ) -> None:
-    stamp = jobs.now() + settings.lease_seconds + 1
-    monkeypatch.setattr(jobs, "now", lambda: stamp)
-    retaken = tasks.claim_task(store, 1, "w2")  # w1's lease expired: t1 goes to w2
+    later = FakeClock(claimed.lease_expires_at or 0).advance(1)  # w1's lease has expired
+    retaken = tasks.claim_task(store, 1, "w2", clock=lambda: later)  # t1 goes to w2
     assert retaken.task_id == 1 and retaken.attempt == 2
     late = tasks.submit_findings(store, "t1", "w1", [_finding()], counts={"status": {"open": 1}})
     assert late.accepted and "lease was held by w2" in late.to_text()

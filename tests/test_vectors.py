@@ -4,6 +4,7 @@ A deterministic fake embedder stands in for the model here: the subject is the s
 """
 
 import hashlib
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,28 +23,7 @@ from rlm_mcp.store import documents as ddb
 from rlm_mcp.store import vectors as vdb
 from rlm_mcp.store.rows import NewChunk
 
-
-class FakeEmbedder:
-    """Bag of hashed words → a unit vector: shared words make vectors close; counts every text it embeds."""
-
-    def __init__(self, model_id: str = "fake", dim: int = 384) -> None:
-        self.model_id = model_id
-        self.dim = dim
-        self.embedded: list[str] = []
-
-    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        self.embedded.extend(texts)
-        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
-
-    def embed_query(self, text: str) -> NDArray[np.float32]:
-        return self._vector(text)
-
-    def _vector(self, text: str) -> NDArray[np.float32]:
-        vector = np.full(self.dim, 1e-3, dtype=np.float32)
-        for word in text.lower().split():
-            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
-            vector[int.from_bytes(digest[:4], "little") % self.dim] += 1.0
-        return (vector / np.linalg.norm(vector)).astype(np.float32)
+from .fakes import FakeEmbedder
 
 
 def add_document(store: Store, path: str, texts: list[str], replaces: int | None = None) -> int:
@@ -164,19 +144,38 @@ def test_a_worker_refuses_to_write_after_another_process_switched_models(store: 
 
 
 def test_background_worker_drains_the_queue_after_a_load(
-    project: Path, settings: Settings, store: Store
+    project: Path, settings: Settings, store: Store, embedder: FakeEmbedder
 ) -> None:
     (project / "a.txt").write_text("harbour lights at dawn\n\nships in the fog\n")
-    worker = embedding_worker.start_worker(store, FakeEmbedder())
+    worker = embedding_worker.EmbeddingWorker(store, embedder)
+    worker.start()
     try:
         load_document(store, settings, "a.txt")
-        deadline = time.monotonic() + 10
-        while vdb.backlog(store.conn()) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert vdb.backlog(store.conn()) == 0 and worker.running and worker.stored >= 1
+        worker.notify()
+        assert worker.drained.wait(10)
+        texts = [r[0] for r in store.conn().execute("SELECT text FROM chunks ORDER BY id")]
+        assert vdb.backlog(store.conn()) == 0 and worker.running and worker.stored == len(texts) >= 1
+        assert sorted(embedder.embedded) == sorted(texts)
     finally:
-        embedding_worker.stop_workers()
+        assert worker.stop()
     assert not worker.running
+
+
+def test_a_stop_during_a_batch_stores_what_was_embedded_and_releases_the_rest(store: Store) -> None:
+    add_document(store, "/a.txt", [f"text number {i}" for i in range(40)])
+    stop = threading.Event()
+
+    class StopsAfterOneSlice(FakeEmbedder):
+        def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+            stop.set()  # the server is told to exit while the model is busy with this slice
+            return super().embed_documents(texts)
+
+    embedder = StopsAfterOneSlice()
+    embedding_worker.prepare_model(store, embedder)
+    result = embedding_worker.embed_batch(store, embedder, "w", stop=stop)
+    assert result is not None and (result.claimed, result.stored) == (40, embedding_worker.STOP_CHECK_TEXTS)
+    queue = store.conn().execute("SELECT count(*), count(claimed_by) FROM embed_queue").fetchone()
+    assert tuple(queue) == (40 - embedding_worker.STOP_CHECK_TEXTS, 0)  # nothing left claimed
 
 
 def test_the_in_memory_binary_index_finds_what_vec0_finds_and_follows_changes(store: Store) -> None:
@@ -188,14 +187,15 @@ def test_the_in_memory_binary_index_finds_what_vec0_finds_and_follows_changes(st
     query = embedder.embed_query("word3 word4").tobytes()
     conn = store.conn()
     exact = [c for c, _d in vdb.knn(conn, query, 5, None)]
-    assert [c for c, _d in bit_index.knn(store, query, 5, 302, None, "fake") or []] == exact
-    index = bit_index.current(store)
-    assert index is not None and len(index.ids) == 302
+    cache = bit_index.BitIndexCache()
+    assert [c for c, _d in bit_index.knn(store, query, 5, 302, None, "fake", cache) or []] == exact
+    index = cache.current(store)
+    assert index is not None and len(index.ids) == 302 and cache.current(store) is index
     scoped = index.candidates(embedder.embed_query("word3 word4"), 10, [other])
     assert sorted(scoped) == sorted(chunk_ids(store, other).values())
     with store.write() as w:
         w.execute("DELETE FROM documents WHERE id = ?", (doc,))
-    assert len(bit_index.current(store).ids) == 2  # type: ignore[union-attr]
+    assert len(cache.current(store).ids) == 2  # type: ignore[union-attr]
 
 
 def test_a_restart_takes_over_the_claims_of_a_dead_process_at_once(store: Store) -> None:

@@ -15,13 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .. import documents, embedding, jobs, loading, search, synthesis
 from ..answers import Answer, render
-from ..documents import reading as documents
-from ..jobs import claiming as tasks
-from ..jobs.plans import create_job
-from ..loading import loader as loading
-from ..search import modes as search
-from ..synthesis import merge as synthesis
 from ..workspace import Workspace
 from .common import ProgressBar
 
@@ -64,7 +59,7 @@ def write_samples(folder: Path) -> tuple[Path, Path]:
     return book, table
 
 
-def analyse_rows(claim: tasks.TaskClaim) -> dict[str, Any]:
+def analyse_rows(claim: jobs.TaskClaim) -> dict[str, Any]:
     """The scripted rlm-data-analyzer: exact counts and stats per chunk, one cited finding per task."""
     counts: dict[str, Counter[str]] = {"status": Counter(), "team": Counter()}
     minutes: list[int] = []
@@ -141,20 +136,20 @@ def run_demo(args: argparse.Namespace, context: Workspace) -> int:
         scope = [f"d{table_id}"] if mode == "regex" else [f"d{book_id}"]
         step(
             f"search_chunks mode={mode}",
-            search.search_chunks(store, settings, query, mode, scope, top_k=3),
+            search.search_chunks(store, settings, query, mode, scope, 3, 0, context.embedder),
             9,
         )
     hit = search.search_chunks(
         store, settings, "Gregor sister violin", "bm25", [f"d{book_id}"], top_k=1
     ).hits[0]
     step(f"get_chunk c{hit.chunk_id}", documents.get_chunk(store, hit.chunk_id), 10)
-    plan = create_job(
+    plan = jobs.create_job(
         store, settings, "How many tickets per status and team, and how long do they take?", [f"d{table_id}"]
     )
     step("create_job (tasks grouped from consecutive chunks; the analyst chosen by content type)", plan)
     done = 0
-    while (claim := tasks.claim_task(store, plan.job_id, WORKER)).task_id is not None:
-        tasks.submit_findings(store, claim.task_id, WORKER, **analyse_rows(claim))
+    while (claim := jobs.claim_task(store, plan.job_id, WORKER)).task_id is not None:
+        jobs.submit_findings(store, claim.task_id, WORKER, **analyse_rows(claim))
         done += 1
     step(
         f"the scripted analyst claimed and submitted {done} tasks; synthesize",
@@ -175,15 +170,10 @@ def run_demo(args: argparse.Namespace, context: Workspace) -> int:
 
 
 def embed_now(context: Workspace) -> str:
-    from ..embedding.model import shared_embedder
-    from ..embedding.worker import embed_all
-
     bar = ProgressBar(unit="chunks", scale=1)
     try:
-        result = embed_all(
-            context.store,
-            shared_embedder(context.settings.embed_model),
-            lambda done, total: bar(done, total, "embedding"),
+        result = embedding.embed_all(
+            context.store, context.embedder, lambda done, total: bar(done, total, "embedding")
         )
     finally:
         bar.finish()

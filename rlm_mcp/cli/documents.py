@@ -3,10 +3,7 @@
 import argparse
 from typing import Any
 
-from ..documents import reading as documents
-from ..documents.status import status as store_status
-from ..loading import loader as loading
-from ..search import modes as search
+from .. import documents, loading, search
 from ..workspace import Workspace
 from .common import ProgressBar, add_json_flag, add_progress_flag, emit
 
@@ -64,7 +61,15 @@ def load(args: argparse.Namespace, context: Workspace) -> int:
 
 def run_search(args: argparse.Namespace, context: Workspace) -> int:
     result = search.search_chunks(
-        context.store, context.settings, args.query, args.mode, args.document_ids, args.top_k, args.offset
+        context.store,
+        context.settings,
+        args.query,
+        args.mode,
+        args.document_ids,
+        args.top_k,
+        args.offset,
+        context.embedder,
+        context.bit_indexes,
     )
     return emit(result, args.json)
 
@@ -82,4 +87,4 @@ def remove(args: argparse.Namespace, context: Workspace) -> int:
 
 
 def show_status(args: argparse.Namespace, context: Workspace) -> int:
-    return emit(store_status(context.store, context.settings), args.json)
+    return emit(documents.status(context.store, context.settings), args.json)

@@ -3,7 +3,7 @@
 import argparse
 from typing import Any
 
-from ..embedding import worker as embedding_worker
+from .. import embedding
 from ..workspace import Workspace
 from .common import ProgressBar, add_json_flag, add_progress_flag, emit
 
@@ -21,8 +21,8 @@ def register(subparsers: Any) -> None:
 def embed(args: argparse.Namespace, context: Workspace) -> int:
     bar = ProgressBar(args.progress, unit="chunks", scale=1.0)
     try:
-        report = embedding_worker.embed_pending(
-            context.store, context.settings, lambda done, total: bar(done, total, "embedding")
+        report = embedding.embed_pending(
+            context.store, context.embedder, lambda done, total: bar(done, total, "embedding")
         )
     finally:
         bar.finish()

@@ -3,8 +3,7 @@
 import argparse
 from typing import Any
 
-from ..jobs import plans as jobs
-from ..synthesis import merge as synthesis
+from .. import jobs, synthesis
 from ..workspace import Workspace
 from .common import add_json_flag, emit
 
@@ -33,7 +32,7 @@ def list_jobs(args: argparse.Namespace, context: Workspace) -> int:
 
 
 def job_status(args: argparse.Namespace, context: Workspace) -> int:
-    return emit(jobs.job_status(context.store, args.job_id), args.json)
+    return emit(jobs.job_status(context.store, args.job_id, context.clock), args.json)
 
 
 def synthesize(args: argparse.Namespace, context: Workspace) -> int:

@@ -5,7 +5,7 @@ from typing import Any
 
 from .. import __version__
 from ..config import Settings
-from ..embedding import worker as embedding_worker
+from ..embedding import EmbeddingWorker, vector_status
 from ..store import Store
 from ..store import documents as db
 
@@ -47,7 +47,8 @@ class Status:
         return "\n".join(lines)
 
 
-def status(store: Store, settings: Settings) -> Status:
+def status(store: Store, settings: Settings, worker: EmbeddingWorker | None = None) -> Status:
+    """`worker`: this process's embedding worker (the server's `Workspace` has one; the CLI none)."""
     totals = asdict(db.totals(store.conn()))
     size = sum(p.stat().st_size for p in store.path.parent.glob(store.path.name + "*") if p.is_file())
     return Status(
@@ -57,5 +58,5 @@ def status(store: Store, settings: Settings) -> Status:
         str(settings.project_dir),
         tuple(str(r) for r in settings.allowed_roots),
         totals,
-        embedding_worker.vector_status(store, settings),
+        vector_status(store, settings, worker),
     )

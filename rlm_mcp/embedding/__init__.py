@@ -1,24 +1,7 @@
 """Embeddings: the Embedder protocol and bundled offline model (`model`, imported lazily: numpy and
-onnxruntime are heavy) and the background worker that embeds queued chunks (`worker`)."""
+onnxruntime are heavy) and the background worker that embeds queued chunks (`worker`). The process's
+embedder and worker are owned by the `Workspace`."""
 
-from .worker import (
-    EmbeddingWorker,
-    EmbedReport,
-    embed_all,
-    embed_pending,
-    notify,
-    start_background,
-    stop_workers,
-    vector_status,
-)
+from .worker import EmbeddingWorker, EmbedReport, embed_all, embed_pending, vector_status
 
-__all__ = [
-    "EmbedReport",
-    "EmbeddingWorker",
-    "embed_all",
-    "embed_pending",
-    "notify",
-    "start_background",
-    "stop_workers",
-    "vector_status",
-]
+__all__ = ["EmbedReport", "EmbeddingWorker", "embed_all", "embed_pending", "vector_status"]

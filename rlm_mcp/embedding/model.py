@@ -201,13 +201,22 @@ class FastEmbedder:
     """An `Embedder` over fastembed; the model loads on first use, once, whatever the thread."""
 
     def __init__(
-        self, spec: ModelSpec | None = None, cache_dir: Path | None = None, threads: int | None = None
+        self, spec: ModelSpec | str | None = None, cache_dir: Path | None = None, threads: int | None = None
     ) -> None:
-        self.spec = spec or resolve_model(None)
+        """`spec`: a resolved ModelSpec, or the `RLM_EMBED_MODEL` setting (None: the shipped model),
+        resolved on first use, so a bad setting is an `Unavailable` where search can fall back to BM25."""
+        self._spec = spec if isinstance(spec, ModelSpec) else None
+        self._setting = None if isinstance(spec, ModelSpec) else spec
         self._cache_dir = cache_dir
         self._threads = threads
         self._model: Any = None
         self._lock = threading.Lock()
+
+    @property
+    def spec(self) -> ModelSpec:
+        if self._spec is None:
+            self._spec = resolve_model(self._setting)
+        return self._spec
 
     @property
     def model_id(self) -> str:
@@ -285,17 +294,3 @@ def _register_local(spec: ModelSpec) -> None:
             dim=spec.dim,
             model_file=MODEL_FILE,
         )
-
-
-_shared: dict[str, FastEmbedder] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_embedder(setting: str | None) -> FastEmbedder:
-    """One embedder per model per process, so the model is loaded once (server, worker, CLI)."""
-    spec = resolve_model(setting)
-    with _shared_lock:
-        embedder = _shared.get(spec.model_id)
-        if embedder is None:
-            embedder = _shared[spec.model_id] = FastEmbedder(spec)
-        return embedder

@@ -30,6 +30,8 @@ CLAIM_BATCH = 64
 LEASE_SECONDS = 120.0
 IDLE_POLL_SECONDS = 30.0  # also picks up work another process queued and left
 ERROR_BACKOFF_SECONDS = 5.0
+STOP_CHECK_TEXTS = 16  # texts per model call: a stop waits for one such call at most (~0.1–1 s)
+STOP_SECONDS = 10.0  # how long `stop` waits for the thread (the model is loading, or a slow slice)
 
 ProgressFn = Callable[[int, int], None]  # (chunks done so far, chunks waiting when it started)
 
@@ -79,9 +81,17 @@ def _dead_here(claimant: str) -> bool:
 
 
 def embed_batch(
-    store: Store, embedder: "Embedder", worker: str, limit: int = CLAIM_BATCH
+    store: Store,
+    embedder: "Embedder",
+    worker: str,
+    limit: int = CLAIM_BATCH,
+    stop: threading.Event | None = None,
 ) -> BatchResult | None:
-    """Claim, embed and store one batch; None when nothing is waiting."""
+    """Claim, embed and store one batch; None when nothing is waiting.
+
+    A `stop` set meanwhile ends the batch after the slice being embedded: what was embedded is stored
+    and the rest of the claim is released at once, so a stopping server leaves nothing claimed.
+    """
     with store.write() as conn:
         ids = vdb.claim(conn, worker, limit, time.time(), LEASE_SECONDS)
     if not ids:
@@ -94,10 +104,8 @@ def embed_batch(
         for row in rows:
             if row["content_hash"] not in vectors:
                 todo.setdefault(row["content_hash"], row["text"])
-        if todo:
-            hashes = sorted(todo, key=lambda h: len(todo[h]))  # similar lengths share a batch: less padding
-            matrix = embedder.embed_documents([todo[h] for h in hashes])
-            vectors.update((h, matrix[i].tobytes()) for i, h in enumerate(hashes))
+        embedded = _embed_texts(embedder, todo, stop)
+        vectors.update(embedded)
         with store.write() as conn:
             if vdb.active_model(conn) != (embedder.model_id, embedder.dim):
                 raise Unavailable(
@@ -105,12 +113,28 @@ def embed_batch(
                     "stopping so vectors of two models never mix."
                 )
             stored = vdb.save_vectors(conn, worker, embedder.model_id, vectors, ids)
+            vdb.release(conn, worker, ids)  # what a stop left unembedded
     except BaseException:
         with store.write() as conn:
             vdb.release(conn, worker, ids)
         raise
     reused = sum(1 for r in rows if r["content_hash"] not in todo)
-    return BatchResult(len(ids), len(todo), reused, stored)
+    return BatchResult(len(ids), len(embedded), reused, stored)
+
+
+def _embed_texts(
+    embedder: "Embedder", todo: dict[str, str], stop: threading.Event | None
+) -> dict[str, bytes]:
+    """Vectors by content hash, a slice at a time, similar lengths together (less padding)."""
+    hashes = sorted(todo, key=lambda h: len(todo[h]))
+    vectors: dict[str, bytes] = {}
+    for start in range(0, len(hashes), STOP_CHECK_TEXTS):
+        if stop is not None and stop.is_set():
+            break
+        part = hashes[start : start + STOP_CHECK_TEXTS]
+        matrix = embedder.embed_documents([todo[h] for h in part])
+        vectors.update((h, matrix[i].tobytes()) for i, h in enumerate(part))
+    return vectors
 
 
 def embed_all(
@@ -125,7 +149,7 @@ def embed_all(
     worker = worker_id()
     claimed = embedded = reused = stored = 0
     while stop is None or not stop.is_set():
-        result = embed_batch(store, embedder, worker)
+        result = embed_batch(store, embedder, worker, stop=stop)
         if result is None:
             break
         claimed += result.claimed
@@ -138,13 +162,19 @@ def embed_all(
 
 
 class EmbeddingWorker:
-    """A daemon thread draining the queue; `notify()` after a load wakes it at once."""
+    """A thread draining the queue; `notify()` after a load wakes it at once, `stop()` ends it.
+
+    The `Workspace` owns it: started with the store on the server's first tool call, stopped and
+    joined when the server exits (a thread left inside onnxruntime at exit aborts the process).
+    """
 
     def __init__(self, store: Store, embedder: "Embedder") -> None:
         self.store = store
         self.embedder = embedder
+        self.claimant = worker_id()  # set again in the thread: the id names the thread
         self.error: str | None = None
         self.stored = 0
+        self.drained = threading.Event()  # set while nothing is waiting (what tests and `stop` wait on)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -161,13 +191,27 @@ class EmbeddingWorker:
                 self._thread.start()
 
     def notify(self) -> None:
-        self._wake.set()
+        with self._lock:
+            self.drained.clear()
+            self._wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> bool:
+        """Stop after the current slice, wait up to `timeout`; True when the thread has ended.
+
+        Trigger: the thread is still inside the model after `timeout` (a slow machine, a model still
+        loading). Why: its claim would otherwise wait LEASE_SECONDS. Outcome: the claim is released
+        here; whatever the thread stores later is still correct (vectors by content hash).
+        """
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if not self.running:
+            return True
+        with self.store.write() as conn:
+            vdb.release_all(conn, self.claimant)
+        log.warning("the embedding thread did not stop within %.0f s; its batch was released", timeout)
+        return False
 
     def _run(self) -> None:
         try:
@@ -176,10 +220,10 @@ class EmbeddingWorker:
             self.error = str(error)
             log.warning("background embedding is off: %s", error)
             return
-        worker = worker_id()
+        self.claimant = worker_id()
         while not self._stop.is_set():
             try:
-                result = embed_batch(self.store, self.embedder, worker)
+                result = embed_batch(self.store, self.embedder, self.claimant, stop=self._stop)
             except Unavailable as error:
                 self.error = str(error)
                 log.warning("background embedding stopped: %s", error)
@@ -192,6 +236,9 @@ class EmbeddingWorker:
                 self.stored += result.stored
                 self.error = None
                 continue
+            with self._lock:  # drained only if no load has notified since this claim found nothing
+                if not self._wake.is_set():
+                    self.drained.set()
             self._wake.wait(IDLE_POLL_SECONDS)
             self._wake.clear()
 
@@ -203,55 +250,7 @@ class EmbeddingWorker:
         return data
 
 
-_workers: dict[str, EmbeddingWorker] = {}
-_workers_lock = threading.Lock()
-
-
-def start_worker(store: Store, embedder: "Embedder") -> EmbeddingWorker:
-    """The process's worker for this store, started if it is not running (the server calls this)."""
-    with _workers_lock:
-        worker = _workers.get(str(store.path))
-        if worker is None or worker.store is not store:
-            worker = _workers[str(store.path)] = EmbeddingWorker(store, embedder)
-    worker.start()
-    return worker
-
-
-def running_worker(store: Store) -> EmbeddingWorker | None:
-    with _workers_lock:
-        worker = _workers.get(str(store.path))
-    return worker if worker is not None and worker.store is store else None
-
-
-def notify(store: Store) -> None:
-    """Wake this process's worker for `store`, if it has one (a CLI load has none: `rlm-mcp embed`)."""
-    worker = running_worker(store)
-    if worker is not None:
-        worker.notify()
-
-
-def stop_workers() -> None:
-    with _workers_lock:
-        workers = list(_workers.values())
-        _workers.clear()
-    for worker in workers:
-        worker.stop()
-
-
-def start_background(store: Store, settings: Settings) -> EmbeddingWorker | None:
-    """Start this process's worker for `store` unless RLM_EMBED_BACKGROUND=0 or no model is configured."""
-    if not settings.embed_in_background:
-        return None
-    from .model import shared_embedder
-
-    try:
-        return start_worker(store, shared_embedder(settings.embed_model))
-    except RlmError as error:
-        log.warning("background embedding is off: %s", error)
-        return None
-
-
-def vector_status(store: Store, settings: Settings) -> dict[str, Any]:
+def vector_status(store: Store, settings: Settings, worker: EmbeddingWorker | None = None) -> dict[str, Any]:
     """For `status`: the model, whether it can load here, vectors stored, backlog, this process's worker."""
     from .model import DEFAULT_MODEL_ID, pinned_model_file, resolve_model
 
@@ -269,7 +268,6 @@ def vector_status(store: Store, settings: Settings) -> dict[str, Any]:
         data["stored_model"] = active[0]
     data["vectors"] = vdb.count_vectors(conn)
     data["waiting"] = vdb.backlog(conn)
-    worker = running_worker(store)
     data |= worker.describe() if worker is not None else {"worker": "none in this process"}
     return data
 
@@ -310,11 +308,8 @@ class EmbedReport:
         return "\n".join(lines)
 
 
-def embed_pending(store: Store, settings: Settings, progress: ProgressFn | None = None) -> EmbedReport:
+def embed_pending(store: Store, embedder: "Embedder", progress: ProgressFn | None = None) -> EmbedReport:
     """Embed every waiting chunk now, in this thread (the `rlm-mcp embed` command)."""
-    from .model import shared_embedder
-
-    embedder = shared_embedder(settings.embed_model)
     started = time.monotonic()
     requeued = prepare_model(store, embedder)
     result = embed_all(store, embedder, progress)

@@ -2,11 +2,12 @@
 
 from .analysts import ANALYSTS
 from .claiming import TaskClaim, claim_task
-from .plans import Coverage, JobList, JobPlan, JobStatus, create_job, job_status, list_jobs
+from .plans import Clock, Coverage, JobList, JobPlan, JobStatus, create_job, job_status, list_jobs
 from .submissions import SubmitResult, submit_findings
 
 __all__ = [
     "ANALYSTS",
+    "Clock",
     "Coverage",
     "JobList",
     "JobPlan",

@@ -6,6 +6,7 @@ first; a task whose chunks changed since planning fails with its reason instead 
 Submitting is in `submissions` (re-exported here).
 """
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +15,8 @@ from ..ids import format_id, parse_id
 from ..store import Store
 from ..store import jobs as db
 from . import analysts
-from . import plans as _jobs
 from .content import TaskChunk, check_worker, task_content
-from .plans import clock, job_or_raise
+from .plans import Clock, iso_utc, job_or_raise
 from .submissions import SubmitResult, submit_findings
 
 __all__ = ["SubmitResult", "TaskChunk", "TaskClaim", "claim_task", "submit_findings"]
@@ -55,7 +55,7 @@ class TaskClaim:
                 }
                 for c in self.chunks
             ],
-            "lease_expires_at": clock(self.lease_expires_at) if self.lease_expires_at else None,
+            "lease_expires_at": iso_utc(self.lease_expires_at) if self.lease_expires_at else None,
             "attempt": self.attempt,
             "remaining": self.remaining,
             "in_progress": self.claimed_by_others,
@@ -79,7 +79,7 @@ class TaskClaim:
         task = format_id("t", self.task_id)
         parts = [
             f"{skipped}Task {task} of job {job} · analyst {self.analyst} · lease until "
-            f"{clock(self.lease_expires_at or 0)} · attempt {self.attempt} · "
+            f"{iso_utc(self.lease_expires_at or 0)} · attempt {self.attempt} · "
             f"{self.remaining} task(s) pending",
             f"QUESTION: {self.query}",
             f"INSTRUCTIONS: {self.instructions}",
@@ -94,7 +94,9 @@ class TaskClaim:
         return "\n".join(parts)
 
 
-def claim_task(store: Store, job_id: str | int, worker: str, analyst: str | None = None) -> TaskClaim:
+def claim_task(
+    store: Store, job_id: str | int, worker: str, analyst: str | None = None, clock: Clock = time.time
+) -> TaskClaim:
     """Lease the next pending task to `worker` and return it whole; task_id None when none is left."""
     number = parse_id(job_id, "j")
     worker = check_worker(worker)
@@ -103,7 +105,7 @@ def claim_task(store: Store, job_id: str | int, worker: str, analyst: str | None
     skipped: list[str] = []
     with store.write() as conn:
         job = job_or_raise(conn, number)
-        stamp = _jobs.now()
+        stamp = clock()
         db.requeue_expired(conn, number, stamp)
         while (task := db.next_pending(conn, number, analyst)) is not None:
             chunks, problem = task_content(conn, task)

@@ -8,9 +8,10 @@ in `tasks`; merging the results is in `synthesis`.
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..answers import shorten
 from ..config import Settings
@@ -21,6 +22,10 @@ from ..store import jobs as db
 from . import analysts, planning
 from .planning import MAX_TASK_TOKENS, MIN_TASK_TOKENS, TASKS_PER_AGENT, PlannedTask, spawn_plan
 
+if TYPE_CHECKING:  # search brings the embedding layer (numpy): imported when a job searches
+    from ..embedding.model import Embedder
+    from ..search.quantized import BitIndexCache
+
 DEFAULT_TOP_K = 50
 MAX_TOP_K = 2000
 SEARCH_PAGE = 50  # search_chunks' page size
@@ -30,11 +35,10 @@ MIN_DONE_FOR_RATE = 2  # throughput and ETA need a few completed tasks to mean a
 MIN_RATE_SECONDS = 1.0
 
 
-def now() -> float:
-    return time.time()
+Clock = Callable[[], float]  # seconds since the epoch: time.time, or a test's fake clock it advances
 
 
-def clock(ts: float) -> str:
+def iso_utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -94,7 +98,13 @@ def _check_plan_args(query: str, analyst: str | None, task_tokens: int | None, s
 
 
 def _search_chunk_ids(
-    store: Store, settings: Settings, search: str, document_ids: list[int] | None, top_k: int
+    store: Store,
+    settings: Settings,
+    search: str,
+    document_ids: list[int] | None,
+    top_k: int,
+    embedder: "Embedder | None",
+    bit_indexes: "BitIndexCache | None",
 ) -> list[int]:
     """The ids of the best `top_k` chunks for `search` (hybrid, which degrades to BM25), page by page."""
     from ..search import modes as search_module  # imported here: search pulls in the embedding layer
@@ -103,7 +113,7 @@ def _search_chunk_ids(
     while len(found) < top_k:
         page = min(SEARCH_PAGE, top_k - len(found))
         result = search_module.search_chunks(
-            store, settings, search, mode="hybrid", document_ids=document_ids, top_k=page, offset=len(found)
+            store, settings, search, "hybrid", document_ids, page, len(found), embedder, bit_indexes
         )
         found += [hit.chunk_id for hit in result.hits]
         if len(result.hits) < page:
@@ -120,15 +130,21 @@ def create_job(
     top_k: int | None = None,
     analyst: str | None = None,
     task_tokens: int | None = None,
+    embedder: "Embedder | None" = None,
+    bit_indexes: "BitIndexCache | None" = None,
+    clock: Clock = time.time,
 ) -> JobPlan:
-    """Plan tasks over every chunk of the documents, or over the chunks `search` finds."""
+    """Plan tasks over every chunk of the documents, or over the chunks `search` finds (hybrid with
+    `embedder`, BM25 without)."""
     budget = _check_plan_args(query, analyst, task_tokens, settings)
     if isinstance(document_ids, str) and document_ids.strip().startswith("["):
         document_ids = _json_list(document_ids)  # Claude Code sometimes sends lists as JSON strings
     doc_ids = parse_ids(document_ids, "d")
     search = search.strip() if isinstance(search, str) and search.strip() else None
     k = _check_top_k(top_k)
-    hit_ids = _search_chunk_ids(store, settings, search, doc_ids, k) if search else None
+    hit_ids = (
+        _search_chunk_ids(store, settings, search, doc_ids, k, embedder, bit_indexes) if search else None
+    )
     with store.write() as conn:
         docs = db.ready_documents(conn, doc_ids)
         _check_documents(docs, doc_ids)
@@ -137,7 +153,9 @@ def create_job(
         if not tasks:
             raise NotFound("The documents have no chunks; load_document them again.")
         scope = {"document_ids": doc_ids, "search": search, "top_k": k if search else None}
-        job_id = _insert_job(conn, settings, query.strip(), {**scope, "analyst": analyst}, budget, tasks)
+        job_id = _insert_job(
+            conn, settings, query.strip(), {**scope, "analyst": analyst}, budget, tasks, clock()
+        )
     return _job_plan(job_id, query.strip(), tasks, search)
 
 
@@ -182,10 +200,18 @@ def _scoped_rows(
 
 
 def _insert_job(
-    conn: Any, settings: Settings, query: str, scope: dict[str, Any], budget: int, tasks: list[PlannedTask]
+    conn: Any,
+    settings: Settings,
+    query: str,
+    scope: dict[str, Any],
+    budget: int,
+    tasks: list[PlannedTask],
+    created_at: float,
 ) -> int:
     chunks = sum(len(t.chunks) for t in tasks)
-    job_id = db.insert_job(conn, query, scope, budget, settings.lease_seconds, MAX_ATTEMPTS, chunks, now())
+    job_id = db.insert_job(
+        conn, query, scope, budget, settings.lease_seconds, MAX_ATTEMPTS, chunks, created_at
+    )
     for ordinal, task in enumerate(tasks):
         task_id = db.insert_task(conn, job_id, 0, ordinal, task.analyst, task.tokens, None)
         db.insert_task_chunks(conn, task_id, task.chunks)
@@ -302,11 +328,11 @@ class JobStatus:
         return "\n".join(lines)
 
 
-def job_status(store: Store, job_id: str | int) -> JobStatus:
+def job_status(store: Store, job_id: str | int, clock: Clock = time.time) -> JobStatus:
     number = parse_id(job_id, "j")
     with store.write() as conn:
         job = job_or_raise(conn, number)
-        requeued, failed = db.requeue_expired(conn, number, now())
+        requeued, failed = db.requeue_expired(conn, number, clock())
         by_state = db.task_state_counts(conn, number)
         done_chunks = db.done_chunk_count(conn, number)
         timing = db.timing(conn, number)
@@ -384,7 +410,7 @@ def list_jobs(store: Store, limit: int = 50, offset: int = 0) -> JobList:
                     "query": r["query"],
                     "tasks": tasks,
                     "coverage": coverage.to_json(),
-                    "created_at": clock(r["created_at"]),
+                    "created_at": iso_utc(r["created_at"]),
                 }
             )
     return JobList(jobs, total, offset)

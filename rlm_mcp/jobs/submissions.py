@@ -6,6 +6,7 @@ while it is open; a later, different submission is answered clearly and never co
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,9 +15,9 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..ids import format_id, parse_id
 from ..store import Store
 from ..store import jobs as db
-from . import plans as _jobs
 from .content import check_worker, chunk_problem, reduce_items
 from .findings import EvidenceIndex, Source, Submission, parse_submission
+from .plans import Clock
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def submit_findings(
     counts: Any = None,
     stats: Any = None,
     follow_up: Any = None,
+    clock: Clock = time.time,
 ) -> SubmitResult:
     """Validate, check evidence, store and complete the task, all or nothing; idempotent."""
     number = parse_id(task_id, "t")
@@ -159,7 +161,7 @@ def submit_findings(
         _check_chunk_ids(task, submission, allowed)
         rows = _finding_rows(task, submission, sources, cites)
         db.insert_findings(conn, rows)
-        db.complete_task(conn, number, worker, _jobs.now(), _task_fields(submission, digest))
+        db.complete_task(conn, number, worker, clock(), _task_fields(submission, digest))
         remaining = db.count_pending(conn, task["job_id"])
     notes = _notes(task, worker, submission)
     unverified = [r[5] for r in rows if not r[8]]

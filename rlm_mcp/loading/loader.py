@@ -15,7 +15,6 @@ from typing import Any
 
 from ..chunking import detect_content_type, make_chunker, profiles
 from ..config import Settings
-from ..embedding import worker as embedding_worker
 from ..errors import InvalidInput, RlmError, UnsupportedContent
 from ..ids import format_id
 from ..store import Store
@@ -166,7 +165,6 @@ def load_document(
             failed.append((str(file), str(error)))
     if not loaded and not single and not failed and not skipped:
         raise InvalidInput(f"{path} holds no files to load.")
-    embedding_worker.notify(store)
     scope = [d.id for d in loaded] if len(loaded) <= 500 else None  # SQLite caps bound parameters
     waiting = vectors_db.backlog(store.conn(), scope) if loaded else 0
     return LoadResult(tuple(loaded), dict(skipped), tuple(failed), waiting)

@@ -12,15 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import Settings
-from ..embedding.model import Embedder, shared_embedder
+from ..embedding.model import Embedder
 from ..errors import Unavailable
 from ..store import Store
 from ..store import search as search_db
 from ..store import vectors as vdb
-from . import quantized as bit_index
 from .fusion import RRF_K, Fused, FusionMethod, fuse
 from .lexical import bm25_search, fts_query
+from .quantized import BitIndexCache
+from .quantized import knn as bit_knn
 from .results import WORD, SearchResult, hit_from_row
 
 log = logging.getLogger(__name__)
@@ -50,19 +50,19 @@ class Vectors:
 
 def vector_search(
     store: Store,
-    settings: Settings,
     query: str,
     mode: str,
     scope: list[int] | None,
     top_k: int,
     offset: int,
-    embedder: Embedder | None = None,
+    embedder: Embedder | None,
     fusion: FusionMethod = DEFAULT_FUSION,
     rrf_k: float = RRF_K,
+    bit_indexes: BitIndexCache | None = None,
 ) -> SearchResult:
     want = offset + top_k
     try:
-        vectors = vector_candidates(store, settings, query, scope, max(CANDIDATES, want), embedder)
+        vectors = vector_candidates(store, query, scope, max(CANDIDATES, want), embedder, bit_indexes)
     except Unavailable as error:
         fallback = bm25_search(store, query, scope, top_k, offset)
         note = f"{mode} search answered with BM25 only: {error}"
@@ -76,18 +76,20 @@ def vector_search(
 
 def vector_candidates(
     store: Store,
-    settings: Settings,
     query: str,
     scope: Sequence[int] | None,
     k: int,
-    embedder: Embedder | None = None,
+    embedder: Embedder | None,
+    bit_indexes: BitIndexCache | None = None,
 ) -> Vectors:
-    """KNN for `query`; raises Unavailable (with the reason) when no vectors can answer."""
+    """KNN for `query`; raises Unavailable (with the reason) when no vectors can answer.
+    `embedder` None: the caller has no model (vectors cannot be compared with the query)."""
     conn = store.conn()
-    embedder = embedder or shared_embedder(settings.embed_model)
     active = vdb.active_model(conn)
     if active is None:
         raise Unavailable(_no_vectors_reason(store, scope))
+    if embedder is None:
+        raise Unavailable("no embedding model was given to this search")
     if active != (embedder.model_id, embedder.dim):
         raise Unavailable(
             f"the stored vectors come from {active[0]}, not {embedder.model_id}; "
@@ -97,8 +99,14 @@ def vector_candidates(
     size = vdb.scope_size(conn, scope)
     rows = None
     if size > QUANTIZE_ABOVE:
-        rows = bit_index.knn(
-            store, query_vector, k + STAGING_SLACK, QUANTIZED_CANDIDATES, scope, embedder.model_id
+        rows = bit_knn(
+            store,
+            query_vector,
+            k + STAGING_SLACK,
+            QUANTIZED_CANDIDATES,
+            scope,
+            embedder.model_id,
+            bit_indexes,
         )
     if rows is None:
         rows = vdb.knn(conn, query_vector, k + STAGING_SLACK, scope)

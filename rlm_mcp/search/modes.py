@@ -1,7 +1,7 @@
 """search_chunks: the mode dispatch (bm25, regex, semantic, hybrid), scope and paging checks."""
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..config import Settings
 from ..errors import InvalidInput, NotFound
@@ -12,6 +12,10 @@ from .fusion import FusionMethod
 from .lexical import bm25_search
 from .patterns import regex_search
 from .results import SearchResult
+
+if TYPE_CHECKING:  # both bring numpy, which the server must not load before its first answer
+    from ..embedding.model import Embedder
+    from .quantized import BitIndexCache
 
 Mode = Literal["hybrid", "bm25", "semantic", "regex"]
 MODES: tuple[str, ...] = ("hybrid", "bm25", "semantic", "regex")
@@ -47,7 +51,11 @@ def search_chunks(
     document_ids: Sequence[str | int] | None = None,
     top_k: int = 10,
     offset: int = 0,
+    embedder: "Embedder | None" = None,
+    bit_indexes: "BitIndexCache | None" = None,
 ) -> SearchResult:
+    """The semantic and hybrid modes need `embedder` (the `Workspace` passes its own, and its
+    `bit_indexes`); without one they answer with BM25 and say so."""
     if mode not in MODES:
         raise InvalidInput(f"mode must be one of {', '.join(MODES)} (got {mode!r}).")
     if not query or not query.strip():
@@ -59,7 +67,7 @@ def search_chunks(
     elif mode == "bm25":
         result = bm25_search(store, query, scope, top_k, offset)
     else:
-        result = vector_search(store, settings, query, mode, scope, top_k, offset)
+        result = vector_search(store, settings, query, mode, scope, top_k, offset, embedder, bit_indexes)
     if cap_note:
         note = f"{cap_note} {result.note}" if result.note else cap_note
         result = SearchResult(
@@ -75,12 +83,20 @@ def search_chunks(
 
 
 def vector_search(
-    store: Store, settings: Settings, query: str, mode: str, scope: list[int] | None, top_k: int, offset: int
+    store: Store,
+    settings: Settings,
+    query: str,
+    mode: str,
+    scope: list[int] | None,
+    top_k: int,
+    offset: int,
+    embedder: "Embedder | None",
+    bit_indexes: "BitIndexCache | None",
 ) -> SearchResult:
     """Semantic and hybrid modes (`hybrid`); until vectors exist they answer with BM25 and say so."""
     from . import hybrid  # imported on first use: it brings numpy, which the server must not load at start
 
     fusion: FusionMethod = "rrf" if settings.fusion == "rrf" else "minmax"
     return hybrid.vector_search(
-        store, settings, query, mode, scope, top_k, offset, fusion=fusion, rrf_k=settings.rrf_k
+        store, query, mode, scope, top_k, offset, embedder, fusion, settings.rrf_k, bit_indexes
     )

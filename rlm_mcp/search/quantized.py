@@ -78,32 +78,47 @@ def build(blocks: list[tuple[bytes, bytes, bytes, bytes]], version: int) -> BitI
     return BitIndex(version, ids[keep].copy(), documents[keep].copy(), codes[keep].copy())
 
 
-_cache: dict[str, BitIndex] = {}
-_lock = threading.Lock()
+class BitIndexCache:
+    """The last index built for each store, kept while the store's vector version holds (the
+    `Workspace` owns one per process; without one, every large search builds its index afresh)."""
 
+    def __init__(self) -> None:
+        self._indexes: dict[str, BitIndex] = {}
+        self._lock = threading.Lock()
 
-def current(store: Store) -> BitIndex | None:
-    """The index for the store's vectors as they are now (reloaded if they changed); None if unreadable."""
-    key = str(store.path)
-    with store.read() as snapshot:
-        version = vdb.vectors_version(snapshot)
-        cached = _cache.get(key)
-        if cached is not None and cached.version == version:
-            return cached
-        blocks = vdb.bit_blocks(snapshot)
-    if blocks is None:
-        return None
-    index = build([(bytes(a), bytes(b), bytes(c), bytes(d)) for a, b, c, d in blocks], version)
-    with _lock:
-        _cache[key] = index
-    return index
+    def current(self, store: Store) -> BitIndex | None:
+        """The index for the store's vectors as they are now (rebuilt if they changed); None if unreadable."""
+        key = str(store.path)
+        with store.read() as snapshot:
+            version = vdb.vectors_version(snapshot)
+            with self._lock:
+                cached = self._indexes.get(key)
+            if cached is not None and cached.version == version:
+                return cached
+            blocks = vdb.bit_blocks(snapshot)
+        if blocks is None:
+            return None
+        index = build([(bytes(a), bytes(b), bytes(c), bytes(d)) for a, b, c, d in blocks], version)
+        with self._lock:
+            self._indexes[key] = index
+        return index
+
+    def clear(self) -> None:
+        with self._lock:
+            self._indexes.clear()
 
 
 def knn(
-    store: Store, query: bytes, k: int, candidates: int, scope: Sequence[int] | None, model: str
+    store: Store,
+    query: bytes,
+    k: int,
+    candidates: int,
+    scope: Sequence[int] | None,
+    model: str,
+    cache: BitIndexCache | None = None,
 ) -> list[tuple[int, float]] | None:
     """Binary first pass in RAM, exact rescoring in SQL: (chunk_id, distance); None if unavailable."""
-    index = current(store)
+    index = (cache or BitIndexCache()).current(store)
     if index is None:
         return None
     vector = np.frombuffer(query, dtype=np.float32)

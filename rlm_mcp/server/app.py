@@ -1,10 +1,14 @@
-"""The MCP server: creation, lazy state, and its tools (one module per noun).
+"""The MCP server: creation, its `Workspace` (lazy state, closed by the SDK's lifespan), its tools.
 
 Nothing heavy happens before the first request is answered: the store opens on the first tool
 call, the embedding model later still. Tools live in one module per noun (`documents`, `jobs`),
 each with a `register(server, state)` function; what they share is in `common`.
 """
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
 from mcp.server import MCPServer
 
 from .. import __version__
@@ -23,18 +27,20 @@ synthesize(job_id) for exact merged counts and cited themes. Never paste whole d
 conversation: read chunks by id. Every tool takes response_format='json' for scripts."""
 
 
-def _start_embeddings(state: Workspace) -> None:
-    from ..embedding import worker as embedding_worker
+def create_server(settings: Settings | None = None, workspace: Workspace | None = None) -> MCPServer:
+    """The server over `workspace` (default: one on `settings`, embedding in the background, started
+    with the store on the first tool call: never before the server has answered its first request)."""
+    state = workspace or Workspace(settings, background=True)
 
-    embedding_worker.start_background(state.store, state.settings)
+    @asynccontextmanager
+    async def lifespan(_: MCPServer) -> AsyncIterator[Workspace]:
+        try:
+            yield state
+        finally:  # however the session ends: the worker stopped and joined, the store closed
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(state.close)
 
-
-def create_server(settings: Settings | None = None) -> MCPServer:
-    state = Workspace(settings)
-    # Embeddings follow in the background, started with the store on the first tool call: never before
-    # the server has answered its first request.
-    state.on_store_open.append(_start_embeddings)
-    server = MCPServer(SERVER_NAME, version=__version__, instructions=INSTRUCTIONS)
+    server = MCPServer(SERVER_NAME, version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
     documents.register(server, state)
     jobs.register(server, state)
     return server

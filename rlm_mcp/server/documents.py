@@ -7,10 +7,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from ..documents import reading as documents
-from ..documents.status import status as store_status
-from ..loading import loader as loading
-from ..search import modes as search
+from .. import documents, loading, search
 from ..workspace import Workspace
 from .common import DESTRUCTIVE, READ_ONLY, WRITES, ResponseFormatArg, respond
 
@@ -38,14 +35,15 @@ def register(server: MCPServer, state: Workspace) -> None:
         def progress(done: float, total: float, message: str) -> None:
             anyio.from_thread.run(ctx.report_progress, done, total, message)
 
-        return await anyio.to_thread.run_sync(
-            lambda: respond(
-                lambda: loading.load_document(
+        def load() -> loading.LoadResult:
+            try:
+                return loading.load_document(
                     state.store, state.settings, path, name, content_type, recursive, progress
-                ),
-                response_format,
-            )
-        )
+                )
+            finally:
+                state.wake_embedding()
+
+        return await anyio.to_thread.run_sync(lambda: respond(load, response_format))
 
     @server.tool(annotations=READ_ONLY, structured_output=False)
     def search_chunks(
@@ -63,7 +61,15 @@ def register(server: MCPServer, state: Workspace) -> None:
         Read a hit in full with get_chunk."""
         return respond(
             lambda: search.search_chunks(
-                state.store, state.settings, query, mode, document_ids, top_k, offset
+                state.store,
+                state.settings,
+                query,
+                mode,
+                document_ids,
+                top_k,
+                offset,
+                state.embedder,
+                state.bit_indexes,
             ),
             response_format,
         )
@@ -97,4 +103,4 @@ def register(server: MCPServer, state: Workspace) -> None:
     @server.tool(annotations=READ_ONLY, structured_output=False)
     def status(response_format: ResponseFormatArg = "text") -> str:
         """Where the store is, what it holds, and whether vectors and the embedding model are available."""
-        return respond(lambda: store_status(state.store, state.settings), response_format)
+        return respond(lambda: documents.status(state.store, state.settings, state.worker), response_format)

@@ -5,17 +5,14 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from pydantic import Field
 
-from ..jobs import analysts
-from ..jobs import claiming as tasks
-from ..jobs import plans as jobs
-from ..synthesis import merge as synthesis
+from .. import jobs, synthesis
 from ..workspace import Workspace
 from .common import WRITES, ResponseFormatArg, respond
 
 JobId = Annotated[str, Field(description="A job id such as 'j2' (create_job returns it).")]
 Worker = Annotated[str, Field(description="Your worker name, unique per analyst, e.g. 'data-1'.")]
 AnalystName = Annotated[
-    str | None, Field(description=f"One of {', '.join(analysts.ANALYSTS)}; omit to pick by content type.")
+    str | None, Field(description=f"One of {', '.join(jobs.ANALYSTS)}; omit to pick by content type.")
 ]
 
 
@@ -40,7 +37,17 @@ def register(server: MCPServer, state: Workspace) -> None:
         an analyst per task by content type; says which analyst subagents to spawn and how many."""
         return respond(
             lambda: jobs.create_job(
-                state.store, state.settings, query, document_ids, search, top_k, analyst, task_tokens
+                state.store,
+                state.settings,
+                query,
+                document_ids,
+                search,
+                top_k,
+                analyst,
+                task_tokens,
+                state.embedder,
+                state.bit_indexes,
+                state.clock,
             ),
             response_format,
         )
@@ -56,7 +63,9 @@ def register(server: MCPServer, state: Workspace) -> None:
     ) -> str:
         """Lease the next task of a job: returns the question, instructions and the chunks' text inline.
         task_id is null when no task is left. Finish with submit_findings before the lease expires."""
-        return respond(lambda: tasks.claim_task(state.store, job_id, worker, analyst), response_format)
+        return respond(
+            lambda: jobs.claim_task(state.store, job_id, worker, analyst, state.clock), response_format
+        )
 
     @server.tool(annotations=WRITES, structured_output=False)
     def submit_findings(
@@ -87,8 +96,17 @@ def register(server: MCPServer, state: Workspace) -> None:
         """Store a task's findings and complete it: evidence is checked against the task's chunks;
         the same submission twice is stored once. Then call claim_task for the next task."""
         return respond(
-            lambda: tasks.submit_findings(
-                state.store, task_id, worker, findings, summary, relevance, counts, stats, follow_up
+            lambda: jobs.submit_findings(
+                state.store,
+                task_id,
+                worker,
+                findings,
+                summary,
+                relevance,
+                counts,
+                stats,
+                follow_up,
+                state.clock,
             ),
             response_format,
         )
@@ -96,7 +114,7 @@ def register(server: MCPServer, state: Workspace) -> None:
     @server.tool(annotations=WRITES, structured_output=False)
     def job_status(job_id: JobId, response_format: ResponseFormatArg = "text") -> str:
         """Tasks by state, chunk coverage, throughput and ETA; returns expired leases to the queue."""
-        return respond(lambda: jobs.job_status(state.store, job_id), response_format)
+        return respond(lambda: jobs.job_status(state.store, job_id, state.clock), response_format)
 
     # Not read-only: the first call past a size limit plans a reduce level (idempotently).
     @server.tool(annotations=WRITES, structured_output=False)
@@ -107,4 +125,6 @@ def register(server: MCPServer, state: Workspace) -> None:
     ) -> str:
         """Merge a job's findings deterministically: coverage, exact counts, merged stats, themes with
         chunk citations, follow-ups. Pages, or plans a reduce level of tasks when findings are many."""
-        return respond(lambda: synthesis.synthesize(state.store, job_id, offset), response_format)
+        return respond(
+            lambda: synthesis.synthesize(state.store, job_id, offset, themes=state.themes), response_format
+        )

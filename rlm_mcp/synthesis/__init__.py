@@ -1,7 +1,7 @@
 """Synthesis: a job's findings merged deterministically (exact counts, stats, folded themes, paging,
 reduce levels)."""
 
-from .merge import synthesize
+from .merge import ThemesCache, synthesize
 from .result import Page, Synthesis
 
-__all__ = ["Page", "Synthesis", "synthesize"]
+__all__ = ["Page", "Synthesis", "ThemesCache", "synthesize"]

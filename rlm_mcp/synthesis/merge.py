@@ -35,8 +35,6 @@ MAX_MISSING_RANGES = 12
 THEME_HEADING_CHARS = 100
 NEXT_LINE_CHARS = 500  # the closing 'Next:' line and a note
 THEMES_CACHE_SIZE = 4
-_THEMES_CACHE: dict[tuple[Any, ...], tuple[int, list[Theme]]] = {}
-_CACHE_LOCK = threading.Lock()
 
 
 def _view_level(states: dict[tuple[int, str], int], top: int) -> tuple[int, bool]:
@@ -131,19 +129,32 @@ def _estimate(f: Folded) -> int:
     return len(f.title) + len(f.detail) + 2 * len(f.evidence) + 10 * cited + 12 * len(f.tags) + 240
 
 
-def _cached_themes(key: tuple[Any, ...]) -> tuple[int, list[Theme]] | None:
-    with _CACHE_LOCK:
-        return _THEMES_CACHE.get(key)
+class ThemesCache:
+    """The last few foldings, so paging through one synthesis folds once (the `Workspace` owns one).
 
+    Findings are insert-only, so the key (their count and last id, and the tasks' states) changes
+    whenever the input does.
+    """
 
-def _remember_themes(key: tuple[Any, ...], verified: int, themes: list[Theme]) -> tuple[int, list[Theme]]:
-    """Keep the last few foldings: paging through one synthesis folds once. Findings are insert-only,
-    so the key (their count and last id, and the tasks' states) changes whenever the input does."""
-    with _CACHE_LOCK:
-        _THEMES_CACHE[key] = (verified, themes)
-        while len(_THEMES_CACHE) > THEMES_CACHE_SIZE:
-            _THEMES_CACHE.pop(next(iter(_THEMES_CACHE)))
-    return verified, themes
+    def __init__(self, size: int = THEMES_CACHE_SIZE) -> None:
+        self.size = size
+        self._themes: dict[tuple[Any, ...], tuple[int, list[Theme]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> tuple[int, list[Theme]] | None:
+        with self._lock:
+            return self._themes.get(key)
+
+    def put(self, key: tuple[Any, ...], verified: int, themes: list[Theme]) -> tuple[int, list[Theme]]:
+        with self._lock:
+            self._themes[key] = (verified, themes)
+            while len(self._themes) > self.size:
+                self._themes.pop(next(iter(self._themes)))
+        return verified, themes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._themes.clear()
 
 
 def count_pages(themes: Sequence[Theme], page_chars: int) -> int:
@@ -198,14 +209,14 @@ class _Inputs:
     themes: list[Theme]
 
 
-def _gather(store: Store, number: int) -> _Inputs:
+def _gather(store: Store, number: int, cache: ThemesCache) -> _Inputs:
     with store.read() as conn:
         job = job_or_raise(conn, number)
         states = db.task_state_counts(conn, number)
         view, reduce_open = _view_level(states, db.max_level(conn, number))
         key = (str(store.path), number, job["created_at"], view, db.findings_signature(conn, number, view),
                (states.get((view, "done"), 0), states.get((view, "failed"), 0)))  # fmt: skip
-        cached = _cached_themes(key)
+        cached = cache.get(key)
         rows = [] if cached else db.finding_rows(conn, number, view) + _carried_over(conn, number, view)
         results = db.done_task_results(conn, number, 0)
         reduce_results = db.done_task_results(conn, number, view) if view else []
@@ -214,7 +225,7 @@ def _gather(store: Store, number: int) -> _Inputs:
         unverified = db.unverified_rows(conn, number)
     if cached is None:
         verified = [r for r in rows if r["verified"]]
-        cached = _remember_themes(key, len(verified), build_themes(fold_findings(verified)))
+        cached = cache.put(key, len(verified), build_themes(fold_findings(verified)))
     return _Inputs(
         job, states, results, view, reduce_open, reduce_results, missing, coverage, unverified, *cached
     )
@@ -239,13 +250,19 @@ def _draft(i: _Inputs, offset: int, pages: int) -> Synthesis:
 
 
 def synthesize(
-    store: Store, job_id: str | int, offset: int = 0, page_chars: int = PAGE_CHARS, max_pages: int = MAX_PAGES
+    store: Store,
+    job_id: str | int,
+    offset: int = 0,
+    page_chars: int = PAGE_CHARS,
+    max_pages: int = MAX_PAGES,
+    themes: ThemesCache | None = None,
 ) -> Synthesis:
-    """Merge a job's results; plans a reduce level when the findings would not fit in `max_pages`."""
+    """Merge a job's results; plans a reduce level when the findings would not fit in `max_pages`.
+    `themes` keeps foldings between calls (pages of one synthesis); without it each call folds anew."""
     number = parse_id(job_id, "j")
     if offset < 0:
         raise InvalidInput(f"offset must be 0 or more (got {offset}).")
-    inputs = _gather(store, number)
+    inputs = _gather(store, number, themes or ThemesCache())
     pages = count_pages(inputs.themes, page_chars)
     draft = _draft(inputs, offset, pages)
     room = max(page_chars // 4, page_chars - len(draft.to_text()) - NEXT_LINE_CHARS)
