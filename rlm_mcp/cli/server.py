@@ -12,7 +12,6 @@ def register(subparsers: Any) -> None:
 
 
 def serve(args: argparse.Namespace, context: Workspace) -> int:
-    from ..server import create_server  # the MCP library loads only for this command
+    from ..server import serve_stdio  # the MCP library loads only for this command
 
-    create_server().run()
-    return 0
+    return serve_stdio()

@@ -30,6 +30,7 @@ CLAIM_BATCH = 64
 LEASE_SECONDS = 120.0
 IDLE_POLL_SECONDS = 30.0  # also picks up work another process queued and left
 ERROR_BACKOFF_SECONDS = 5.0
+EMBEDDING_THREAD = "rlm-embedding"
 STOP_CHECK_TEXTS = 16  # texts per model call: a stop waits for one such call at most (~0.1–1 s)
 STOP_SECONDS = 10.0  # how long `stop` waits for the thread (the model is loading, or a slow slice)
 
@@ -96,6 +97,7 @@ def embed_batch(
         ids = vdb.claim(conn, worker, limit, time.time(), LEASE_SECONDS)
     if not ids:
         return None
+    log.debug("embedding batch: %d chunks claimed by %s", len(ids), worker)
     try:
         conn = store.conn()
         rows = vdb.chunk_texts(conn, ids)
@@ -187,7 +189,7 @@ class EmbeddingWorker:
     def start(self) -> None:
         with self._lock:
             if not self.running and not self._stop.is_set():
-                self._thread = threading.Thread(target=self._run, name="rlm-embedding", daemon=True)
+                self._thread = threading.Thread(target=self._run, name=EMBEDDING_THREAD, daemon=True)
                 self._thread.start()
 
     def notify(self) -> None:

@@ -5,6 +5,12 @@ call, the embedding model later still. Tools live in one module per noun (`docum
 each with a `register(server, state)` function; what they share is in `common`.
 """
 
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,10 +19,14 @@ from mcp.server import MCPServer
 
 from .. import __version__
 from ..config import Settings
+from ..embedding import EMBEDDING_THREAD
 from ..workspace import Workspace
 from . import documents, jobs
 
+log = logging.getLogger("rlm_mcp.server")
+
 SERVER_NAME = "rlm"
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 INSTRUCTIONS = """\
 rlm keeps documents too large for your context in a local SQLite store and lets you work through \
 them in pieces. Ids are short: d3 (document), c1042 (chunk), j2 (job), t17 (task).
@@ -44,3 +54,43 @@ def create_server(settings: Settings | None = None, workspace: Workspace | None 
     documents.register(server, state)
     jobs.register(server, state)
     return server
+
+
+def serve_stdio(settings: Settings | None = None) -> int:
+    """`rlm-mcp serve`: the server on stdio until stdin closes or SIGTERM / SIGINT arrives; exit 0.
+
+    Every way out closes the workspace: the embedding worker stopped and joined (bounded), its batch
+    released. A process whose embedding thread is still inside onnxruntime must not run the
+    interpreter's and the C++ runtime's exit handlers (that is the SIGABRT "terminate called without
+    an active exception" and its core file), so such an exit, and the exit on a signal, is `os._exit`.
+    """
+    state = Workspace(settings, background=True)
+    anyio.run(_serve_until_signal, create_server(workspace=state), state)
+    if any(t.name == EMBEDDING_THREAD and t.is_alive() for t in threading.enumerate()):
+        _exit_now(0)
+    return 0
+
+
+async def _serve_until_signal(server: MCPServer, state: Workspace) -> None:
+    async with anyio.create_task_group() as group:
+        group.start_soon(_exit_on_signal, state)
+        await server.run_stdio_async()  # returns when stdin closes; the lifespan closed the workspace
+        group.cancel_scope.cancel()
+
+
+async def _exit_on_signal(state: Workspace) -> None:
+    """Trigger: SIGTERM or SIGINT. Why: cancelling the SDK's stdin reader waits for a line that may
+    never come (it blocks in a thread). Outcome: close the workspace here, then leave at once."""
+    with anyio.open_signal_receiver(*EXIT_SIGNALS) as signals:
+        async for signum in signals:
+            log.info("%s: stopping the server", signal.Signals(signum).name)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(state.close)
+            _exit_now(0)
+
+
+def _exit_now(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # the client closed the pipe
+            stream.flush()
+    os._exit(code)
