@@ -19,9 +19,24 @@ class Answer(Protocol):
 
 
 def render(answer: Answer, response_format: ResponseFormat = "text") -> str:
+    """JSON whole (for scripts); text held to MAX_ANSWER_CHARS, the one place that limit is enforced."""
     if response_format == "json":
         return json.dumps(answer.to_json(), ensure_ascii=False, separators=(",", ":"), default=str)
-    return answer.to_text()
+    return fit_answer(answer.to_text())
+
+
+def fit_answer(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
+    """Trigger: a text answer longer than `limit` (answers page themselves; this is the safety net).
+    Why: Claude Code warns past 10k tokens and cuts past 25k, losing the end, where 'Next:' is.
+    Outcome: whole lines up to the limit, a note saying it was cut, and the closing 'Next:' line kept."""
+    if len(text) <= limit:
+        return text
+    last = text.rstrip().rpartition("\n")[2]
+    tail = last if last.startswith("Next:") else ""
+    note = f"[… answer cut at {limit:,} characters: ask for less, or the next page with offset]"
+    room = limit - len(note) - len(tail) - 2
+    head = text[:room].rpartition("\n")[0] or text[:room]
+    return "\n".join(part for part in (head, note, tail) if part)
 
 
 def shorten(text: str, limit: int) -> str:

@@ -1,7 +1,10 @@
 """The embedding model: offline, pinned, behind the Embedder seam; and the background pipeline with it."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -75,9 +78,21 @@ def test_an_unknown_model_name_is_a_clear_error() -> None:
         embed.resolve_model("no-such/model-xyz")
 
 
-def test_resolving_the_default_model_loads_nothing() -> None:
-    spec = embed.resolve_model(None)
-    assert (spec.model_id, spec.dim, spec.pinned) == (embed.DEFAULT_MODEL_ID, 384, True)
+def test_resolving_the_default_model_loads_nothing(tmp_path: Path) -> None:
+    """Naming the model, building the embedder and reading its id and size import no runtime and
+    assemble no model directory: that waits for the first embedding."""
+    code = (
+        "import sys; from rlm_mcp.embedding import model as m;"
+        "spec = m.resolve_model(None); e = m.FastEmbedder();"
+        "print(spec.model_id, spec.dim, spec.pinned, e.model_id, e.dim);"
+        "print([n for n in ('fastembed', 'onnxruntime', 'tokenizers') if n in sys.modules])"
+    )
+    cache = tmp_path / "cache"
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "XDG_CACHE_HOME": str(cache)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    ids, loaded = out.stdout.strip().splitlines()
+    assert ids == f"{embed.DEFAULT_MODEL_ID} 384 True {embed.DEFAULT_MODEL_ID} 384"
+    assert loaded == "[]" and not cache.exists()
 
 
 def test_loaded_documents_get_real_vectors_and_semantic_search_finds_meaning(

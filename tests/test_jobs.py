@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from rlm_mcp.answers import render
+from rlm_mcp.chunking import CONTENT_TYPES
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import InvalidInput, NotFound
 from rlm_mcp.jobs import analysts, planning
@@ -59,6 +60,11 @@ def test_no_task_exceeds_the_hard_limit_and_small_documents_share_tasks(
         jobs.create_job(store, settings, "bugs?", task_tokens=9000)
 
 
+def test_every_content_type_the_loader_stores_has_an_analyst_and_no_other_type_is_listed() -> None:
+    assert set(analysts.ANALYST_BY_TYPE) <= set(CONTENT_TYPES)
+    assert {analysts.analyst_for(t) for t in CONTENT_TYPES} == set(analysts.ANALYSTS)
+
+
 @pytest.mark.parametrize(
     ("content_type", "analyst"),
     [
@@ -67,7 +73,7 @@ def test_no_task_exceeds_the_hard_limit_and_small_documents_share_tasks(
         ("json", analysts.JSON),
         ("jsonl", analysts.JSON),
         ("code", analysts.CODE),
-        ("python", analysts.CODE),
+        ("text", analysts.CHUNK),
         ("markdown", analysts.CHUNK),
         ("log", analysts.CHUNK),
     ],
@@ -107,7 +113,7 @@ def test_bad_job_requests_are_clear_errors(store: Store, settings: Settings) -> 
     with pytest.raises(NotFound, match="load_document first"):
         jobs.create_job(store, settings, "q")
     add_document(store, "a", ["x"])
-    assert jobs.create_job(store, settings, "q", document_ids='["d1"]').chunks == 1
+    assert jobs.create_job(store, settings, "q", document_ids=["d1"]).chunks == 1
     with pytest.raises(NotFound, match="No document d9"):
         jobs.create_job(store, settings, "q", document_ids=["d9"])
     with pytest.raises(InvalidInput, match="query is empty"):

@@ -93,18 +93,6 @@ def test_same_submission_twice_is_stored_once(store: Store, claimed: tasks.TaskC
     assert "Already stored" in again.to_text()
 
 
-def test_findings_sent_as_json_strings_are_accepted(store: Store, claimed: tasks.TaskClaim) -> None:
-    result = tasks.submit_findings(
-        store,
-        "t1",
-        "w1",
-        json.dumps([_finding()]),
-        counts='{"status": {"open": 1}}',
-        follow_up='["check Bodø"]',
-    )
-    assert result.findings == 1 and _stored(store) == (1, 1)
-
-
 def test_late_submission_is_accepted_while_open_and_never_counted_twice(
     store: Store, settings: Settings, claimed: tasks.TaskClaim
 ) -> None:

@@ -1,51 +1,196 @@
-"""The core never imports the MCP library or the CLI; all SQL stays in the store package."""
+"""The layout keeps its direction and has no cycles: interfaces (server, cli) → core packages → store.
+
+The store imports no core package, the core imports no interface (nor the MCP library or argparse),
+interfaces reach a core package only through its `__init__` API, SQL stays in the store, and the
+module graph — built from the AST, imports inside functions included, `if TYPE_CHECKING:` ones left
+out since they never run — has no import cycle.
+"""
 
 import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "rlm_mcp"
-INTERFACES = ("server", "cli", "__main__.py")
+ROOT = "rlm_mcp"
+INTERFACES = ("server", "cli", "__main__")
+KERNEL = ("__init__", "config", "errors", "ids", "answers", "owners", "workspace")
+STORE = "store"
 SQL = re.compile(
     r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE)\b", re.I | re.S
 )
 
-
-def _core_modules() -> list[Path]:
-    return [p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] not in INTERFACES]
+Graph = dict[str, set[str]]
 
 
-def _imports(path: Path) -> set[str]:
+def _module_name(path: Path) -> str:
+    parts = [ROOT, *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _room(module: str) -> str:
+    """The top-level room a module belongs to: 'store', 'search', 'cli', 'config'…"""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _import_nodes(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import that can run, at any depth (functions too), but not under `if TYPE_CHECKING:`."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        children = list(ast.iter_child_nodes(node))
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            children = list(node.orelse)
+        stack.extend(children)
+
+
+def _targets(module: str, node: ast.Import | ast.ImportFrom) -> set[str]:
+    """The modules of this package that an import names (the most specific one, like grimp)."""
+    if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+    else:
+        package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+        base = node.module or ""
+        if node.level:
+            anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            base = ".".join([*anchor, base] if base else anchor)
+        names = [
+            f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base for alias in node.names
+        ]
+    found = set()
+    for name in names:
+        while name and name not in MODULES:  # `import rlm_mcp.store.jobs as db` names a module
+            name = name.rpartition(".")[0]
+        if name.startswith(ROOT):
+            found.add(name)
+    return found
+
+
+def _graph() -> Graph:
+    graph: Graph = {}
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        graph[module] = {t for node in _import_nodes(tree) for t in _targets(module, node)} - {module}
+    return graph
+
+
+def _external_imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = "." * node.level + (node.module or "")
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return names
+    return {
+        alias.name.split(".")[0] if isinstance(node, ast.Import) else (node.module or "").split(".")[0]
+        for node in _import_nodes(tree)
+        if isinstance(node, ast.Import) or node.level == 0
+        for alias in node.names
+    }
 
 
-def test_core_imports_neither_mcp_nor_the_cli() -> None:
-    offenders = {}
-    for path in _core_modules():
-        bad = {
-            name
-            for name in _imports(path)
-            if name.split(".")[0] in ("mcp", "argparse")
-            or any(part in ("cli", "server") for part in name.lstrip(".").split(".")[:1])
-        }
-        if bad:
-            offenders[str(path.relative_to(PACKAGE))] = sorted(bad)
-    assert offenders == {}
+def _cycles(graph: Graph) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    found: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, edges = work[-1]
+            nxt = next(edges, None)
+            if nxt is not None:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(sorted(graph.get(nxt, ())))))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+GRAPH = _graph()
+
+
+def _edges(where: str) -> Iterator[tuple[str, str]]:
+    for module, targets in GRAPH.items():
+        if _room(module) == where or (where == "core" and _room(module) not in (*INTERFACES, STORE)):
+            for target in sorted(targets):
+                yield module, target
+
+
+def test_the_module_graph_has_no_import_cycle() -> None:
+    assert _cycles(GRAPH) == []
+
+
+def test_the_cycle_check_finds_a_cycle_through_an_import_inside_a_function() -> None:
+    tree = ast.parse("def f():\n    from .b import x\nif TYPE_CHECKING:\n    from .c import y\n")
+    assert [type(n).__name__ for n in _import_nodes(tree)] == ["ImportFrom"]  # not the TYPE_CHECKING one
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_store_imports_no_core_package_and_no_interface() -> None:
+    bad = [(m, t) for m, t in _edges(STORE) if _room(t) not in (STORE, *KERNEL) or _room(t) == "workspace"]
+    assert bad == []
+
+
+def test_the_core_imports_no_interface_nor_mcp_nor_argparse() -> None:
+    bad = [(m, t) for m, t in _edges("core") if _room(t) in INTERFACES]
+    assert bad == []
+    external = {
+        str(path.relative_to(PACKAGE)): sorted(_external_imports(path) & {"mcp", "argparse"})
+        for module, path in MODULES.items()
+        if _room(module) not in INTERFACES
+    }
+    assert {name: found for name, found in external.items() if found} == {}
+
+
+def test_interfaces_reach_core_packages_only_through_their_init() -> None:
+    bad = [
+        (m, t)
+        for room in INTERFACES
+        for m, t in _edges(room)
+        if _room(t) not in (*INTERFACES, *KERNEL)
+        and t.count(".") > 1  # rlm_mcp.search.modes, not rlm_mcp.search
+    ]
+    assert bad == []
 
 
 def test_sql_lives_only_in_the_store_package() -> None:
     offenders = []
     for path in PACKAGE.rglob("*.py"):
-        if path.relative_to(PACKAGE).parts[0] == "store":
+        if path.relative_to(PACKAGE).parts[0] == STORE:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value):

@@ -8,6 +8,7 @@ from rlm_mcp.config import Settings
 from rlm_mcp.errors import InvalidInput, NotFound
 from rlm_mcp.loading.loader import load_document
 from rlm_mcp.search import fts_query, search_chunks
+from rlm_mcp.search.results import WORD
 from rlm_mcp.store import Store
 
 
@@ -58,24 +59,34 @@ def test_paging_with_offset_returns_the_next_hits_without_overlap(
 
 
 @pytest.mark.parametrize(
-    "query",
+    ("query", "word"),
     [
-        '"unbalanced',
-        "NEAR(a b)",
-        "lamp*",
-        "-rocks",
-        "(((",
-        "a AND OR NOT",
-        "col:lamp",
-        "^lamp",
-        "' OR 1=1 --",
+        ('"unbalanced', None),
+        ("NEAR(lamp b)", "lamp"),
+        ("lamp*", "lamp"),
+        ("-rocks", "rocks"),
+        ("(((", None),
+        ("col:lamp", "lamp"),
+        ("^lamp", "lamp"),
+        ("' OR 1=1 --", None),
     ],
 )
-def test_fts_operators_in_the_query_never_raise(
-    store: Store, settings: Settings, corpus: dict[str, str], query: str
+def test_fts_operators_in_the_query_are_plain_words(
+    store: Store, settings: Settings, corpus: dict[str, str], query: str, word: str | None
 ) -> None:
-    result = search_chunks(store, settings, query, "bm25")
-    assert result.mode == "bm25"
+    """FTS5 syntax in user text never acts as syntax: the query finds what its words find."""
+    result = search_chunks(store, settings, query, "bm25", top_k=50)
+    plain = " ".join(WORD.findall(query))
+    if plain:
+        same = search_chunks(store, settings, plain, "bm25", top_k=50)
+        assert [h.chunk_id for h in result.hits] == [h.chunk_id for h in same.hits]
+        assert result.total == same.total
+    else:
+        assert result.hits == () and result.total == 0 and result.note
+    if word is not None:  # only corpus word in the query: a direct count of the chunks holding it
+        texts = [r[0] for r in store.conn().execute("SELECT text FROM chunks")]
+        assert result.total == sum(word in {w.lower() for w in WORD.findall(t)} for t in texts)
+        assert result.total > 0 and all(word in h.preview.lower() for h in result.hits)
 
 
 def test_fts_query_quotes_every_word() -> None:
@@ -153,7 +164,17 @@ def test_unknown_mode_and_empty_query_are_clear_errors(
         search_chunks(store, settings, "  ", "bm25")
 
 
-def test_hybrid_and_semantic_always_answer(store: Store, settings: Settings, corpus: dict[str, str]) -> None:
+def test_hybrid_and_semantic_answer_with_bm25_and_say_why_until_vectors_exist(
+    store: Store, settings: Settings, corpus: dict[str, str]
+) -> None:
+    query = "lighthouse lamp at night"
+    bm25 = search_chunks(store, settings, query, "bm25", top_k=3)
+    waiting = store.conn().execute("SELECT count(*) FROM chunks").fetchone()[0]
     for mode in ("hybrid", "semantic"):
-        result = search_chunks(store, settings, "lighthouse lamp at night", mode, top_k=3)
-        assert result.hits
+        result = search_chunks(store, settings, query, mode, top_k=3)
+        assert result.mode == "bm25" and len(result.hits) == 3
+        assert [h.chunk_id for h in result.hits] == [h.chunk_id for h in bm25.hits]
+        assert result.note == (
+            f"{mode} search answered with BM25 only: embeddings are still being computed ({waiting} chunks "
+            "waiting); try again shortly, or run `rlm-mcp embed` to finish them now"
+        )

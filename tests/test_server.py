@@ -53,6 +53,44 @@ async def test_document_ids_sent_as_a_json_string_are_accepted(project: Path, se
         assert not found.is_error and json.loads(found.content[0].text)["hits"]
 
 
+async def test_lists_and_objects_sent_as_json_strings_reach_the_core_decoded(
+    project: Path, settings: Settings
+) -> None:
+    """Claude Code sometimes sends them so; the boundary decodes them, the core sees lists and dicts."""
+    (project / "book.txt").write_text(BOOK, encoding="utf-8")
+    async with Client(create_server(settings)) as client:
+        await client.call_tool("load_document", {"path": "book.txt"})
+        plan = await client.call_tool(
+            "create_job", {"query": "storms?", "document_ids": '["d1"]', "response_format": "json"}
+        )
+        assert not plan.is_error, plan.content[0].text
+        job = json.loads(plan.content[0].text)["job_id"]
+        claim = await client.call_tool(
+            "claim_task", {"job_id": job, "worker": "w1", "response_format": "json"}
+        )
+        task = json.loads(claim.content[0].text)
+        chunk = task["chunks"][0]
+        finding = {"title": "Storms", "detail": "d", "evidence": "wrote entry", "chunk_id": chunk["chunk_id"]}
+        submitted = await client.call_tool(
+            "submit_findings",
+            {
+                "task_id": task["task_id"],
+                "worker": "w1",
+                "findings": json.dumps([finding]),
+                "counts": '{"topic": {"storms": 2}}',
+                "follow_up": '["check the gulls"]',
+                "response_format": "json",
+            },
+        )
+        assert not submitted.is_error, submitted.content[0].text
+        assert json.loads(submitted.content[0].text)["findings"] == 1
+        merged = json.loads(
+            (await client.call_tool("synthesize", {"job_id": job, "response_format": "json"})).content[0].text
+        )
+        assert merged["counts"] == {"topic": {"storms": 2}}
+        assert [f["text"] for f in merged["follow_up"]] == ["check the gulls"]
+
+
 @pytest.mark.parametrize(
     ("tool", "arguments", "expected"),
     [

@@ -8,8 +8,6 @@ back when its lease lapses. Text whose content hash was embedded before reuses t
 """
 
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..errors import RlmError, Unavailable
+from ..owners import owner_id, owner_state
 from ..store import Store
 from ..store import vectors as vdb
 
@@ -46,7 +45,7 @@ class BatchResult:
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    return owner_id(with_thread=True)
 
 
 def prepare_model(store: Store, embedder: "Embedder") -> int:
@@ -54,7 +53,7 @@ def prepare_model(store: Store, embedder: "Embedder") -> int:
     with store.write() as conn:
         requeued = vdb.switch_model(conn, embedder.model_id, embedder.dim)
         for claimant in vdb.claimants(conn):
-            if _dead_here(claimant):  # a restart resumes at once, not when the old claims lapse
+            if owner_state(claimant) == "gone":  # a restart resumes at once, not when the claims lapse
                 vdb.release_all(conn, claimant)
     if requeued:
         log.warning(
@@ -64,21 +63,6 @@ def prepare_model(store: Store, embedder: "Embedder") -> int:
             embedder.model_id,
         )
     return requeued
-
-
-def _dead_here(claimant: str) -> bool:
-    """True for a worker id of a process on this host that no longer runs."""
-    host, _, rest = claimant.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
 
 
 def embed_batch(

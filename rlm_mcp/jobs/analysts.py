@@ -4,50 +4,17 @@ The instructions travel inside every claimed task, so an analyst needs nothing e
 agents/*.md say the same thing in longer form.
 """
 
+from ..errors import InvalidInput
+
 DATA = "rlm-data-analyzer"
 JSON = "rlm-json-analyzer"
 CODE = "rlm-code-analyzer"
 CHUNK = "rlm-chunk-analyzer"
 ANALYSTS = (CHUNK, CODE, DATA, JSON)
 
-DATA_TYPES = frozenset({"csv", "tsv"})
-JSON_TYPES = frozenset({"json", "jsonl", "ndjson"})
-CODE_TYPES = frozenset(
-    {
-        "code",
-        "python",
-        "javascript",
-        "typescript",
-        "tsx",
-        "jsx",
-        "go",
-        "rust",
-        "java",
-        "c",
-        "cpp",
-        "c++",
-        "csharp",
-        "c_sharp",
-        "ruby",
-        "php",
-        "kotlin",
-        "swift",
-        "scala",
-        "shell",
-        "bash",
-        "lua",
-        "sql",
-        "r",
-        "perl",
-        "haskell",
-        "elixir",
-        "erlang",
-        "dart",
-        "zig",
-        "ocaml",
-        "clojure",
-    }
-)
+# The content types the loader stores (chunking.CONTENT_TYPES) that have an analyst of their own;
+# text, markdown and log go to the chunk analyst.
+ANALYST_BY_TYPE = {"csv": DATA, "tsv": DATA, "json": JSON, "jsonl": JSON, "code": CODE}
 
 COMMON = (
     "Submit with submit_findings(task_id, worker, findings=[{title, detail, evidence, chunk_id, line?, "
@@ -94,14 +61,14 @@ REDUCE_INSTRUCTIONS = (
 
 
 def analyst_for(content_type: str) -> str:
-    kind = content_type.lower()
-    if kind in DATA_TYPES:
-        return DATA
-    if kind in JSON_TYPES:
-        return JSON
-    if kind in CODE_TYPES or kind.startswith("code"):
-        return CODE
-    return CHUNK
+    return ANALYST_BY_TYPE.get(content_type, CHUNK)
+
+
+def check_analyst(analyst: str | None) -> str | None:
+    """The analyst a caller named, if it is one of ANALYSTS (None: chosen by content type)."""
+    if analyst is not None and analyst not in ANALYSTS:
+        raise InvalidInput(f"analyst {analyst!r} is not known; use one of: {', '.join(ANALYSTS)}.")
+    return analyst
 
 
 def instructions_for(analyst: str, level: int) -> str:

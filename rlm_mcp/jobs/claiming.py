@@ -10,7 +10,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidInput
 from ..ids import format_id, parse_id
 from ..store import Store
 from ..store import jobs as db
@@ -100,8 +99,7 @@ def claim_task(
     """Lease the next pending task to `worker` and return it whole; task_id None when none is left."""
     number = parse_id(job_id, "j")
     worker = check_worker(worker)
-    if analyst is not None and analyst not in analysts.ANALYSTS:
-        raise InvalidInput(f"analyst {analyst!r} is not known; use one of: {', '.join(analysts.ANALYSTS)}.")
+    analysts.check_analyst(analyst)
     skipped: list[str] = []
     with store.write() as conn:
         job = job_or_raise(conn, number)

@@ -76,16 +76,6 @@ class Submission:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _json_arg(value: Any) -> Any:
-    """Claude Code sometimes sends list and object arguments as JSON strings."""
-    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
 def _text(errors: list[str], where: str, value: Any, limit: int, required: bool) -> str | None:
     if value is None or (value == "" and not required):
         if required:
@@ -113,7 +103,7 @@ def _chunk_id(errors: list[str], where: str, value: Any) -> int | None:
 
 
 def _tags(errors: list[str], where: str, value: Any) -> tuple[str, ...]:
-    tags = _json_arg(value) or []
+    tags = value or []
     tags = [tags] if isinstance(tags, str) else tags
     if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t) <= 60 for t in tags):
         errors.append(f"{where}.tags must be a list of short strings")
@@ -155,7 +145,6 @@ def _finding(errors: list[str], i: int, raw: Any, ignored: set[str]) -> FindingI
 
 
 def _counts(errors: list[str], raw: Any) -> dict[str, dict[str, int]]:
-    raw = _json_arg(raw)
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
@@ -215,7 +204,6 @@ def _stat(errors: list[str], metric: str, raw: Any) -> Stat | None:
 
 
 def _strings(errors: list[str], name: str, raw: Any, limit: int) -> tuple[str, ...]:
-    raw = _json_arg(raw)
     if raw is None:
         return ()
     raw = [raw] if isinstance(raw, str) else raw
@@ -228,7 +216,6 @@ def _strings(errors: list[str], name: str, raw: Any, limit: int) -> tuple[str, .
 
 
 def _findings(errors: list[str], raw: Any, ignored: set[str]) -> tuple[FindingIn, ...]:
-    raw = _json_arg(raw)
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -241,7 +228,6 @@ def _findings(errors: list[str], raw: Any, ignored: set[str]) -> tuple[FindingIn
 
 
 def _stats(errors: list[str], raw: Any) -> dict[str, Stat]:
-    raw = _json_arg(raw)
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):

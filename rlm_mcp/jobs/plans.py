@@ -5,7 +5,6 @@ content type, and tells the orchestrator which subagents to spawn. Claiming and 
 in `tasks`; merging the results is in `synthesis`.
 """
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -89,8 +88,7 @@ def _check_plan_args(query: str, analyst: str | None, task_tokens: int | None, s
         raise InvalidInput("query is empty: say what the analysts should look for.")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidInput(f"query is {len(query)} characters; at most {MAX_QUERY_CHARS}.")
-    if analyst is not None and analyst not in analysts.ANALYSTS:
-        raise InvalidInput(f"analyst {analyst!r} is not known; use one of: {', '.join(analysts.ANALYSTS)}.")
+    analysts.check_analyst(analyst)
     budget = settings.task_tokens if task_tokens is None else task_tokens
     if not MIN_TASK_TOKENS <= budget <= MAX_TASK_TOKENS:
         raise InvalidInput(f"task_tokens={budget} is out of range; use {MIN_TASK_TOKENS}–{MAX_TASK_TOKENS}.")
@@ -137,8 +135,6 @@ def create_job(
     """Plan tasks over every chunk of the documents, or over the chunks `search` finds (hybrid with
     `embedder`, BM25 without)."""
     budget = _check_plan_args(query, analyst, task_tokens, settings)
-    if isinstance(document_ids, str) and document_ids.strip().startswith("["):
-        document_ids = _json_list(document_ids)  # Claude Code sometimes sends lists as JSON strings
     doc_ids = parse_ids(document_ids, "d")
     search = search.strip() if isinstance(search, str) and search.strip() else None
     k = _check_top_k(top_k)
@@ -216,16 +212,6 @@ def _insert_job(
         task_id = db.insert_task(conn, job_id, 0, ordinal, task.analyst, task.tokens, None)
         db.insert_task_chunks(conn, task_id, task.chunks)
     return job_id
-
-
-def _json_list(text: str) -> list[str | int]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        value = None
-    if not isinstance(value, list):
-        raise InvalidInput(f"document_ids {text!r} is not a list of ids like ['d1', 'd4'].")
-    return value
 
 
 def _check_documents(docs: list[Any], doc_ids: list[int] | None) -> None:

@@ -1,14 +1,12 @@
 """Staging rows: who is loading a path, and what a killed load left behind."""
 
-import os
-import socket
-
+from ..owners import owner_id, owner_state
 from ..store import Store
 from ..store import documents as db
 
 
 def loader_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return owner_id()
 
 
 def remove_stale_staging(store: Store, key: str, content_hash: str) -> list[int]:
@@ -18,26 +16,10 @@ def remove_stale_staging(store: Store, key: str, content_hash: str) -> list[int]
     interrupted = []
     with store.write() as conn:
         for row in db.staging_rows(conn, key):
-            host, _, pid = (row.loader or "").rpartition(":")
-            if (
-                host == socket.gethostname()
-                and pid.isdigit()
-                and _alive(int(pid))
-                and int(pid) != os.getpid()
-            ):
+            if owner_state(row.loader) == "running":
                 continue
             if row.content_hash == content_hash:
                 interrupted.append(row.id)
             else:
                 db.delete_document(conn, row.id)
     return interrupted
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

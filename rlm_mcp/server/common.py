@@ -1,4 +1,10 @@
-"""What every tool wrapper shares: annotations, the response_format argument, and `respond`."""
+"""What every tool wrapper shares: annotations, the response_format argument, and `respond`.
+
+JSON-string arguments (Claude Code sometimes sends a list or an object as a JSON string) are decoded
+here at the boundary, by the SDK, for every parameter not typed plain `str`; the core takes lists and
+dicts only. Parameters that also accept `str` do so that a string which is not JSON reaches the core
+and gets its house-style error, not pydantic's text.
+"""
 
 import logging
 from collections.abc import Callable
