@@ -27,3 +27,7 @@ class Conflict(RlmError):
 
 class Unavailable(RlmError):
     """An optional capability (the embedding model, a grammar) is not available here."""
+
+
+class IncompleteInstall(RlmError):
+    """The installed package lacks files it ships (a build that skipped them, a partial copy)."""

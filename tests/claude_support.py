@@ -8,9 +8,9 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-CLAUDE = REPO / "rlm_mcp" / "claude"
-AGENTS = sorted((CLAUDE / "agents").glob("*.md"))
-SKILLS = sorted((CLAUDE / "skills").glob("*/SKILL.md"))
+PLUGIN_ROOT = REPO  # the repository root is the plugin: agents/, skills/, .claude-plugin/
+AGENTS = sorted((PLUGIN_ROOT / "agents").glob("*.md"))
+SKILLS = sorted((PLUGIN_ROOT / "skills").glob("*/SKILL.md"))
 ORCHESTRATION_SKILL = "rlm"
 SYNTHESIZER = "rlm-synthesizer"
 

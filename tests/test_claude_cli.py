@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .claude_support import AGENTS, CLAUDE, CLONE, REPO, SETUP, SKILLS
+from .claude_support import AGENTS, CLONE, PLUGIN_ROOT, REPO, SETUP, SKILLS
 
 LOCAL_CLI = REPO / ".ci" / "node" / "node_modules" / ".bin" / "claude"
 CLAUDE_BIN = os.environ.get("RLM_CLAUDE_BIN") or (str(LOCAL_CLI) if LOCAL_CLI.exists() else None)
@@ -99,8 +99,9 @@ def test_the_repository_root_validates_as_a_marketplace_and_a_plugin(claude_env:
 def plugin_tree(tmp_path: Path) -> Path:
     """The files the plugin consists of (a git clone has them; the clone's .ci/node/ is not needed)."""
     tree = tmp_path / "marketplace"
-    shutil.copytree(REPO / ".claude-plugin", tree / ".claude-plugin")
-    shutil.copytree(CLAUDE, tree / CLAUDE.relative_to(REPO), ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in (".claude-plugin", "agents", "skills", "hooks"):
+        if (PLUGIN_ROOT / folder).is_dir():
+            shutil.copytree(PLUGIN_ROOT / folder, tree / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return tree
 
 
@@ -141,15 +142,25 @@ def session_start_log(env: dict[str, str], cwd: Path) -> str:
     return "\n".join(texts)
 
 
-def test_a_session_loads_the_plugin_agents_and_skills_from_their_package_paths(
+def test_a_session_loads_the_plugin_agents_and_skills_from_the_default_folders(
     tmp_path: Path, project: Path, claude_env: dict[str, str]
 ) -> None:
-    """`plugin validate` reads the manifest; this checks that a session really loads what it points at."""
+    """`plugin validate` reads the manifest; this checks that a session really loads the folders."""
     readme(claude_env, "plugin", project, clone=plugin_tree(tmp_path))
     log = session_start_log(claude_env, project)
-    loaded = set(re.findall(r"Loaded agent from plugin rlm custom file: \S*/([a-z-]+)\.md", log))
-    assert loaded == {p.stem for p in AGENTS}, log[-3000:]
-    assert f"Loaded {len(SKILLS)} skills from plugin rlm custom path" in log
+    assert f"Loaded {len(AGENTS)} agents from plugin rlm default directory" in log, log[-3000:]
+    assert f"Loaded {len(SKILLS)} skills from plugin rlm default directory" in log
+
+
+def test_plugin_details_on_the_working_tree_shows_every_agent_and_skill(claude_env: dict[str, str]) -> None:
+    """With manifest paths instead of the default folders, details said `Agents (0)`."""
+    shown = claude(claude_env, "--plugin-dir", str(REPO), "plugin", "details", "rlm")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    agents = re.search(r"^  Agents \((\d+)\)  (.*)$", shown.stdout, re.M)
+    skills = re.search(r"^  Skills \((\d+)\)  (.*)$", shown.stdout, re.M)
+    assert agents and skills, shown.stdout
+    assert int(agents[1]) == len(AGENTS) and sorted(agents[2].split(", ")) == [p.stem for p in AGENTS]
+    assert int(skills[1]) == len(SKILLS) and sorted(skills[2].split(", ")) == [p.parent.name for p in SKILLS]
 
 
 def test_rlm_mcp_init_as_the_readme_says_registers_a_server_that_connects_in_a_trusted_project(

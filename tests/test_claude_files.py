@@ -17,8 +17,8 @@ from rlm_mcp.plugin import installer as install
 
 from .claude_support import (
     AGENTS,
-    CLAUDE,
     ORCHESTRATION_SKILL,
+    PLUGIN_ROOT,
     REPO,
     SETUP,
     SKILLS,
@@ -106,13 +106,13 @@ def test_tabular_analysts_submit_counts_and_stats_and_code_analyst_gives_line_an
         assert {"counts", "stats"} <= set(dict(calls(by_name[name]))["submit_findings"])
     code = by_name[analysts.CODE]
     assert "`line`" in code and "starts with the symbol" in code
-    modes = section(read_doc(CLAUDE / "agents" / f"{analysts.CODE}.md").body, "Modes")
+    modes = section(read_doc(PLUGIN_ROOT / "agents" / f"{analysts.CODE}.md").body, "Modes")
     for mode in ("general", "security", "architecture", "performance"):
         assert f"- {mode}:" in modes
 
 
 def test_synthesizer_pages_synthesize_checks_coverage_and_cites_chunk_ids() -> None:
-    body = read_doc(CLAUDE / "agents" / f"{SYNTHESIZER}.md").body
+    body = read_doc(PLUGIN_ROOT / "agents" / f"{SYNTHESIZER}.md").body
     steps = section(body, "Steps")
     assert [name for name, _ in calls(steps)][:3] == ["job_status", "synthesize", "synthesize"]
     assert ("synthesize", ["job_id", "offset"]) in calls(steps)
@@ -148,7 +148,7 @@ def test_commands_are_user_invoked_skills_that_pass_their_arguments() -> None:
 
 
 def test_orchestration_skill_covers_the_whole_playbook() -> None:
-    body = read_doc(CLAUDE / "skills" / ORCHESTRATION_SKILL / "SKILL.md").body
+    body = read_doc(PLUGIN_ROOT / "skills" / ORCHESTRATION_SKILL / "SKILL.md").body
     for phrase in (
         "just Read the file",  # small inputs bypass RLM
         "one message",  # analysts spawned in parallel
@@ -171,10 +171,11 @@ def test_orchestration_skill_covers_the_whole_playbook() -> None:
     }
 
 
-def test_plugin_manifest_lists_every_agent_and_the_skills_directory() -> None:
+def test_plugin_manifest_uses_the_default_agents_and_skills_folders() -> None:
+    """Manifest paths make `claude plugin details` show `Agents (0)`; the default folders show them all."""
     assert PLUGIN["name"] == "rlm"
-    assert sorted(PLUGIN["agents"]) == [f"./{p.relative_to(REPO).as_posix()}" for p in AGENTS]
-    assert (REPO / PLUGIN["skills"]).resolve() == (CLAUDE / "skills").resolve()
+    assert "agents" not in PLUGIN and "skills" not in PLUGIN
+    assert AGENTS and SKILLS and all(p.parent.parent == PLUGIN_ROOT for p in AGENTS)
     server = PLUGIN["mcpServers"]["rlm"]
     assert (server["command"], server["args"]) == ("rlm-mcp", ["serve"]) and server["alwaysLoad"] is True
     assert not (REPO / ".mcp.json").exists()  # it would be read twice: as the plugin's and the project's
@@ -188,16 +189,25 @@ def test_plugin_marketplace_and_package_versions_agree() -> None:
     assert MARKETPLACE["name"] == "rlm-mcp" and MARKETPLACE["owner"]["name"]
 
 
-def test_the_shipped_files_are_package_data_of_rlm_mcp() -> None:
-    """One source for the plugin and for `rlm-mcp init`: rlm_mcp/claude/, packaged as package data."""
-    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    assert "claude/**/*" in pyproject["tool"]["setuptools"]["package-data"]["rlm_mcp"]
-    shipped = install.plugin_files()
+def test_the_top_level_folders_are_the_single_source_of_the_shipped_files() -> None:
+    """`rlm-mcp init` reads agents/ and skills/ at the top level in a checkout; no copy to drift."""
+    assert install.shipped_root() == REPO
     on_disk = {
-        p.relative_to(CLAUDE).as_posix() for p in CLAUDE.rglob("*") if p.is_file() and "__" not in p.name
+        p.relative_to(REPO).as_posix()
+        for folder in ("agents", "skills")
+        for p in (REPO / folder).rglob("*")
+        if p.is_file() and "__" not in p.as_posix()
     }
-    assert set(shipped) == on_disk
-    assert not (REPO / "agents").exists() and not (REPO / "skills").exists()  # no second copy to drift
+    assert set(install.plugin_files()) == on_disk
+    assert (
+        not (REPO / "rlm_mcp" / "claude").exists() and not (REPO / "rlm_mcp" / "plugin" / "bundle").exists()
+    )
+
+
+def test_the_installer_knows_every_agent_and_skill_the_top_level_folders_hold() -> None:
+    """init checks what it finds against these names, so a new agent or skill must be added there too."""
+    assert tuple(p.stem for p in AGENTS) == install.SHIPPED_AGENTS
+    assert tuple(p.parent.name for p in SKILLS) == install.SHIPPED_SKILLS
 
 
 def test_repository_settings_allow_the_rlm_tools_in_both_install_modes() -> None:

@@ -10,7 +10,7 @@ from rlm_mcp.cli import main
 from rlm_mcp.errors import InvalidInput, NotFound
 from rlm_mcp.plugin import installer as install
 
-from .claude_support import CLAUDE, read_doc
+from .claude_support import PLUGIN_ROOT, read_doc
 
 COMMAND = ("/opt/rlm/bin/rlm-mcp",)
 
@@ -29,7 +29,7 @@ def test_init_registers_the_server_allows_its_tools_and_installs_agents_and_skil
     settings = json.loads((project / ".claude" / "settings.json").read_text())
     assert settings == {"permissions": {"allow": ["mcp__rlm__*"]}, "enabledMcpjsonServers": ["rlm"]}
     agents = sorted(p.name for p in (project / ".claude" / "agents").iterdir())
-    assert agents == sorted(p.name for p in (CLAUDE / "agents").iterdir())
+    assert agents == sorted(p.name for p in (PLUGIN_ROOT / "agents").iterdir())
     skills = sorted(p.name for p in (project / ".claude" / "skills").iterdir())
     assert skills == ["rlm", "rlm-analyze", "rlm-load", "rlm-resume", "rlm-search", "rlm-status"]
     assert (project / ".claude" / "skills" / "rlm" / "reference.md").is_file()

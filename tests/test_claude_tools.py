@@ -29,8 +29,8 @@ from rlm_mcp.server import create_server
 
 from .claude_support import (
     AGENTS,
-    CLAUDE,
     MCP_NAME,
+    PLUGIN_ROOT,
     SYNTHESIZER,
     calls,
     comma_list,
@@ -41,7 +41,7 @@ from .conftest import project_env
 
 pytestmark = pytest.mark.anyio
 
-CLAUDE_TEXTS = [*AGENTS, *sorted((CLAUDE / "skills").rglob("*.md"))]
+CLAUDE_TEXTS = [*AGENTS, *sorted((PLUGIN_ROOT / "skills").rglob("*.md"))]
 MAX_ROUNDS = 4
 Analysis = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -90,7 +90,7 @@ class Prescription:
 
     @classmethod
     def read(cls, agent: str) -> "Prescription":
-        doc = read_doc(CLAUDE / "agents" / f"{agent}.md")
+        doc = read_doc(PLUGIN_ROOT / "agents" / f"{agent}.md")
         loop = section(doc.body, "Loop")
         prescribed = dict(calls(loop))
         bound = re.search(r"`max_tasks` \(default (\d+)\)", doc.body)
@@ -215,7 +215,8 @@ async def run_job(client: Client, query: str, analyse: Analysis) -> tuple[str, l
 async def synthesize_as_prescribed(client: Client, job_id: str) -> dict[str, Any]:
     """rlm-synthesizer's Steps: job_status, synthesize page by page, get_chunk on what the answer rests on."""
     steps = [
-        name for name, _ in calls(section(read_doc(CLAUDE / "agents" / f"{SYNTHESIZER}.md").body, "Steps"))
+        name
+        for name, _ in calls(section(read_doc(PLUGIN_ROOT / "agents" / f"{SYNTHESIZER}.md").body, "Steps"))
     ]
     assert steps[:2] == ["job_status", "synthesize"] and "get_chunk" in steps
     status = await call(client, "job_status", {"job_id": job_id})

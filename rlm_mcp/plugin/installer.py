@@ -1,9 +1,10 @@
 """Set a project up for Claude Code without the plugin: register the server, install agents and skills.
 
-The agent and skill files ship inside the package (rlm_mcp/claude/), which is also what the plugin
-manifest (.claude-plugin/plugin.json) points at: one source for both install paths. A project copy
-differs from the plugin only where Claude Code names things differently: project skills are not
-namespaced, so the plugin's `/rlm:load` (skill `load`) becomes `/rlm-load` (skill `rlm-load`).
+The agent and skill files have one source, the repository's top-level agents/ and skills/: Claude Code
+reads them there as the plugin's default folders, and the build copies them into the package (setup.py)
+for wheel installs; see shipped_root. A project copy differs from the plugin only where Claude Code
+names things differently: project skills are not namespaced, so the plugin's `/rlm:load` (skill `load`)
+becomes `/rlm-load` (skill `rlm-load`).
 
 Nothing is overwritten that the user changed, unless asked (`force`); a file that cannot be parsed
 stops the install before anything is written.
@@ -20,7 +21,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import InvalidInput, NotFound
+from ..errors import IncompleteInstall, InvalidInput, NotFound
 
 SERVER_NAME = "rlm"
 SERVER_SCRIPT = "rlm-mcp"
@@ -29,6 +30,19 @@ PLUGIN_PERMISSION = "mcp__plugin_rlm_rlm__*"
 ORCHESTRATION_SKILL = "rlm"  # keeps its name in a project; the command skills get the prefix below
 COMMAND_PREFIX = "rlm-"
 GITIGNORE_LINE = ".rlm/"
+# What this version ships (tests/test_packaging.py checks these against the top-level folders); init
+# refuses to report success when it finds fewer.
+SHIPPED_AGENTS = (
+    "rlm-chunk-analyzer",
+    "rlm-code-analyzer",
+    "rlm-data-analyzer",
+    "rlm-json-analyzer",
+    "rlm-synthesizer",
+)
+SHIPPED_SKILLS = ("analyze", "load", "resume", "rlm", "search", "status")
+SHIPPED_FOLDERS = ("agents", "skills")  # what a project gets; the plugin's hooks/ is the plugin's own
+PLUGIN_MANIFEST = ".claude-plugin/plugin.json"
+BUNDLE = "bundle"  # where setup.py puts the top-level folders inside this package
 
 Action = Literal["created", "updated", "unchanged", "kept"]
 Merge = Callable[[dict[str, Any]], dict[str, Any]]
@@ -231,14 +245,51 @@ def default_server_command() -> tuple[str, ...]:
 # ---------------------------------------------------------------- the shipped files
 
 
-def claude_dir() -> Traversable:
-    """rlm_mcp/claude/: agents/*.md and skills/<name>/*, as package data."""
-    return resources.files("rlm_mcp").joinpath("claude")
+def shipped_root() -> Traversable:
+    """The folder holding agents/ and skills/: the tree the package runs from, else the build's copy.
+
+    Trigger: the package is imported from a checkout (an editable install) or from a copy of the
+    plugin (Claude Code's plugin cache holds the repository as it is). Why: there the top-level
+    folders are the single source, and the build's copy does not exist. Outcome: read them in place;
+    in a wheel install, read rlm_mcp/plugin/bundle/, where setup.py copies them at build time.
+    """
+    tree = Path(__file__).resolve().parents[2]
+    if (tree / PLUGIN_MANIFEST).is_file() and (tree / "agents").is_dir():
+        return tree
+    return resources.files("rlm_mcp.plugin").joinpath(BUNDLE)
 
 
 def plugin_files() -> dict[str, str]:
-    """Every shipped file as the plugin has it: {"agents/x.md" or "skills/<name>/<file>": text}."""
-    return dict(_walk(claude_dir(), ""))
+    """Every shipped file as the plugin has it: {"agents/x.md" or "skills/<name>/<file>": text}.
+
+    Raises IncompleteInstall, naming what is missing, unless every agent and skill this version ships
+    is there: an install that copies nothing must not report success.
+    """
+    root = shipped_root()
+    files: dict[str, str] = {}
+    for folder in SHIPPED_FOLDERS:
+        node = root.joinpath(folder)
+        if node.is_dir():
+            files.update(_walk(node, f"{folder}/"))
+    _check_complete(root, files)
+    return files
+
+
+def _check_complete(root: Traversable, files: dict[str, str]) -> None:
+    missing = [f"agents/{name}.md" for name in SHIPPED_AGENTS if f"agents/{name}.md" not in files]
+    missing += [
+        f"skills/{name}/SKILL.md" for name in SHIPPED_SKILLS if f"skills/{name}/SKILL.md" not in files
+    ]
+    if missing:
+        agents = len(SHIPPED_AGENTS) - sum(m.startswith("agents/") for m in missing)
+        skills = len(SHIPPED_SKILLS) - sum(m.startswith("skills/") for m in missing)
+        raise IncompleteInstall(
+            f"This rlm-mcp installation is incomplete: {root} has {agents} of {len(SHIPPED_AGENTS)} agents "
+            f"and {skills} of {len(SHIPPED_SKILLS)} skills (missing {', '.join(missing)}); nothing was "
+            "written. Reinstall the package (pip install --force-reinstall rlm-mcp; from a checkout, "
+            "pip install . or -e . with the top-level agents/ and skills/ present), then run rlm-mcp init "
+            "again."
+        )
 
 
 def _walk(node: Traversable, prefix: str) -> Iterator[tuple[str, str]]:
