@@ -15,6 +15,7 @@ import sys
 import tarfile
 import venv
 import zipfile
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,15 @@ BUNDLE = "rlm_mcp/plugin/bundle"
 NOT_SOURCES = (".git", ".venv", ".ci", "build", "dist", "*.egg-info", "__pycache__", "*_cache", ".rlm")
 TIMEOUT = 120
 
-pytestmark = pytest.mark.slow
+SETUPTOOLS = int(version("setuptools").split(".")[0])
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        SETUPTOOLS < 77,
+        reason=f"building needs setuptools>=77 (this venv has {SETUPTOOLS}): pip install -e '.[test]'",
+    ),
+]
 
 
 def plugin_files() -> list[str]:
