@@ -73,7 +73,8 @@ def serve_stdio(settings: Settings | None = None) -> int:
 
 async def _serve_until_signal(server: MCPServer, state: Workspace) -> None:
     async with anyio.create_task_group() as group:
-        group.start_soon(_exit_on_signal, state)
+        if sys.platform != "win32":  # asyncio has no signal handlers there; Ctrl+C still ends the process
+            group.start_soon(_exit_on_signal, state)
         await server.run_stdio_async()  # returns when stdin closes; the lifespan closed the workspace
         group.cancel_scope.cancel()
 
