@@ -1,6 +1,5 @@
 """synthesize: coverage first, exact sums, merged stats, folding, themes, paging, reduce levels."""
 
-import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from rlm_mcp.errors import InvalidInput
 from rlm_mcp.jobs import claiming as tasks
 from rlm_mcp.jobs import plans as jobs
 from rlm_mcp.store import Store, open_store
+from rlm_mcp.store.rows import RatedFinding
 from rlm_mcp.synthesis import merge as synthesis
 from rlm_mcp.synthesis.folding import fold_findings, merge_stats, sum_counts
 
@@ -112,22 +112,10 @@ def test_partial_coverage_names_missing_ranges_and_what_to_do(store: Store, sett
 
 
 def test_near_duplicates_fold_with_all_citations_and_themes_rank_by_relevance() -> None:
-    def row(i: int, title: str, evidence: str, tags: list[str], relevance: str = "medium") -> dict[str, Any]:
-        return {
-            "id": i,
-            "task_id": i,
-            "chunk_id": i,
-            "title": title,
-            "detail": "",
-            "evidence": evidence,
-            "verified": 1,
-            "line": None,
-            "kind": None,
-            "severity": None,
-            "tags": json.dumps(tags),
-            "citations": json.dumps([i]),
-            "relevance": relevance,
-        }
+    def row(i: int, title: str, evidence: str, tags: list[str], relevance: str = "medium") -> RatedFinding:
+        return RatedFinding(
+            i, i, i, title, "", evidence, True, None, None, None, tuple(tags), (i,), relevance
+        )
 
     rows = [
         row(1, "Timeout in the payment service", "timeout after 30s", ["latency"]),

@@ -111,18 +111,18 @@ def claim_task(
                 break
             # Trigger: the document changed under the job. Why: analysing other text than planned would
             # corrupt counts. Outcome: the task fails with its reason; the job reports it in coverage.
-            db.mark_failed(conn, task["id"], problem)
-            skipped.append(f"{format_id('t', task['id'])}: {problem}.")
+            db.mark_failed(conn, task.id, problem)
+            skipped.append(f"{format_id('t', task.id)}: {problem}.")
         if task is None:
             busy = db.task_state_counts(conn, number)
             claimed = sum(n for (_, state), n in busy.items() if state == "claimed")
             return TaskClaim(
-                number, worker, None, None, job["query"], claimed_by_others=claimed, skipped=tuple(skipped)
+                number, worker, None, None, job.query, claimed_by_others=claimed, skipped=tuple(skipped)
             )
-        expires = stamp + job["lease_seconds"]
-        db.mark_claimed(conn, task["id"], worker, stamp, expires)
+        expires = stamp + job.lease_seconds
+        db.mark_claimed(conn, task.id, worker, stamp, expires)
         remaining = db.count_pending(conn, number)
-    instructions = analysts.instructions_for(task["analyst"], task["level"])
-    attempt = task["attempts"] + 1
-    return TaskClaim(number, worker, task["id"], task["analyst"], job["query"], task["level"], instructions,
+    instructions = analysts.instructions_for(task.analyst, task.level)
+    attempt = task.attempts + 1
+    return TaskClaim(number, worker, task.id, task.analyst, job.query, task.level, instructions,
                      tuple(chunks), expires, attempt, remaining, skipped=tuple(skipped))  # fmt: skip

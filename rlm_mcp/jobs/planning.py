@@ -9,10 +9,10 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ..store import Connection
 from ..store import jobs as db
+from ..store.rows import JobDocument, PlanChunk
 from . import analysts
 
 MAX_TASK_TOKENS = 8000  # chunk text of one task; with instructions it stays under a tool result's ~10k
@@ -45,18 +45,18 @@ def token_density(texts: Sequence[str]) -> float:
 @dataclass(frozen=True, slots=True)
 class PlannedTask:
     analyst: str
-    chunks: tuple[Any, ...]  # plan rows: id, document_id, ordinal, size, content_hash
+    chunks: tuple[PlanChunk, ...]
     tokens: int
 
 
-def group_chunks(docs: Sequence[tuple[str, float, list[Any]]], budget: int) -> list[PlannedTask]:
+def group_chunks(docs: Sequence[tuple[str, float, list[PlanChunk]]], budget: int) -> list[PlannedTask]:
     """Consecutive chunks into tasks of at most `budget` tokens; small documents of one analyst share a task.
 
     A document that does not fit in the room left starts a new task, so a large document's tasks
     each cover consecutive chunks of that document alone.
     """
     tasks: list[PlannedTask] = []
-    current: list[Any] = []
+    current: list[PlanChunk] = []
     used, current_analyst = 0, ""
 
     def flush() -> None:
@@ -66,12 +66,12 @@ def group_chunks(docs: Sequence[tuple[str, float, list[Any]]], budget: int) -> l
         current, used = [], 0
 
     for analyst, density, rows in docs:
-        doc_tokens = sum(chunk_tokens(r["size"], density) for r in rows)
+        doc_tokens = sum(chunk_tokens(r.size, density) for r in rows)
         if analyst != current_analyst or used + doc_tokens > budget:
             flush()
             current_analyst = analyst
         for row in rows:
-            size = chunk_tokens(row["size"], density)
+            size = chunk_tokens(row.size, density)
             if current and used + size > budget:
                 flush()
             current.append(row)
@@ -95,11 +95,11 @@ def spawn_plan(per_analyst: Counter[str]) -> dict[str, int]:
 
 
 def plan_tasks(
-    conn: Connection, per_doc: Sequence[tuple[Any, list[Any]]], analyst: str | None, budget: int
+    conn: Connection, per_doc: Sequence[tuple[JobDocument, list[PlanChunk]]], analyst: str | None, budget: int
 ) -> list[PlannedTask]:
     """Tasks over (document, its chunk rows) pairs: the analyst by content type unless one is forced."""
     plan = [
-        (analyst or analysts.analyst_for(doc["content_type"]), _density(conn, doc["id"]), rows)
+        (analyst or analysts.analyst_for(doc.content_type), _density(conn, doc.id), rows)
         for doc, rows in per_doc
         if rows
     ]

@@ -16,8 +16,9 @@ from ..answers import shorten
 from ..config import Settings
 from ..errors import InvalidInput, NotFound
 from ..ids import format_id, parse_id, parse_ids
-from ..store import Store
+from ..store import Connection, Store
 from ..store import jobs as db
+from ..store.rows import Job, JobDocument, MissingChunk, PlanChunk
 from . import analysts, planning
 from .planning import MAX_TASK_TOKENS, MIN_TASK_TOKENS, TASKS_PER_AGENT, PlannedTask, spawn_plan
 
@@ -162,7 +163,7 @@ def _job_plan(job_id: int, query: str, tasks: list[PlannedTask], search: str | N
         query,
         len(tasks),
         sum(len(t.chunks) for t in tasks),
-        len({r["document_id"] for t in tasks for r in t.chunks}),
+        len({r.document_id for t in tasks for r in t.chunks}),
         sum(t.tokens for t in tasks),
         dict(sorted(per_analyst.items())),
         spawn_plan(per_analyst),
@@ -178,25 +179,25 @@ def _check_top_k(top_k: int | None) -> int:
 
 
 def _scoped_rows(
-    conn: Any, docs: list[Any], hit_ids: list[int] | None, search: str | None
-) -> list[tuple[Any, list[Any]]]:
+    conn: Connection, docs: list[JobDocument], hit_ids: list[int] | None, search: str | None
+) -> list[tuple[JobDocument, list[PlanChunk]]]:
     """(document, chunk rows) to plan: every chunk, or the search hits grouped by document in order."""
     if hit_ids is None:
-        return [(d, db.chunk_plan_rows(conn, d["id"])) for d in docs]
+        return [(d, db.chunk_plan_rows(conn, d.id)) for d in docs]
     rows = db.chunk_plan_rows_by_id(conn, hit_ids) if hit_ids else []
     if not rows:
         raise NotFound(
             f"search {search!r} found no chunks; try other words, or omit search for full coverage."
         )
-    by_doc = {d["id"]: d for d in docs}
-    grouped: dict[int, list[Any]] = {}
+    by_doc = {d.id: d for d in docs}
+    grouped: dict[int, list[PlanChunk]] = {}
     for r in rows:
-        grouped.setdefault(r["document_id"], []).append(r)
+        grouped.setdefault(r.document_id, []).append(r)
     return [(by_doc[d], grouped[d]) for d in sorted(grouped) if d in by_doc]
 
 
 def _insert_job(
-    conn: Any,
+    conn: Connection,
     settings: Settings,
     query: str,
     scope: dict[str, Any],
@@ -214,9 +215,9 @@ def _insert_job(
     return job_id
 
 
-def _check_documents(docs: list[Any], doc_ids: list[int] | None) -> None:
+def _check_documents(docs: list[JobDocument], doc_ids: list[int] | None) -> None:
     if doc_ids is not None:
-        missing = sorted(set(doc_ids) - {d["id"] for d in docs})
+        missing = sorted(set(doc_ids) - {d.id for d in docs})
         if missing:
             names = ", ".join(format_id("d", m) for m in missing)
             raise NotFound(f"No document {names}; list_documents gives valid document ids.")
@@ -224,7 +225,7 @@ def _check_documents(docs: list[Any], doc_ids: list[int] | None) -> None:
         raise NotFound("No documents are loaded; call load_document first.")
 
 
-def job_or_raise(conn: Any, job_id: int) -> Any:
+def job_or_raise(conn: Connection, job_id: int) -> Job:
     row = db.job_row(conn, job_id)
     if row is None:
         raise NotFound(f"No job {format_id('j', job_id)}; create_job plans one (rlm-mcp jobs lists them).")
@@ -323,7 +324,7 @@ def job_status(store: Store, job_id: str | int, clock: Clock = time.time) -> Job
         done_chunks = db.done_chunk_count(conn, number)
         timing = db.timing(conn, number)
         failures = [
-            {"task_id": format_id("t", r["task_id"]), "error": r["error"]}
+            {"task_id": format_id("t", r.task_id), "error": r.error}
             for r in _failed_tasks(db.missing_chunks(conn, number))
         ]
     tasks = {s: sum(n for (_, state), n in by_state.items() if state == s) for s in STATES}
@@ -331,17 +332,18 @@ def job_status(store: Store, job_id: str | int, clock: Clock = time.time) -> Job
     for (level, state), n in sorted(by_state.items()):
         levels.setdefault(level, dict.fromkeys(STATES, 0))[state] = n
     rate = eta = None
-    if timing["done"] >= MIN_DONE_FOR_RATE:
-        elapsed = max(timing["last_done"] - timing["first_claim"], MIN_RATE_SECONDS)
-        rate = timing["done"] / (elapsed / 60)
+    first, last = timing.first_claim, timing.last_done
+    if timing.done >= MIN_DONE_FOR_RATE and first is not None and last is not None:
+        elapsed = max(last - first, MIN_RATE_SECONDS)
+        rate = timing.done / (elapsed / 60)
         remaining = tasks["pending"] + tasks["claimed"]
         eta = round(remaining / rate * 60) if remaining else 0
     return JobStatus(
         number,
-        job["query"],
+        job.query,
         tasks,
         levels,
-        Coverage(done_chunks, job["chunks"]),
+        Coverage(done_chunks, job.chunks),
         requeued,
         failed,
         round(rate, 2) if rate else None,
@@ -350,11 +352,11 @@ def job_status(store: Store, job_id: str | int, clock: Clock = time.time) -> Job
     )
 
 
-def _failed_tasks(missing: list[Any]) -> list[Any]:
-    seen: dict[int, Any] = {}
+def _failed_tasks(missing: list[MissingChunk]) -> list[MissingChunk]:
+    seen: dict[int, MissingChunk] = {}
     for r in missing:
-        if r["state"] == "failed" and r["task_id"] not in seen:
-            seen[r["task_id"]] = r
+        if r.state == "failed" and r.task_id not in seen:
+            seen[r.task_id] = r
     return list(seen.values())
 
 
@@ -387,16 +389,16 @@ def list_jobs(store: Store, limit: int = 50, offset: int = 0) -> JobList:
         total = db.count_jobs(conn)
         jobs = []
         for r in rows:
-            by_state = db.task_state_counts(conn, r["id"])
+            by_state = db.task_state_counts(conn, r.id)
             tasks = {s: sum(n for (_, st), n in by_state.items() if st == s) for s in STATES}
-            coverage = Coverage(db.done_chunk_count(conn, r["id"]), r["chunks"])
+            coverage = Coverage(db.done_chunk_count(conn, r.id), r.chunks)
             jobs.append(
                 {
-                    "job_id": format_id("j", r["id"]),
-                    "query": r["query"],
+                    "job_id": format_id("j", r.id),
+                    "query": r.query,
                     "tasks": tasks,
                     "coverage": coverage.to_json(),
-                    "created_at": iso_utc(r["created_at"]),
+                    "created_at": iso_utc(r.created_at),
                 }
             )
     return JobList(jobs, total, offset)

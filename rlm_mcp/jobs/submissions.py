@@ -4,7 +4,6 @@ One `BEGIN IMMEDIATE` transaction per submission: a task is completed once, whoe
 while it is open; a later, different submission is answered clearly and never counted twice.
 """
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -13,8 +12,9 @@ from typing import Any
 from ..answers import shorten
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ids import format_id, parse_id
-from ..store import Store
+from ..store import Connection, Store
 from ..store import jobs as db
+from ..store.rows import NewFinding, Task, TaskCompletion
 from .content import check_worker, chunk_problem, reduce_items
 from .findings import EvidenceIndex, Source, Submission, parse_submission
 from .plans import Clock
@@ -73,30 +73,30 @@ class SubmitResult:
         return f"{head}\nNext: claim_task(job_id={job!r}, worker={self.worker!r}) ({self.remaining} pending)."
 
 
-def _sources(conn: Any, task: Any) -> tuple[list[Source], dict[int, tuple[int, ...]], set[int]]:
+def _sources(conn: Connection, task: Task) -> tuple[list[Source], dict[int, tuple[int, ...]], set[int]]:
     """What the analyst saw: sources for the evidence check, citations per item, the allowed chunk ids."""
-    if task["level"] > 0:
-        items = reduce_items(conn, task["inputs"])
+    if task.level > 0:
+        items = reduce_items(conn, task.inputs)
         sources = [Source(item.chunk_id, item.text, None, item.context) for item, _ in items]
         cites = {i: cited for i, (_, cited) in enumerate(items)}
         return sources, cites, {c for _, cited in items for c in cited}
-    rows = db.task_chunk_rows(conn, task["id"])
+    rows = db.task_chunk_rows(conn, task.id)
     problem = chunk_problem(rows)
     if problem:
-        raise Conflict(f"Task {format_id('t', task['id'])} cannot be completed: {problem}. Nothing stored.")
-    sources = [Source(r["chunk_id"], r["text"], r["start_line"], r["context"]) for r in rows]
-    return sources, {}, {r["chunk_id"] for r in rows}
+        raise Conflict(f"Task {format_id('t', task.id)} cannot be completed: {problem}. Nothing stored.")
+    sources = [Source(r.chunk_id, r.text or "", r.start_line, r.context or "") for r in rows]
+    return sources, {}, {r.chunk_id for r in rows}
 
 
 def _finding_rows(
-    task: Any, submission: Submission, sources: list[Source], cites: dict[int, tuple[int, ...]]
-) -> list[tuple[Any, ...]]:
+    task: Task, submission: Submission, sources: list[Source], cites: dict[int, tuple[int, ...]]
+) -> list[NewFinding]:
     index = EvidenceIndex(sources)
     rows = []
     for position, f in enumerate(submission.findings):
         match = index.locate(f.evidence, f.chunk_id)
         citations = {f.chunk_id}
-        if task["level"] > 0:
+        if task.level > 0:
             citations.update(
                 c
                 for i, src in enumerate(sources)
@@ -107,24 +107,10 @@ def _finding_rows(
             citations.add(match.chunk_id)
         line = match.line if match is not None and match.line is not None else f.line
         rows.append(
-            (
-                task["job_id"],
-                task["id"],
-                task["level"],
-                position,
-                f.chunk_id,
-                f.title,
-                f.detail,
-                f.evidence,
-                int(match is not None),
-                match.chunk_id if match else None,
-                line,
-                f.kind,
-                f.severity,
-                json.dumps(list(f.tags)),
-                json.dumps(sorted(citations)),
-            )
-        )
+            NewFinding(task.job_id, task.id, task.level, position, f.chunk_id, f.title, f.detail, f.evidence,
+                       match is not None, match.chunk_id if match else None, line, f.kind, f.severity,
+                       tuple(f.tags), tuple(sorted(citations)))
+        )  # fmt: skip
     return rows
 
 
@@ -155,53 +141,53 @@ def submit_findings(
             raise NotFound(
                 f"No task {format_id('t', number)}; claim_task(job_id) gives you a task and its id."
             )
-        if task["state"] == "done":
+        if task.state == "done":
             return _already_done(conn, task, worker, digest)
         sources, cites, allowed = _sources(conn, task)
         _check_chunk_ids(task, submission, allowed)
         rows = _finding_rows(task, submission, sources, cites)
         db.insert_findings(conn, rows)
         db.complete_task(conn, number, worker, clock(), _task_fields(submission, digest))
-        remaining = db.count_pending(conn, task["job_id"])
+        remaining = db.count_pending(conn, task.job_id)
     notes = _notes(task, worker, submission)
-    unverified = [r[5] for r in rows if not r[8]]
-    return SubmitResult(number, task["job_id"], worker, True, len(rows), len(unverified), "done",
+    unverified = [r.title for r in rows if not r.verified]
+    return SubmitResult(number, task.job_id, worker, True, len(rows), len(unverified), "done",
                         unverified_titles=tuple(unverified), notes=notes, remaining=remaining)  # fmt: skip
 
 
-def _task_fields(submission: Submission, digest: str) -> dict[str, str | None]:
+def _task_fields(submission: Submission, digest: str) -> TaskCompletion:
     stats = {m: {"n": s.n, "sum": s.sum, "min": s.min, "max": s.max} for m, s in submission.stats.items()}
-    return {
-        "summary": submission.summary,
-        "relevance": submission.relevance,
-        "counts": json.dumps(submission.counts) if submission.counts else None,
-        "stats": json.dumps(stats) if stats else None,
-        "follow_up": json.dumps(list(submission.follow_up)) if submission.follow_up else None,
-        "submission_hash": digest,
-    }
+    return TaskCompletion(
+        submission.summary,
+        submission.relevance,
+        dict(submission.counts) if submission.counts else None,
+        stats or None,
+        list(submission.follow_up) or None,
+        digest,
+    )
 
 
-def _check_chunk_ids(task: Any, submission: Submission, allowed: set[int]) -> None:
+def _check_chunk_ids(task: Task, submission: Submission, allowed: set[int]) -> None:
     wrong = [(i, f.chunk_id) for i, f in enumerate(submission.findings) if f.chunk_id not in allowed]
     if wrong:
         listed = ", ".join(f"findings[{i}].chunk_id c{c}" for i, c in wrong[:5])
         valid = ", ".join(format_id("c", c) for c in sorted(allowed)[:30])
         raise InvalidInput(
-            f"Submission refused, nothing stored: {listed} not in task {format_id('t', task['id'])}. "
+            f"Submission refused, nothing stored: {listed} not in task {format_id('t', task.id)}. "
             f"Cite only this task's chunks: {valid}."
         )
-    if task["level"] > 0 and (submission.counts or submission.stats):
+    if task.level > 0 and (submission.counts or submission.stats):
         raise InvalidInput(
             "Submission refused, nothing stored: a reduce task takes findings only; counts and stats are "
             "summed by the server from the first level. Send the same call without counts and stats."
         )
 
 
-def _notes(task: Any, worker: str, submission: Submission) -> tuple[str, ...]:
+def _notes(task: Task, worker: str, submission: Submission) -> tuple[str, ...]:
     notes = []
-    if task["worker"] and task["worker"] != worker:
+    if task.worker and task.worker != worker:
         notes.append(
-            f"(The lease was held by {task['worker']}; your submission was accepted because the task was "
+            f"(The lease was held by {task.worker}; your submission was accepted because the task was "
             "still open, and it counts once.)"
         )
     if submission.ignored_keys:
@@ -209,13 +195,13 @@ def _notes(task: Any, worker: str, submission: Submission) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def _already_done(conn: Any, task: Any, worker: str, digest: str) -> SubmitResult:
-    stored, unverified = db.task_finding_tally(conn, task["id"])
-    remaining = db.count_pending(conn, task["job_id"])
-    if task["submission_hash"] == digest:
+def _already_done(conn: Connection, task: Task, worker: str, digest: str) -> SubmitResult:
+    stored, unverified = db.task_finding_tally(conn, task.id)
+    remaining = db.count_pending(conn, task.job_id)
+    if task.submission_hash == digest:
         return SubmitResult(
-            task["id"],
-            task["job_id"],
+            task.id,
+            task.job_id,
             worker,
             True,
             stored,
@@ -224,15 +210,15 @@ def _already_done(conn: Any, task: Any, worker: str, digest: str) -> SubmitResul
             duplicate=True,
             remaining=remaining,
         )
-    by = "you" if task["worker"] == worker else task["worker"]
+    by = "you" if task.worker == worker else task.worker
     note = (
-        f"task {format_id('t', task['id'])} was already completed by {by} with other findings; they are "
+        f"task {format_id('t', task.id)} was already completed by {by} with other findings; they are "
         "kept, and yours are not counted twice. Move on to the next task."
     )
-    log.info("late submission for %s by %s ignored", task["id"], worker)
+    log.info("late submission for %s by %s ignored", task.id, worker)
     return SubmitResult(
-        task["id"],
-        task["job_id"],
+        task.id,
+        task.job_id,
         worker,
         False,
         stored,

@@ -1,41 +1,73 @@
 """Queries for jobs, tasks, task chunks and findings. Callers hold the transaction."""
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .connection import Connection
+from .rows import (
+    CoveredChunk,
+    Finding,
+    Job,
+    JobDocument,
+    JobTiming,
+    MissingChunk,
+    NewFinding,
+    PlanChunk,
+    RatedFinding,
+    ReduceTask,
+    Task,
+    TaskCompletion,
+    TaskResult,
+    UnverifiedFinding,
+    from_json,
+    ids_from_json,
+    tags_from_json,
+    to_json,
+)
+from .sql import placeholders
 
-Row = Any  # sqlean.Row: indexable by column name
+JOB_COLUMNS = "id, query, scope, task_tokens, lease_seconds, max_attempts, chunks, created_at"
+TASK_COLUMNS = """id, job_id, level, ordinal, analyst, tokens, inputs, state, worker, lease_expires_at,
+    attempts, error, claimed_at, completed_at, summary, relevance, counts, stats, follow_up,
+    submission_hash"""
+FINDING_COLUMNS = """id, job_id, task_id, level, position, chunk_id, title, detail, evidence, verified,
+    evidence_chunk_id, line, kind, severity, tags, citations"""
+
+
+def _job(r: Any) -> Job:
+    return Job(r[0], r[1], from_json(r[2]), r[3], r[4], r[5], r[6], r[7])
+
+
+def _task(r: Any) -> Task:
+    return Task(r[0], r[1], r[2], r[3], r[4], r[5], from_json(r[6]), r[7], r[8], r[9], r[10], r[11], r[12],
+                r[13], r[14], r[15], from_json(r[16]), from_json(r[17]), from_json(r[18]), r[19])  # fmt: skip
+
+
+def _finding(r: Any) -> Finding:
+    return Finding(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]), r[10], r[11], r[12],
+                   r[13], tags_from_json(r[14]), ids_from_json(r[15]))  # fmt: skip
+
 
 # ---------------------------------------------------------------- documents and chunks, as a job sees them
 
 
-def ready_documents(conn: Connection, document_ids: Sequence[int] | None) -> list[Row]:
-    """(id, name, content_type) of ready documents, all of them or the ones asked for, by id."""
-    if document_ids is None:
-        return list(
-            conn.execute("SELECT id, name, content_type FROM documents WHERE state = 'ready' ORDER BY id")
-        )
-    marks = ",".join("?" * len(document_ids))
-    return list(
-        conn.execute(
-            f"SELECT id, name, content_type FROM documents WHERE state = 'ready' AND id IN ({marks}) "
-            "ORDER BY id",
-            list(document_ids),
-        )
-    )
+def ready_documents(conn: Connection, document_ids: Sequence[int] | None) -> list[JobDocument]:
+    """Ready documents, all of them or the ones asked for, by id."""
+    sql = "SELECT id, name, content_type FROM documents WHERE state = 'ready'"
+    if document_ids is not None:
+        sql += f" AND id IN ({placeholders(len(document_ids))})"
+    rows = conn.execute(sql + " ORDER BY id", list(document_ids or ()))
+    return [JobDocument(*r) for r in rows]
 
 
-def chunk_plan_rows(conn: Connection, document_id: int) -> list[Row]:
+def chunk_plan_rows(conn: Connection, document_id: int) -> list[PlanChunk]:
     """Every chunk of a document, in order, with its size: what planning a task needs."""
-    return list(
-        conn.execute(
-            "SELECT id, document_id, ordinal, length(text) + length(context) AS size, content_hash "
-            "FROM chunks WHERE document_id = ? ORDER BY ordinal",
-            (document_id,),
-        )
+    rows = conn.execute(
+        "SELECT id, document_id, ordinal, length(text) + length(context) AS size, content_hash "
+        "FROM chunks WHERE document_id = ? ORDER BY ordinal",
+        (document_id,),
     )
+    return [PlanChunk(*r) for r in rows]
 
 
 def chunk_sample(conn: Connection, document_id: int, n: int) -> list[str]:
@@ -50,16 +82,15 @@ def chunk_sample(conn: Connection, document_id: int, n: int) -> list[str]:
     return [r[0] for r in rows]
 
 
-def chunk_plan_rows_by_id(conn: Connection, chunk_ids: Sequence[int]) -> list[Row]:
-    marks = ",".join("?" * len(chunk_ids))
-    return list(
-        conn.execute(
-            "SELECT c.id, c.document_id, c.ordinal, length(c.text) + length(c.context) AS size, "
-            "c.content_hash FROM chunks c JOIN documents d ON d.id = c.document_id "
-            f"WHERE d.state = 'ready' AND c.id IN ({marks}) ORDER BY c.document_id, c.ordinal",
-            list(chunk_ids),
-        )
+def chunk_plan_rows_by_id(conn: Connection, chunk_ids: Sequence[int]) -> list[PlanChunk]:
+    rows = conn.execute(
+        "SELECT c.id, c.document_id, c.ordinal, length(c.text) + length(c.context) AS size, "
+        "c.content_hash FROM chunks c JOIN documents d ON d.id = c.document_id "
+        f"WHERE d.state = 'ready' AND c.id IN ({placeholders(len(chunk_ids))}) "
+        "ORDER BY c.document_id, c.ordinal",
+        list(chunk_ids),
     )
+    return [PlanChunk(*r) for r in rows]
 
 
 # ---------------------------------------------------------------- planning
@@ -78,43 +109,47 @@ def insert_job(
     cursor = conn.execute(
         "INSERT INTO jobs (query, scope, task_tokens, lease_seconds, max_attempts, chunks, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (query, json.dumps(scope), task_tokens, lease_seconds, max_attempts, chunks, now),
+        (query, to_json(scope), task_tokens, lease_seconds, max_attempts, chunks, now),
     )
     return int(cursor.lastrowid)
 
 
 def insert_task(
-    conn: Connection, job_id: int, level: int, ordinal: int, analyst: str, tokens: int, inputs: str | None
+    conn: Connection,
+    job_id: int,
+    level: int,
+    ordinal: int,
+    analyst: str,
+    tokens: int,
+    inputs: list[list[int]] | None,
 ) -> int:
+    """A task; a reduce task's `inputs` are the groups of finding ids it merges."""
     cursor = conn.execute(
         "INSERT INTO tasks (job_id, level, ordinal, analyst, tokens, inputs) VALUES (?, ?, ?, ?, ?, ?)",
-        (job_id, level, ordinal, analyst, tokens, inputs),
+        (job_id, level, ordinal, analyst, tokens, to_json(inputs)),
     )
     return int(cursor.lastrowid)
 
 
-def insert_task_chunks(conn: Connection, task_id: int, chunks: Sequence[Row]) -> None:
+def insert_task_chunks(conn: Connection, task_id: int, chunks: Sequence[PlanChunk]) -> None:
     conn.executemany(
         "INSERT INTO task_chunks (task_id, position, chunk_id, document_id, ordinal, content_hash) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (task_id, i, c["id"], c["document_id"], c["ordinal"], c["content_hash"])
-            for i, c in enumerate(chunks)
-        ],
+        [(task_id, i, c.id, c.document_id, c.ordinal, c.content_hash) for i, c in enumerate(chunks)],
     )
 
 
 # ---------------------------------------------------------------- jobs
 
 
-def job_row(conn: Connection, job_id: int) -> Row | None:
-    return conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+def job_row(conn: Connection, job_id: int) -> Job | None:
+    row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return _job(row) if row is not None else None
 
 
-def list_job_rows(conn: Connection, limit: int, offset: int) -> list[Row]:
-    return list(
-        conn.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)).fetchall()
-    )
+def list_job_rows(conn: Connection, limit: int, offset: int) -> list[Job]:
+    rows = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
+    return [_job(r) for r in rows]
 
 
 def count_jobs(conn: Connection) -> int:
@@ -139,25 +174,25 @@ def done_chunk_count(conn: Connection, job_id: int) -> int:
     )
 
 
-def timing(conn: Connection, job_id: int) -> Row:
+def timing(conn: Connection, job_id: int) -> JobTiming:
     """First claim, last completion and done count of level-0 and reduce tasks alike."""
-    return conn.execute(
-        "SELECT min(claimed_at) AS first_claim, max(completed_at) AS last_done, "
-        "count(completed_at) AS done FROM tasks WHERE job_id = ? AND state = 'done'",
+    row = conn.execute(
+        "SELECT min(claimed_at), max(completed_at), count(completed_at) FROM tasks "
+        "WHERE job_id = ? AND state = 'done'",
         (job_id,),
     ).fetchone()
+    return JobTiming(row[0], row[1], int(row[2]))
 
 
-def missing_chunks(conn: Connection, job_id: int) -> list[Row]:
+def missing_chunks(conn: Connection, job_id: int) -> list[MissingChunk]:
     """Chunks of level-0 tasks not done, with their task's state and error, in document order."""
-    return list(
-        conn.execute(
-            "SELECT tc.document_id, tc.ordinal, tc.chunk_id, t.id AS task_id, t.state, t.error "
-            "FROM task_chunks tc JOIN tasks t ON t.id = tc.task_id "
-            "WHERE t.job_id = ? AND t.level = 0 AND t.state != 'done' ORDER BY tc.document_id, tc.ordinal",
-            (job_id,),
-        )
+    rows = conn.execute(
+        "SELECT tc.document_id, tc.ordinal, tc.chunk_id, t.id, t.state, t.error "
+        "FROM task_chunks tc JOIN tasks t ON t.id = tc.task_id "
+        "WHERE t.job_id = ? AND t.level = 0 AND t.state != 'done' ORDER BY tc.document_id, tc.ordinal",
+        (job_id,),
     )
+    return [MissingChunk(*r) for r in rows]
 
 
 # ---------------------------------------------------------------- leases
@@ -181,20 +216,22 @@ def requeue_expired(conn: Connection, job_id: int, now: float) -> tuple[int, int
     return int(requeued), int(failed)
 
 
-def next_pending(conn: Connection, job_id: int, analyst: str | None) -> Row | None:
+def next_pending(conn: Connection, job_id: int, analyst: str | None) -> Task | None:
     """The oldest pending task (lowest level first); one of `analyst`'s kind when there is one."""
     if analyst is not None:
         row = conn.execute(
-            "SELECT * FROM tasks WHERE job_id = ? AND state = 'pending' AND analyst = ? "
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = ? AND state = 'pending' AND analyst = ? "
             "ORDER BY level, ordinal LIMIT 1",
             (job_id, analyst),
         ).fetchone()
         if row is not None:
-            return row
-    return conn.execute(
-        "SELECT * FROM tasks WHERE job_id = ? AND state = 'pending' ORDER BY level, ordinal LIMIT 1",
+            return _task(row)
+    row = conn.execute(
+        f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = ? AND state = 'pending' ORDER BY level, ordinal "
+        "LIMIT 1",
         (job_id,),
     ).fetchone()
+    return _task(row) if row is not None else None
 
 
 def count_pending(conn: Connection, job_id: int) -> int:
@@ -223,60 +260,54 @@ def mark_failed(conn: Connection, task_id: int, error: str) -> None:
 # ---------------------------------------------------------------- tasks and their content
 
 
-def task_row(conn: Connection, task_id: int) -> Row | None:
-    return conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+def task_row(conn: Connection, task_id: int) -> Task | None:
+    row = conn.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    return _task(row) if row is not None else None
 
 
-def task_chunk_rows(conn: Connection, task_id: int) -> list[Row]:
-    """The chunks a task covers, with their current text (NULL when deleted since planning)."""
-    return list(
-        conn.execute(
-            "SELECT tc.chunk_id, tc.document_id, tc.ordinal, tc.content_hash AS planned_hash, "
-            "c.content_hash AS current_hash, c.text, c.context, c.section, c.start_line, c.end_line, "
-            "c.start_row, c.end_row, d.name AS document_name, d.content_type "
-            "FROM task_chunks tc LEFT JOIN chunks c ON c.id = tc.chunk_id "
-            "LEFT JOIN documents d ON d.id = c.document_id "
-            "WHERE tc.task_id = ? ORDER BY tc.position",
-            (task_id,),
-        )
+def task_chunk_rows(conn: Connection, task_id: int) -> list[CoveredChunk]:
+    """The chunks a task covers, with their current text (None when deleted since planning)."""
+    rows = conn.execute(
+        "SELECT tc.chunk_id, tc.document_id, tc.ordinal, tc.content_hash, c.content_hash, c.text, "
+        "c.context, c.section, c.start_line, c.end_line, c.start_row, c.end_row, d.name, d.content_type "
+        "FROM task_chunks tc LEFT JOIN chunks c ON c.id = tc.chunk_id "
+        "LEFT JOIN documents d ON d.id = c.document_id "
+        "WHERE tc.task_id = ? ORDER BY tc.position",
+        (task_id,),
     )
+    return [CoveredChunk(*r) for r in rows]
 
 
-def finding_rows_by_id(conn: Connection, finding_ids: Sequence[int]) -> list[Row]:
-    marks = ",".join("?" * len(finding_ids))
-    return list(conn.execute(f"SELECT * FROM findings WHERE id IN ({marks}) ORDER BY id", list(finding_ids)))
+def finding_rows_by_id(conn: Connection, finding_ids: Sequence[int]) -> list[Finding]:
+    rows = conn.execute(
+        f"SELECT {FINDING_COLUMNS} FROM findings WHERE id IN ({placeholders(len(finding_ids))}) ORDER BY id",
+        list(finding_ids),
+    )
+    return [_finding(r) for r in rows]
 
 
-def complete_task(
-    conn: Connection, task_id: int, worker: str, now: float, fields: dict[str, str | None]
-) -> None:
+def complete_task(conn: Connection, task_id: int, worker: str, now: float, done: TaskCompletion) -> None:
     conn.execute(
         "UPDATE tasks SET state = 'done', worker = ?, completed_at = ?, lease_expires_at = NULL, "
         "error = NULL, summary = ?, relevance = ?, counts = ?, stats = ?, follow_up = ?, "
         "submission_hash = ? WHERE id = ?",
-        (
-            worker,
-            now,
-            fields["summary"],
-            fields["relevance"],
-            fields["counts"],
-            fields["stats"],
-            fields["follow_up"],
-            fields["submission_hash"],
-            task_id,
-        ),
-    )
+        (worker, now, done.summary, done.relevance, to_json(done.counts), to_json(done.stats),
+         to_json(done.follow_up), done.submission_hash, task_id),
+    )  # fmt: skip
 
 
-def insert_findings(conn: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
-    """Rows of (job_id, task_id, level, position, chunk_id, title, detail, evidence, verified,
-    evidence_chunk_id, line, kind, severity, tags, citations)."""
+def insert_findings(conn: Connection, rows: Iterable[NewFinding]) -> None:
     conn.executemany(
         "INSERT INTO findings (job_id, task_id, level, position, chunk_id, title, detail, evidence, "
         "verified, evidence_chunk_id, line, kind, severity, tags, citations) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        list(rows),
-    )
+        [
+            (f.job_id, f.task_id, f.level, f.position, f.chunk_id, f.title, f.detail, f.evidence,
+             int(f.verified), f.evidence_chunk_id, f.line, f.kind, f.severity, to_json(list(f.tags)),
+             to_json(list(f.citations)))
+            for f in rows
+        ],
+    )  # fmt: skip
 
 
 def task_finding_tally(conn: Connection, task_id: int) -> tuple[int, int]:
@@ -290,35 +321,36 @@ def task_finding_tally(conn: Connection, task_id: int) -> tuple[int, int]:
 # ---------------------------------------------------------------- synthesis inputs
 
 
-def done_task_results(conn: Connection, job_id: int, level: int) -> list[Row]:
-    return list(
-        conn.execute(
-            "SELECT id, relevance, summary, counts, stats, follow_up FROM tasks "
-            "WHERE job_id = ? AND level = ? AND state = 'done' ORDER BY ordinal",
-            (job_id, level),
-        )
+def done_task_results(conn: Connection, job_id: int, level: int) -> list[TaskResult]:
+    rows = conn.execute(
+        "SELECT id, relevance, summary, counts, stats, follow_up FROM tasks "
+        "WHERE job_id = ? AND level = ? AND state = 'done' ORDER BY ordinal",
+        (job_id, level),
     )
+    return [TaskResult(r[0], r[1], r[2], from_json(r[3]), from_json(r[4]), from_json(r[5])) for r in rows]
 
 
-def finding_rows(conn: Connection, job_id: int, level: int) -> list[Row]:
-    return list(
-        conn.execute(
-            "SELECT f.id, f.task_id, f.chunk_id, f.title, f.detail, f.evidence, f.verified, f.line, "
-            "f.kind, f.severity, f.tags, f.citations, t.relevance FROM findings f "
-            "JOIN tasks t ON t.id = f.task_id WHERE f.job_id = ? AND f.level = ? ORDER BY f.id",
-            (job_id, level),
-        )
+def finding_rows(conn: Connection, job_id: int, level: int) -> list[RatedFinding]:
+    rows = conn.execute(
+        "SELECT f.id, f.task_id, f.chunk_id, f.title, f.detail, f.evidence, f.verified, f.line, "
+        "f.kind, f.severity, f.tags, f.citations, t.relevance FROM findings f "
+        "JOIN tasks t ON t.id = f.task_id WHERE f.job_id = ? AND f.level = ? ORDER BY f.id",
+        (job_id, level),
     )
+    return [
+        RatedFinding(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9], tags_from_json(r[10]),
+                     ids_from_json(r[11]), r[12])
+        for r in rows
+    ]  # fmt: skip
 
 
-def unverified_rows(conn: Connection, job_id: int) -> list[Row]:
-    return list(
-        conn.execute(
-            "SELECT id, task_id, level, chunk_id, title, evidence FROM findings "
-            "WHERE job_id = ? AND verified = 0 ORDER BY level, chunk_id, title, evidence, id",
-            (job_id,),
-        )
+def unverified_rows(conn: Connection, job_id: int) -> list[UnverifiedFinding]:
+    rows = conn.execute(
+        "SELECT id, task_id, level, chunk_id, title, evidence FROM findings "
+        "WHERE job_id = ? AND verified = 0 ORDER BY level, chunk_id, title, evidence, id",
+        (job_id,),
     )
+    return [UnverifiedFinding(*r) for r in rows]
 
 
 def max_level(conn: Connection, job_id: int) -> int:
@@ -327,15 +359,14 @@ def max_level(conn: Connection, job_id: int) -> int:
     )
 
 
-def reduce_tasks(conn: Connection, job_id: int, level: int) -> list[Row]:
+def reduce_tasks(conn: Connection, job_id: int, level: int) -> list[ReduceTask]:
     """A level's tasks with their inputs and how many findings each stored."""
-    return list(
-        conn.execute(
-            "SELECT t.id, t.state, t.inputs, (SELECT count(*) FROM findings f WHERE f.task_id = t.id) AS n "
-            "FROM tasks t WHERE t.job_id = ? AND t.level = ? ORDER BY t.ordinal",
-            (job_id, level),
-        )
+    rows = conn.execute(
+        "SELECT t.id, t.state, t.inputs, (SELECT count(*) FROM findings f WHERE f.task_id = t.id) "
+        "FROM tasks t WHERE t.job_id = ? AND t.level = ? ORDER BY t.ordinal",
+        (job_id, level),
     )
+    return [ReduceTask(r[0], r[1], from_json(r[2]) or [], int(r[3])) for r in rows]
 
 
 def findings_signature(conn: Connection, job_id: int, level: int) -> tuple[int, int]:

@@ -5,6 +5,7 @@ positional tuples; JSON columns are decoded here, in `store/`, so callers see di
 backend implements the same functions with the same rows.
 """
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,214 @@ class Totals:
     loading: int
 
 
+# ---------------------------------------------------------------- jobs, tasks and findings
+
+
+@dataclass(frozen=True, slots=True)
+class JobDocument:
+    """A ready document as a job plans over it."""
+
+    id: int
+    name: str
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChunk:
+    """A chunk as planning sees it: its place, its size in characters (text and context), its hash."""
+
+    id: int
+    document_id: int
+    ordinal: int
+    size: int
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    query: str
+    scope: dict[str, Any]  # document_ids, search, top_k, analyst
+    task_tokens: int
+    lease_seconds: int
+    max_attempts: int
+    chunks: int  # chunks covered by level-0 tasks
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A task row; `inputs` (reduce tasks: groups of finding ids), counts, stats and follow_up decoded."""
+
+    id: int
+    job_id: int
+    level: int
+    ordinal: int
+    analyst: str
+    tokens: int
+    inputs: list[list[int]] | None
+    state: str
+    worker: str | None
+    lease_expires_at: float | None
+    attempts: int
+    error: str | None
+    claimed_at: float | None
+    completed_at: float | None
+    summary: str | None
+    relevance: str | None
+    counts: dict[str, dict[str, int]] | None
+    stats: dict[str, dict[str, Any]] | None
+    follow_up: list[str] | None
+    submission_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCompletion:
+    """What a submission stores on its task; None for what it did not send."""
+
+    summary: str | None
+    relevance: str | None
+    counts: dict[str, dict[str, int]] | None
+    stats: dict[str, dict[str, Any]] | None
+    follow_up: list[str] | None
+    submission_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobTiming:
+    """First claim and last completion of a job's done tasks (None before any), and how many are done."""
+
+    first_claim: float | None
+    last_done: float | None
+    done: int
+
+
+@dataclass(frozen=True, slots=True)
+class MissingChunk:
+    """A chunk of a level-0 task that is not done, with its task's state and error."""
+
+    document_id: int
+    ordinal: int
+    chunk_id: int
+    task_id: int
+    state: str
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CoveredChunk:
+    """A chunk a task covers, as planned, with its current text (None when deleted since planning)."""
+
+    chunk_id: int
+    document_id: int
+    ordinal: int
+    planned_hash: str
+    current_hash: str | None
+    text: str | None
+    context: str | None
+    section: str | None
+    start_line: int | None
+    end_line: int | None
+    start_row: int | None
+    end_row: int | None
+    document_name: str | None
+    content_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewFinding:
+    """A finding as a submission stores it."""
+
+    job_id: int
+    task_id: int
+    level: int
+    position: int
+    chunk_id: int
+    title: str
+    detail: str
+    evidence: str
+    verified: bool
+    evidence_chunk_id: int | None
+    line: int | None
+    kind: str | None
+    severity: str | None
+    tags: tuple[str, ...]
+    citations: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A stored finding; `tags` and `citations` decoded."""
+
+    id: int
+    job_id: int
+    task_id: int
+    level: int
+    position: int
+    chunk_id: int
+    title: str
+    detail: str
+    evidence: str
+    verified: bool
+    evidence_chunk_id: int | None
+    line: int | None
+    kind: str | None
+    severity: str | None
+    tags: tuple[str, ...]
+    citations: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RatedFinding:
+    """A finding with its task's relevance: what synthesis folds."""
+
+    id: int
+    task_id: int
+    chunk_id: int
+    title: str
+    detail: str
+    evidence: str
+    verified: bool
+    line: int | None
+    kind: str | None
+    severity: str | None
+    tags: tuple[str, ...]
+    citations: tuple[int, ...]
+    relevance: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    """A done task's own results (counts, stats and follow-ups decoded)."""
+
+    id: int
+    relevance: str | None
+    summary: str | None
+    counts: dict[str, dict[str, int]] | None
+    stats: dict[str, dict[str, Any]] | None
+    follow_up: list[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifiedFinding:
+    id: int
+    task_id: int
+    level: int
+    chunk_id: int
+    title: str
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReduceTask:
+    """A reduce task: its state, the groups of finding ids it merges, and how many findings it stored."""
+
+    id: int
+    state: str
+    inputs: list[list[int]]
+    findings: int
+
+
 # ---------------------------------------------------------------- JSON columns
 
 
@@ -102,3 +311,18 @@ def to_json(value: Any) -> str | None:
 def from_json(raw: str | None) -> Any:
     """A JSON column's value; NULL and '' are None."""
     return json.loads(raw) if raw else None
+
+
+@functools.lru_cache(maxsize=4096)
+def tags_from_json(raw: str) -> tuple[str, ...]:
+    """A findings' tags column; the same few tag lists repeat across thousands of findings."""
+    return tuple(json.loads(raw))
+
+
+def ids_from_json(raw: str) -> tuple[int, ...]:
+    """A findings' citations column: usually `[123]` or `[1, 2]`, parsed without the JSON decoder."""
+    inner = raw[1:-1]
+    try:
+        return tuple(int(x) for x in inner.split(",")) if inner.strip() else ()
+    except ValueError:
+        return tuple(json.loads(raw))

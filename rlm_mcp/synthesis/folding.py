@@ -4,8 +4,6 @@ Everything here is pure Python over plain rows; the same inputs always give the 
 same order, whatever the order the tasks finished in.
 """
 
-import functools
-import json
 import math
 import re
 from collections import Counter
@@ -15,6 +13,7 @@ from typing import Any
 
 from ..answers import shorten
 from ..ids import format_id
+from ..store.rows import RatedFinding
 
 RELEVANCE_RANK = {"high": 3, "medium": 2, "low": 1, "none": 0}
 DEFAULT_RELEVANCE = 2  # an analyst that did not say is taken as "medium"
@@ -195,17 +194,17 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def fold_findings(rows: Sequence[Any]) -> list[Folded]:
+def fold_findings(rows: Sequence[RatedFinding]) -> list[Folded]:
     """Fold near-duplicates: the same title words (two or more), or the same evidence with alike titles."""
     rows = sorted(rows, key=_content_key)  # content order, not id order: ids follow completion order
     groups = _Groups(len(rows))
-    words = [title_words(r["title"]) for r in rows]
+    words = [title_words(r.title) for r in rows]
     by_title: dict[frozenset[str], int] = {}
     by_evidence: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         if len(words[i]) >= 2:
             groups.union(by_title.setdefault(words[i], i), i)
-        key = _evidence_key(r["evidence"])
+        key = _evidence_key(r.evidence)
         if key is None:
             continue
         reps = by_evidence.setdefault(key, [])
@@ -220,76 +219,60 @@ def fold_findings(rows: Sequence[Any]) -> list[Folded]:
     return [_folded([rows[i] for i in m]) for _, m in sorted(members.items())]
 
 
-def _content_key(r: Any) -> tuple[Any, ...]:
-    return (r["chunk_id"], r["title"], r["evidence"], r["detail"], r["kind"] or "", r["severity"] or "",
-            r["tags"], r["line"] or 0, r["relevance"] or "", r["id"])  # fmt: skip
+def _content_key(r: RatedFinding) -> tuple[Any, ...]:
+    return (r.chunk_id, r.title, r.evidence, r.detail, r.kind or "", r.severity or "", r.tags, r.line or 0,
+            r.relevance or "", r.id)  # fmt: skip
 
 
-def _relevance(row: Any) -> int:
-    return RELEVANCE_RANK.get(row["relevance"] or "", DEFAULT_RELEVANCE)
+def _relevance(row: RatedFinding) -> int:
+    return RELEVANCE_RANK.get(row.relevance or "", DEFAULT_RELEVANCE)
 
 
-@functools.lru_cache(maxsize=4096)
-def _tags(raw: str) -> tuple[str, ...]:
-    """Tags of a row; the same few tag lists repeat across thousands of findings."""
-    return tuple(json.loads(raw))
-
-
-def _citations(raw: str, chunk_id: int) -> list[int]:
-    """A row's citations: usually `[123]` or `[1, 2]`, parsed without the JSON decoder."""
-    inner = raw[1:-1]
-    try:
-        found = [int(x) for x in inner.split(",")] if inner.strip() else []
-    except ValueError:
-        found = json.loads(raw)
-    return found or [chunk_id]
-
-
-def _single(r: Any) -> Folded:
+def _single(r: RatedFinding) -> Folded:
     """The common case, a finding nothing folded into: the same result as `_folded`, faster."""
     return Folded(
-        r["title"],
-        r["detail"],
-        r["evidence"],
-        tuple(sorted(set(json.loads(r["citations"]) or [r["chunk_id"]]))),
-        (r["id"],),
+        r.title,
+        r.detail,
+        r.evidence,
+        tuple(sorted(set(r.citations or (r.chunk_id,)))),
+        (r.id,),
         _relevance(r),
-        r["severity"],
-        r["kind"],
-        tuple(sorted(set(json.loads(r["tags"])))),
-        r["line"],
+        r.severity,
+        r.kind,
+        tuple(sorted(set(r.tags))),
+        r.line,
     )
 
 
-def _folded(rows: list[Any]) -> Folded:
+def _folded(rows: list[RatedFinding]) -> Folded:
     if len(rows) == 1:
         return _single(rows[0])
     head = min(
         rows,
         key=lambda r: (
             -_relevance(r),
-            -SEVERITY_RANK.get(r["severity"] or "", -1),
-            -len(r["detail"]),
+            -SEVERITY_RANK.get(r.severity or "", -1),
+            -len(r.detail),
             _content_key(r),
         ),
     )
     citations: set[int] = set()
     tags: Counter[str] = Counter()
     for r in rows:
-        citations.update(_citations(r["citations"], r["chunk_id"]))
-        tags.update(_tags(r["tags"]))
-    severities = [r["severity"] for r in rows if r["severity"]]
+        citations.update(r.citations or (r.chunk_id,))
+        tags.update(r.tags)
+    severities = [r.severity for r in rows if r.severity]
     return Folded(
-        title=head["title"],
-        detail=head["detail"],
-        evidence=head["evidence"],
+        title=head.title,
+        detail=head.detail,
+        evidence=head.evidence,
         citations=tuple(sorted(citations)),
-        finding_ids=tuple(sorted(r["id"] for r in rows)),
+        finding_ids=tuple(sorted(r.id for r in rows)),
         relevance=max(_relevance(r) for r in rows),
         severity=max(severities, key=lambda s: SEVERITY_RANK.get(s, -1)) if severities else None,
-        kind=head["kind"],
+        kind=head.kind,
         tags=tuple(t for t, _ in sorted(tags.items(), key=lambda kv: (-kv[1], kv[0]))),
-        line=head["line"],
+        line=head.line,
     )
 
 

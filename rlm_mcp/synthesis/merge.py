@@ -19,8 +19,9 @@ from ..errors import InvalidInput
 from ..ids import format_id, parse_id
 from ..jobs import analysts
 from ..jobs.plans import Coverage, job_or_raise
-from ..store import Store
+from ..store import Connection, Store
 from ..store import jobs as db
+from ..store.rows import Job, MissingChunk, RatedFinding, TaskResult, UnverifiedFinding
 from .folding import Folded, Theme, build_themes, cap_counts, fold_findings, merge_stats, sum_counts
 from .result import Page, Synthesis
 
@@ -44,38 +45,38 @@ def _view_level(states: dict[tuple[int, str], int], top: int) -> tuple[int, bool
     return top, False
 
 
-def _carried_over(conn: Any, job_id: int, level: int) -> list[Any]:
+def _carried_over(conn: Connection, job_id: int, level: int) -> list[RatedFinding]:
     """Findings a reduce level did not take up (its task failed or returned nothing): kept, never lost."""
     if level == 0:
         return []
     ids: list[int] = []
     for task in db.reduce_tasks(conn, job_id, level):
-        if task["state"] == "failed" or (task["state"] == "done" and task["n"] == 0):
-            ids += [i for group in json.loads(task["inputs"]) for i in group]
+        if task.state == "failed" or (task.state == "done" and task.findings == 0):
+            ids += [i for group in task.inputs for i in group]
     if not ids:
         return []
     wanted = set(ids)
-    return [r for r in db.finding_rows(conn, job_id, level - 1) if r["id"] in wanted]
+    return [r for r in db.finding_rows(conn, job_id, level - 1) if r.id in wanted]
 
 
-def _missing_ranges(rows: Sequence[Any]) -> list[dict[str, Any]]:
+def _missing_ranges(rows: Sequence[MissingChunk]) -> list[dict[str, Any]]:
     """Uncovered chunks as contiguous ranges per document, with their tasks' states and reasons."""
     ranges: list[dict[str, Any]] = []
     for r in rows:
         last = ranges[-1] if ranges else None
-        if last and last["_doc"] == r["document_id"] and last["_ord"] + 1 == r["ordinal"]:
-            last["_ord"], last["last"] = r["ordinal"], r["chunk_id"]
-            last["_tasks"].setdefault(r["task_id"], (r["state"], r["error"]))
+        if last and last["_doc"] == r.document_id and last["_ord"] + 1 == r.ordinal:
+            last["_ord"], last["last"] = r.ordinal, r.chunk_id
+            last["_tasks"].setdefault(r.task_id, (r.state, r.error))
             last["chunks"] += 1
             continue
         ranges.append(
             {
-                "_doc": r["document_id"],
-                "_ord": r["ordinal"],
-                "first": r["chunk_id"],
-                "last": r["chunk_id"],
+                "_doc": r.document_id,
+                "_ord": r.ordinal,
+                "first": r.chunk_id,
+                "last": r.chunk_id,
                 "chunks": 1,
-                "_tasks": {r["task_id"]: (r["state"], r["error"])},
+                "_tasks": {r.task_id: (r.state, r.error)},
             }
         )
     out = []
@@ -97,24 +98,24 @@ def _missing_ranges(rows: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _follow_ups(results: Sequence[Any]) -> list[dict[str, Any]]:
+def _follow_ups(results: Sequence[TaskResult]) -> list[dict[str, Any]]:
     seen: dict[str, dict[str, Any]] = {}
     for r in results:
-        for text in json.loads(r["follow_up"] or "[]"):
+        for text in r.follow_up or []:
             key = " ".join(text.lower().split())
             entry = seen.setdefault(key, {"text": text, "tasks": []})
-            entry["tasks"].append(format_id("t", r["id"]))
+            entry["tasks"].append(format_id("t", r.id))
     ordered = sorted(seen.values(), key=lambda e: -len(e["tasks"]))
     return [{"text": e["text"], "support": len(e["tasks"]), "tasks": e["tasks"][:5]} for e in ordered][
         :MAX_FOLLOW_UPS
     ]
 
 
-def _summaries(results: Sequence[Any]) -> list[dict[str, Any]]:
-    ranked = [r for r in results if r["summary"] and r["relevance"] in ("high", None)]
-    ranked.sort(key=lambda r: (r["relevance"] != "high", r["id"]))
+def _summaries(results: Sequence[TaskResult]) -> list[dict[str, Any]]:
+    ranked = [r for r in results if r.summary and r.relevance in ("high", None)]
+    ranked.sort(key=lambda r: (r.relevance != "high", r.id))
     return [
-        {"task_id": format_id("t", r["id"]), "summary": r["summary"][:400]} for r in ranked[:MAX_SUMMARIES]
+        {"task_id": format_id("t", r.id), "summary": (r.summary or "")[:400]} for r in ranked[:MAX_SUMMARIES]
     ]
 
 
@@ -196,15 +197,15 @@ def paginate(themes: Sequence[Theme], offset: int, budget: int, pages: int) -> P
 class _Inputs:
     """Everything synthesize reads, from one consistent snapshot."""
 
-    job: Any
+    job: Job
     states: dict[tuple[int, str], int]
-    results: list[Any]  # done level-0 tasks: counts, stats, follow-ups, summaries
+    results: list[TaskResult]  # done level-0 tasks: counts, stats, follow-ups, summaries
     view: int
     reduce_open: bool
-    reduce_results: list[Any]
-    missing: list[Any]
+    reduce_results: list[TaskResult]
+    missing: list[MissingChunk]
     coverage: Coverage
-    unverified: list[Any]
+    unverified: list[UnverifiedFinding]
     verified_total: int
     themes: list[Theme]
 
@@ -214,17 +215,17 @@ def _gather(store: Store, number: int, cache: ThemesCache) -> _Inputs:
         job = job_or_raise(conn, number)
         states = db.task_state_counts(conn, number)
         view, reduce_open = _view_level(states, db.max_level(conn, number))
-        key = (str(store.path), number, job["created_at"], view, db.findings_signature(conn, number, view),
+        key = (str(store.path), number, job.created_at, view, db.findings_signature(conn, number, view),
                (states.get((view, "done"), 0), states.get((view, "failed"), 0)))  # fmt: skip
         cached = cache.get(key)
         rows = [] if cached else db.finding_rows(conn, number, view) + _carried_over(conn, number, view)
         results = db.done_task_results(conn, number, 0)
         reduce_results = db.done_task_results(conn, number, view) if view else []
         missing = db.missing_chunks(conn, number)
-        coverage = Coverage(db.done_chunk_count(conn, number), job["chunks"])
+        coverage = Coverage(db.done_chunk_count(conn, number), job.chunks)
         unverified = db.unverified_rows(conn, number)
     if cached is None:
-        verified = [r for r in rows if r["verified"]]
+        verified = [r for r in rows if r.verified]
         cached = cache.put(key, len(verified), build_themes(fold_findings(verified)))
     return _Inputs(
         job, states, results, view, reduce_open, reduce_results, missing, coverage, unverified, *cached
@@ -237,15 +238,15 @@ def _draft(i: _Inputs, offset: int, pages: int) -> Synthesis:
         s: sum(n for (_, st), n in i.states.items() if st == s)
         for s in ("pending", "claimed", "done", "failed")
     }
-    counts = sum_counts(json.loads(r["counts"]) for r in i.results if r["counts"])
+    counts = sum_counts(r.counts for r in i.results if r.counts)
     return Synthesis(
-        i.job["id"], i.job["query"], i.view, i.coverage, tasks,
+        i.job.id, i.job.query, i.view, i.coverage, tasks,
         _missing_ranges(i.missing)[:MAX_MISSING_RANGES], cap_counts(counts),
         {d: sum(v.values()) for d, v in counts.items()},
-        merge_stats(json.loads(r["stats"]) for r in i.results if r["stats"]),
+        merge_stats(r.stats for r in i.results if r.stats),
         paginate(i.themes, offset, 0, pages), i.verified_total, _follow_ups([*i.results, *i.reduce_results]),
         [_unverified(r) for r in i.unverified[:MAX_UNVERIFIED_SHOWN]], len(i.unverified),
-        _summaries(i.results), None, None, json.loads(i.job["scope"]).get("search"),
+        _summaries(i.results), None, None, i.job.scope.get("search"),
     )  # fmt: skip
 
 
@@ -274,19 +275,19 @@ def synthesize(
     return replace(draft, page=page, next=nxt, note=note)
 
 
-def _unverified(r: Any) -> dict[str, Any]:
+def _unverified(r: UnverifiedFinding) -> dict[str, Any]:
     return {
-        "title": r["title"],
-        "chunk_id": format_id("c", r["chunk_id"]),
-        "evidence": r["evidence"][:200],
-        "task_id": format_id("t", r["task_id"]),
-        "level": r["level"],
+        "title": r.title,
+        "chunk_id": format_id("c", r.chunk_id),
+        "evidence": r.evidence[:200],
+        "task_id": format_id("t", r.task_id),
+        "level": r.level,
     }
 
 
 def _next_step(
     store: Store,
-    job: Any,
+    job: Job,
     view: int,
     reduce_open: bool,
     level0_open: int,
@@ -294,13 +295,13 @@ def _next_step(
     themes: Sequence[Theme],
     max_pages: int,
 ) -> tuple[dict[str, Any] | None, str | None]:
-    jid = format_id("j", job["id"])
+    jid = format_id("j", job.id)
     if level0_open:
         return {"action": "claim", "job_id": jid, "open_tasks": level0_open}, None
     if reduce_open:
         return {"action": "reduce", "job_id": jid, "level": view + 1}, None
     if page.pages > max_pages and view + 1 < MAX_LEVELS:
-        inputs = _inputs_of_level(store, job["id"], view)
+        inputs = _inputs_of_level(store, job.id, view)
         if view == 0 or page.total_items < SHRINK_NEEDED * inputs:
             planned = plan_reduce(store, job, view + 1, themes)
             return {"action": "reduce", "job_id": jid, "level": view + 1, "tasks": planned}, None
@@ -316,12 +317,12 @@ def _next_step(
 
 def _inputs_of_level(store: Store, job_id: int, level: int) -> int:
     with store.read() as conn:
-        return sum(len(json.loads(r["inputs"] or "[]")) for r in db.reduce_tasks(conn, job_id, level))
+        return sum(len(r.inputs) for r in db.reduce_tasks(conn, job_id, level))
 
 
-def plan_reduce(store: Store, job: Any, level: int, themes: Sequence[Theme]) -> int:
+def plan_reduce(store: Store, job: Job, level: int, themes: Sequence[Theme]) -> int:
     """Tasks of `level` over groups of folded findings, in theme order so alike findings meet."""
-    budget_chars = job["task_tokens"] * 4
+    budget_chars = job.task_tokens * 4
     groups: list[list[Folded]] = [[]]
     used = 0
     for f in (f for t in themes for f in t.items):
@@ -332,11 +333,11 @@ def plan_reduce(store: Store, job: Any, level: int, themes: Sequence[Theme]) -> 
         groups[-1].append(f)
         used += size
     with store.write() as conn:
-        existing = len(db.reduce_tasks(conn, job["id"], level))
+        existing = len(db.reduce_tasks(conn, job.id, level))
         if existing:  # another synthesize call planned this level first
             return existing
         for ordinal, group in enumerate(groups):
-            inputs = json.dumps([list(f.finding_ids) for f in group])
+            inputs = [list(f.finding_ids) for f in group]
             tokens = sum(_estimate(f) for f in group) // 4
-            db.insert_task(conn, job["id"], level, ordinal, analysts.CHUNK, tokens, inputs)
+            db.insert_task(conn, job.id, level, ordinal, analysts.CHUNK, tokens, inputs)
     return len(groups)
