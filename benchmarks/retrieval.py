@@ -198,17 +198,9 @@ def quality(
     checked = 0
     for qid, text in queries.items():
         match = fts_query(text)
-        full = (
-            [(int(r["id"]), float(r["score"])) for r in search_db.bm25_candidates(conn, match, None, 100)]
-            if match
-            else []
-        )
+        full = search_db.bm25_candidates(conn, match, None, 100) if match else []
         lean = hybrid.candidate_query(text, conn, vdb.scope_size(conn, None))
-        bm25 = (
-            [(int(r[0]), float(r[1])) for r in search_db.bm25_candidates(conn, lean, None, 100)]
-            if lean
-            else []
-        )
+        bm25 = search_db.bm25_candidates(conn, lean, None, 100) if lean else []
         vectors = hybrid.vector_candidates(store, text, None, hybrid.CANDIDATES, embedder).ranked
         runs["bm25"].append(doc_ranking([c for c, _ in full], chunk_doc))
         runs["bm25_nostop"].append(doc_ranking([c for c, _ in bm25], chunk_doc))

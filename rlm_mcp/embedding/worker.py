@@ -85,11 +85,11 @@ def embed_batch(
     try:
         conn = store.conn()
         rows = vdb.chunk_texts(conn, ids)
-        vectors = vdb.cached_vectors(conn, embedder.model_id, (r["content_hash"] for r in rows))
+        vectors = vdb.cached_vectors(conn, embedder.model_id, (r.content_hash for r in rows))
         todo: dict[str, str] = {}
         for row in rows:
-            if row["content_hash"] not in vectors:
-                todo.setdefault(row["content_hash"], row["text"])
+            if row.content_hash not in vectors:
+                todo.setdefault(row.content_hash, row.text)
         embedded = _embed_texts(embedder, todo, stop)
         vectors.update(embedded)
         with store.write() as conn:
@@ -104,7 +104,7 @@ def embed_batch(
         with store.write() as conn:
             vdb.release(conn, worker, ids)
         raise
-    reused = sum(1 for r in rows if r["content_hash"] not in todo)
+    reused = sum(1 for r in rows if r.content_hash not in todo)
     return BatchResult(len(ids), len(embedded), reused, stored)
 
 

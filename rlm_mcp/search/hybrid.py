@@ -162,11 +162,7 @@ def _hybrid(
 ) -> SearchResult:
     conn = store.conn()
     match = candidate_query(query, conn, vdb.scope_size(conn, scope))
-    bm25 = (
-        [(int(r[0]), float(r[1])) for r in search_db.bm25_candidates(conn, match, scope, CANDIDATES)]
-        if match
-        else []
-    )
+    bm25 = search_db.bm25_candidates(conn, match, scope, CANDIDATES) if match else []
     fused = fuse({"bm25": bm25, "semantic": vectors.ranked}, fusion, rrf_k)
     page: list[Fused] = []
     rows: dict[int, Any] = {}

@@ -22,10 +22,12 @@ def bm25_search(store: Store, query: str, scope: list[int] | None, top_k: int, o
         return SearchResult(query, "bm25", (), offset, 0, note="The query has no words to search for.")
     conn = store.conn()
     ranked = db.bm25_candidates(conn, match, scope, offset + top_k)[offset:]
-    rows = db.hit_rows(conn, [r["id"] for r in ranked])
-    snippets = db.bm25_snippets(conn, match, [r["id"] for r in ranked])  # for the page only
+    rows = db.hit_rows(conn, [chunk_id for chunk_id, _ in ranked])
+    snippets = db.bm25_snippets(conn, match, [chunk_id for chunk_id, _ in ranked])  # for the page only
     total = db.bm25_count(conn, match, scope, TOTAL_CAP)
     hits = tuple(
-        hit_from_row(rows[r["id"]], r["score"], snippets.get(r["id"])) for r in ranked if r["id"] in rows
+        hit_from_row(rows[chunk_id], score, snippets.get(chunk_id))
+        for chunk_id, score in ranked
+        if chunk_id in rows
     )
     return SearchResult(query, "bm25", hits, offset, total, total >= TOTAL_CAP)

@@ -10,6 +10,7 @@ from ..config import Settings
 from ..errors import InvalidInput
 from ..store import Store
 from ..store import search as db
+from ..store.rows import ChunkText
 from .results import PREVIEW_CHARS, Hit, SearchResult, location
 
 
@@ -33,7 +34,7 @@ def regex_search(
             timed_out = True
             break
         try:
-            found = compiled.search(row["text"], timeout=remaining)
+            found = compiled.search(row.text, timeout=remaining)
         except TimeoutError:
             timed_out = True
             break
@@ -53,16 +54,16 @@ def regex_search(
     return SearchResult(pattern, "regex", tuple(hits), offset, matched, timed_out, note)
 
 
-def _regex_hit(row: Any, found: Any) -> Hit:
-    text = row["text"]
+def _regex_hit(row: ChunkText, found: Any) -> Hit:
+    text = row.text
     start, end = found.span()
     before = text[max(0, start - 80) : start]
     preview = f"{'…' if start > 80 else ''}{before}«{text[start:end][:120]}»{text[end : end + 100]}"
-    line = row["start_line"] + text.count("\n", 0, start)
+    line = row.start_line + text.count("\n", 0, start)
     return Hit(
-        row["id"],
-        row["document_id"],
+        row.id,
+        row.document_id,
         1.0,
-        location(row["document_name"], line, line, row["section"]),
+        location(row.document_name, line, line, row.section),
         shorten(preview, PREVIEW_CHARS),
     )

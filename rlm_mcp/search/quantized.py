@@ -98,7 +98,7 @@ class BitIndexCache:
             blocks = vdb.bit_blocks(snapshot)
         if blocks is None:
             return None
-        index = build([(bytes(a), bytes(b), bytes(c), bytes(d)) for a, b, c, d in blocks], version)
+        index = build([(b.validity, b.rowids, b.vectors, b.document_ids) for b in blocks], version)
         with self._lock:
             self._indexes[key] = index
         return index

@@ -7,6 +7,7 @@ import regex
 
 from ..answers import shorten
 from ..ids import format_id
+from ..store.rows import ChunkText
 
 PREVIEW_CHARS = 240
 WORD = regex.compile(r"\w+", regex.UNICODE)
@@ -86,14 +87,16 @@ def location(document_name: str, start_line: int, end_line: int, section: str) -
     return f"{document_name}:{lines}" + (f" {section}" if section else "")
 
 
-def hit_from_row(row: Any, score: float, snippet: str | None, ranks: dict[str, int] | None = None) -> Hit:
+def hit_from_row(
+    row: ChunkText, score: float, snippet: str | None, ranks: dict[str, int] | None = None
+) -> Hit:
     """A hit from a chunk's location row (store.search.hit_rows); the preview is the snippet if any."""
-    preview = snippet if snippet is not None else row["text"]
+    preview = snippet if snippet is not None else row.text
     return Hit(
-        int(row["id"]),
-        int(row["document_id"]),
+        row.id,
+        row.document_id,
         score,
-        location(row["document_name"], row["start_line"], row["end_line"], row["section"]),
+        location(row.document_name, row.start_line, row.end_line, row.section),
         shorten(preview, PREVIEW_CHARS),
         ranks,
     )

@@ -7,17 +7,13 @@ never embedded again, whichever chunk or document it turns up in.
 """
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from .connection import Connection
+from .rows import BitBlock, EmbedInput
+from .sql import placeholders
+from .sql import scope as _scope
 
 MAX_KNN = 4096  # vec0's largest k
-
-
-def _scope(document_ids: Sequence[int] | None, column: str = "document_id") -> tuple[str, tuple[int, ...]]:
-    if not document_ids:
-        return "", ()
-    return f" AND {column} IN ({','.join('?' * len(document_ids))})", tuple(document_ids)
 
 
 # -- which model the stored vectors belong to ------------------------------------------------------
@@ -100,10 +96,9 @@ def claim(conn: Connection, worker: str, limit: int, now: float, lease_seconds: 
 
 def release(conn: Connection, worker: str, chunk_ids: Sequence[int]) -> None:
     """Give claimed chunks back at once (the embedding failed), rather than when the lease lapses."""
-    marks = ",".join("?" * len(chunk_ids))
     conn.execute(
         f"""UPDATE embed_queue SET claimed_by = NULL, claimed_until = NULL
-            WHERE claimed_by = ? AND chunk_id IN ({marks})""",
+            WHERE claimed_by = ? AND chunk_id IN ({placeholders(len(chunk_ids))})""",
         (worker, *chunk_ids),
     )
 
@@ -124,12 +119,12 @@ def release_all(conn: Connection, worker: str) -> int:
     return int(cursor.rowcount)
 
 
-def chunk_texts(conn: Connection, chunk_ids: Sequence[int]) -> list[Any]:
-    marks = ",".join("?" * len(chunk_ids))
-    rows: list[Any] = conn.execute(
-        f"SELECT id, content_hash, text FROM chunks WHERE id IN ({marks}) ORDER BY id", tuple(chunk_ids)
+def chunk_texts(conn: Connection, chunk_ids: Sequence[int]) -> list[EmbedInput]:
+    rows = conn.execute(
+        f"SELECT id, content_hash, text FROM chunks WHERE id IN ({placeholders(len(chunk_ids))}) ORDER BY id",
+        tuple(chunk_ids),
     ).fetchall()
-    return rows
+    return [EmbedInput(r[0], r[1], r[2]) for r in rows]
 
 
 def cached_vectors(conn: Connection, model: str, hashes: Iterable[str]) -> dict[str, bytes]:
@@ -137,9 +132,9 @@ def cached_vectors(conn: Connection, model: str, hashes: Iterable[str]) -> dict[
     found: dict[str, bytes] = {}
     for start in range(0, len(wanted), 500):
         part = wanted[start : start + 500]
-        marks = ",".join("?" * len(part))
         for content_hash, vector in conn.execute(
-            f"SELECT content_hash, vector FROM embeddings WHERE model = ? AND content_hash IN ({marks})",
+            "SELECT content_hash, vector FROM embeddings WHERE model = ? "
+            f"AND content_hash IN ({placeholders(len(part))})",
             (model, *part),
         ):
             found[content_hash] = bytes(vector)
@@ -158,17 +153,15 @@ def save_vectors(
         "INSERT OR IGNORE INTO embeddings (content_hash, model, vector) VALUES (?, ?, ?)",
         ((h, model, v) for h, v in vectors.items()),
     )
-    marks = ",".join("?" * len(chunk_ids))
     rows = conn.execute(
         f"""SELECT c.id, c.document_id, c.content_hash FROM embed_queue q JOIN chunks c ON c.id = q.chunk_id
-            WHERE q.claimed_by = ? AND q.chunk_id IN ({marks})""",
+            WHERE q.claimed_by = ? AND q.chunk_id IN ({placeholders(len(chunk_ids))})""",
         (worker, *chunk_ids),
     ).fetchall()
     owned = [r for r in rows if r[2] in vectors]
     done = [r[0] for r in owned]
     if not done:
         return 0
-    done_marks = ",".join("?" * len(done))
     # one row at a time: vec0 answers `chunk_id IN (...)` with a full scan, `chunk_id = ?` with a lookup
     conn.executemany("DELETE FROM chunks_vec WHERE chunk_id = ?", ((c,) for c in done))
     if has_bits(conn):
@@ -182,19 +175,9 @@ def save_vectors(
             "INSERT INTO chunks_vec (chunk_id, document_id, embedding) VALUES (?, ?, ?)",
             ((r[0], r[1], vectors[r[2]]) for r in owned),
         )
-    conn.execute(f"DELETE FROM embed_queue WHERE chunk_id IN ({done_marks})", done)
+    conn.execute(f"DELETE FROM embed_queue WHERE chunk_id IN ({placeholders(len(done))})", done)
     bump_version(conn)
     return len(done)
-
-
-def prune_cache(conn: Connection, model: str) -> int:
-    """Forget cached vectors of `model` whose text no chunk holds any more."""
-    cursor = conn.execute(
-        """DELETE FROM embeddings WHERE model = ?
-           AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.content_hash = embeddings.content_hash)""",
-        (model,),
-    )
-    return int(cursor.rowcount)
 
 
 # -- how far embedding has got -----------------------------------------------------------------------
@@ -202,7 +185,7 @@ def prune_cache(conn: Connection, model: str) -> int:
 
 def backlog(conn: Connection, document_ids: Sequence[int] | None = None) -> int:
     """Chunks (of ready documents, in the scope) still waiting for a vector."""
-    scope, params = _scope(document_ids, "c.document_id")
+    scope, params = _scope(document_ids)
     row = conn.execute(
         f"""SELECT count(*) FROM embed_queue q JOIN chunks c ON c.id = q.chunk_id
             JOIN documents d ON d.id = c.document_id AND d.state = 'ready' WHERE 1 = 1{scope}""",
@@ -223,7 +206,7 @@ def scope_size(conn: Connection, document_ids: Sequence[int] | None) -> int:
     """Chunks in the scope; unscoped, a cheap upper bound (the largest chunk id)."""
     if not document_ids:
         return int(conn.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()[0])
-    scope, params = _scope(document_ids)
+    scope, params = _scope(document_ids, "document_id")
     return int(conn.execute(f"SELECT count(*) FROM chunks WHERE 1 = 1{scope}", params).fetchone()[0])
 
 
@@ -234,7 +217,7 @@ def knn(
     conn: Connection, query: bytes, k: int, document_ids: Sequence[int] | None
 ) -> list[tuple[int, float]]:
     """Exact (brute-force) cosine KNN: (chunk_id, distance), nearest first."""
-    scope, params = _scope(document_ids)
+    scope, params = _scope(document_ids, "document_id")
     rows = conn.execute(
         f"""SELECT chunk_id, distance FROM chunks_vec
             WHERE embedding MATCH ? AND k = ?{scope} ORDER BY distance""",
@@ -247,7 +230,7 @@ def knn_quantized(
     conn: Connection, query: bytes, k: int, candidates: int, document_ids: Sequence[int] | None, model: str
 ) -> list[tuple[int, float]]:
     """vec0's own Hamming KNN over the binary vectors for `candidates`, then exact cosine on those."""
-    scope, params = _scope(document_ids)
+    scope, params = _scope(document_ids, "document_id")
     first = conn.execute(
         f"""SELECT chunk_id FROM chunks_vec
             WHERE embedding_bit MATCH vec_quantize_binary(?) AND k = ?{scope}""",
@@ -266,24 +249,19 @@ def rescore(
     """
     if not chunk_ids:
         return []
-    marks = ",".join("?" * len(chunk_ids))
     rows = conn.execute(
         f"""SELECT c.id, vec_distance_cosine(e.vector, ?) AS distance
             FROM chunks c JOIN embeddings e ON e.content_hash = c.content_hash AND e.model = ?
-            WHERE c.id IN ({marks}) ORDER BY distance LIMIT ?""",
+            WHERE c.id IN ({placeholders(len(chunk_ids))}) ORDER BY distance LIMIT ?""",
         (query, model, *chunk_ids, k),
     ).fetchall()
     return [(int(r[0]), float(r[1])) for r in rows]
 
 
-def quantize_binary(conn: Connection, query: bytes) -> bytes:
-    return bytes(conn.execute("SELECT vec_quantize_binary(?)", (query,)).fetchone()[0])
-
-
 BIT_LAYOUT_VERSION = ("0", "1")  # sqlite-vec 0.1.x: the shadow-table layout bit_blocks reads
 
 
-def bit_blocks(conn: Connection) -> list[Any] | None:
+def bit_blocks(conn: Connection) -> list[BitBlock] | None:
     """vec0 storage blocks of 1024 rows: (validity bitmap, rowids, binary vectors, document ids).
 
     Read straight from vec0's shadow tables (layout of sqlite-vec 0.1.x: vector column 01 is
@@ -294,9 +272,9 @@ def bit_blocks(conn: Connection) -> list[Any] | None:
     version = (str(info.get("CREATE_VERSION_MAJOR")), str(info.get("CREATE_VERSION_MINOR")))
     if version != BIT_LAYOUT_VERSION or not has_bits(conn):
         return None
-    rows: list[Any] = conn.execute(
+    rows = conn.execute(
         """SELECT c.validity, c.rowids, v.vectors, m.data FROM chunks_vec_chunks c
            JOIN chunks_vec_vector_chunks01 v ON v.rowid = c.chunk_id
            JOIN chunks_vec_metadatachunks00 m ON m.rowid = c.chunk_id"""
     ).fetchall()
-    return rows
+    return [BitBlock(bytes(r[0]), bytes(r[1]), bytes(r[2]), bytes(r[3])) for r in rows]
