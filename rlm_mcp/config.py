@@ -1,6 +1,7 @@
 """Settings read from the environment, once, into a frozen value."""
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,14 +57,28 @@ def _positive_number(env: Mapping[str, str], name: str, default: float) -> float
     return value
 
 
+URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _db_path(raw: str, project: Path) -> Path:
+    """RLM_DB is a file path; a URL (postgresql://…) is refused until another backend exists."""
+    if found := URL_SCHEME.match(raw.strip()):
+        scheme = found.group(0)  # never the rest: a URL may carry a password
+        raise InvalidInput(
+            f"RLM_DB is a URL ({scheme}…), but only a SQLite file path is supported today: there is no "
+            "PostgreSQL or other server backend yet. Set RLM_DB to a file path such as .rlm/rlm.db, "
+            "or unset it to use <project>/.rlm/rlm.db."
+        )
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else project / path
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Project from CLAUDE_PROJECT_DIR, else the working directory; RLM_DB and RLM_ALLOWED_ROOTS override."""
     env = os.environ if env is None else env
     project = Path(env.get("CLAUDE_PROJECT_DIR") or os.getcwd()).expanduser().resolve()
     db_raw = env.get("RLM_DB")
-    db_path = Path(db_raw).expanduser() if db_raw else project / DB_DIRNAME / DB_FILENAME
-    if not db_path.is_absolute():
-        db_path = project / db_path
+    db_path = _db_path(db_raw, project) if db_raw else project / DB_DIRNAME / DB_FILENAME
     roots_raw = env.get("RLM_ALLOWED_ROOTS", "")
     roots = [Path(p).expanduser() for p in roots_raw.split(os.pathsep) if p.strip()]
     fusion, rrf_k = _fusion(env)

@@ -2,6 +2,8 @@
 
 from .errors import InvalidInput
 
+MAX_ID = 2**63 - 1  # SQLite's largest integer; a bigger number names nothing (and would overflow)
+
 PREFIX_NAMES = {"d": "document", "c": "chunk", "j": "job", "t": "task"}
 LISTING_HINTS = {
     "d": "list_documents gives valid document ids",
@@ -18,13 +20,13 @@ def format_id(prefix: str, number: int) -> str:
 def parse_id(value: str | int, prefix: str) -> int:
     """Accept `c12`, `12` or 12 for prefix `c`; anything else is a clear error."""
     if isinstance(value, int) and not isinstance(value, bool):
-        if value > 0:
+        if 0 < value <= MAX_ID:
             return value
     elif isinstance(value, str):
         text = value.strip()
         if text[:1].lower() == prefix:
             text = text[1:]
-        if text.isdigit() and int(text) > 0:
+        if text.isascii() and text.isdigit() and len(text) <= 19 and 0 < int(text) <= MAX_ID:
             return int(text)
     noun = PREFIX_NAMES[prefix]
     raise InvalidInput(

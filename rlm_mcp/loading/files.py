@@ -6,6 +6,7 @@ from the project directory.
 
 import glob
 import os
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +14,12 @@ from pathlib import Path
 import pathspec
 
 from ..config import Settings
-from ..errors import NotFound, PathNotAllowed
+from ..errors import InvalidInput, NotFound, PathNotAllowed
 
 GLOB_CHARS = frozenset("*?[")
 NEVER_WALKED = frozenset({".git", ".hg", ".svn", ".rlm"})
+MAX_SELECTED_FILES = 50_000  # one load_document call; more is a mistake (or a walk of the filesystem)
+SELECT_SECONDS = 60.0  # expanding a glob or walking a directory stops after this long
 
 
 @dataclass(slots=True)
@@ -76,9 +79,53 @@ def select_files(settings: Settings, raw: str, recursive: bool = True) -> Select
     return Selection(files=[resolved])
 
 
+def glob_prefix(pattern: str) -> Path:
+    """The fixed part of an absolute glob: its directories before the first one with a wildcard."""
+    fixed = []
+    for part in Path(pattern).parts:
+        if GLOB_CHARS & set(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+class _Budget:
+    """Caps one selection: at most MAX_SELECTED_FILES entries and SELECT_SECONDS of walking."""
+
+    def __init__(self, raw: str) -> None:
+        self._raw = raw
+        self._deadline = time.monotonic() + SELECT_SECONDS
+        self._seen = 0
+
+    def tick(self) -> None:
+        self._seen += 1
+        if self._seen > MAX_SELECTED_FILES:
+            raise InvalidInput(
+                f"{self._raw} selects more than {MAX_SELECTED_FILES:,} files; load a narrower directory "
+                "or glob (several load_document calls are fine)."
+            )
+        if self._seen % 256 == 0 and time.monotonic() > self._deadline:
+            raise InvalidInput(
+                f"Listing {self._raw} took more than {SELECT_SECONDS:g} s and was stopped; load a narrower "
+                "directory or glob."
+            )
+
+
 def _select_glob(settings: Settings, pattern: str, raw: str) -> Selection:
+    prefix = Path(os.path.realpath(glob_prefix(pattern)))
+    if not within_roots(settings, prefix):
+        raise PathNotAllowed(
+            f"The glob {raw} starts at {prefix}, outside the allowed roots, so it was not expanded. "
+            f"Allowed roots: {_roots_text(settings)}. Start the glob inside one of them, or set "
+            "RLM_ALLOWED_ROOTS (paths separated by ':') to widen them."
+        )
     selection = Selection(base=settings.project_dir)
-    for match in sorted(glob.glob(pattern, recursive=True)):
+    budget = _Budget(raw)
+    matches = []
+    for match in glob.iglob(pattern, recursive=True):
+        budget.tick()
+        matches.append(match)
+    for match in sorted(matches):
         resolved = Path(os.path.realpath(match))
         if not within_roots(settings, resolved):
             selection.skipped["outside the allowed roots"] += 1
@@ -117,7 +164,9 @@ class _Ignores:
 
 def _walk(settings: Settings, top: Path, recursive: bool, selection: Selection) -> None:
     ignores = _Ignores(settings, top)
+    budget = _Budget(str(top))
     for current, dirnames, filenames in os.walk(top, followlinks=False):
+        budget.tick()
         here = Path(current)
         if here != top:
             ignores.read(here)
@@ -134,6 +183,7 @@ def _walk(settings: Settings, top: Path, recursive: bool, selection: Selection) 
                 kept.append(name)
         dirnames[:] = kept if recursive else []
         for name in sorted(filenames):
+            budget.tick()
             _consider_file(settings, here / name, ignores, selection)
 
 

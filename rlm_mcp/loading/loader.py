@@ -23,7 +23,7 @@ from ..store import vectors as vectors_db
 from .batches import BatchWriter, Progress, ProgressFn, batches, chunk_row
 from .files import Selection, select_files
 from .reuse import ChunkReuse
-from .staging import loader_id, remove_stale_staging
+from .staging import loading_path, remove_stale_staging
 
 SNIFF_BYTES = 8192
 MAX_LISTED_DOCUMENTS = 25
@@ -205,6 +205,22 @@ def _load_file(
     sniffed = head.decode("utf-8", errors="replace")
     kind = content_type if content_type != "auto" else detect_content_type(file, sniffed)
     key = str(file)
+    with loading_path(key) as owner:
+        return _load_locked(store, file, name, kind, (content_hash, size), owner, reporter)
+
+
+def _load_locked(
+    store: Store,
+    file: Path,
+    name: str,
+    kind: str,
+    content: tuple[str, int],
+    owner: str,
+    reporter: "Progress",
+) -> LoadedDocument:
+    """The load proper, while this process holds the path (see staging.loading_path)."""
+    content_hash, size = content
+    key = str(file)
     conn = store.conn()
     old = db.find_ready(conn, key)
     if old is not None and old.content_hash == content_hash and old.content_type == kind:
@@ -214,7 +230,7 @@ def _load_file(
     interrupted = remove_stale_staging(store, key, content_hash)
     reuse = ChunkReuse.load(conn, old.id if old is not None else None, interrupted)
     with store.write() as wconn:
-        staging = db.insert_staging(wconn, name, key, kind, size, content_hash, loader_id())
+        staging = db.insert_staging(wconn, name, key, kind, size, content_hash, owner)
     try:
         count, profile, warnings = _write_chunks(store, staging, file, kind, reporter, name, reuse)
         with store.write() as wconn:
@@ -223,7 +239,7 @@ def _load_file(
             changed = count - reuse.kept_from_previous if old is not None else None
             final_id = db.finalize(wconn, staging, old.id if old is not None else None, profile)
             for earlier in interrupted:
-                db.delete_document(wconn, earlier)
+                db.delete_staging(wconn, earlier)
         if kept > reuse.kept_from_previous:
             warnings.append(
                 f"resumed an interrupted load of the same content: {kept - reuse.kept_from_previous} "
@@ -231,7 +247,7 @@ def _load_file(
             )
     except BaseException:
         with store.write() as wconn:
-            db.delete_document(wconn, staging)
+            db.delete_staging(wconn, staging)
         raise
     status = "loaded" if old is None else "updated"
     return LoadedDocument(final_id, name, key, kind, size, count, status, changed, profile, tuple(warnings))

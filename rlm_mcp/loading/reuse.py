@@ -20,6 +20,7 @@ class ChunkReuse:
     available: dict[str, list[int]] = field(default_factory=dict)  # content hash -> old chunk ids
     moves: list[ChunkMove] = field(default_factory=list)
 
+    sources: list[int] = field(default_factory=list)  # the documents whose rows may be kept
     kept_from_previous: int = 0  # rows kept from the previous version (the rest come from a killed load)
 
     @classmethod
@@ -28,6 +29,7 @@ class ChunkReuse:
         reuse = cls()
         sources = [(previous, 1)] if previous is not None else []
         sources += [(staging, -1) for staging in interrupted]
+        reuse.sources = [document_id for document_id, _ in sources]
         for document_id, sign in sources:
             for chunk_id, content_hash in db.chunk_ids_by_hash(conn, [document_id]):
                 reuse.available.setdefault(content_hash, []).append(sign * chunk_id)
@@ -54,7 +56,7 @@ class ChunkReuse:
 
     def apply(self, conn: Connection, document_id: int) -> int:
         """Move the kept rows into `document_id` (inside the transaction that finalises the load)."""
-        moved = db.adopt_chunks(conn, document_id, self.moves)
+        moved = db.adopt_chunks(conn, document_id, self.moves, self.sources)
         if moved != len(self.moves):
             raise Conflict(
                 "The document was changed by another load while this one ran; call load_document again."

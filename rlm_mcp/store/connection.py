@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,8 +77,22 @@ def _split_sql(sql: str) -> list[str]:
     return statements
 
 
+def _private_file(path: Path) -> None:
+    """The store holds the text of files that may be private: its folder is created 0700 and the
+    database 0600 (SQLite gives its -wal and -shm files the database file's mode)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path.parent, 0o700)  # mkdir's mode is masked by the umask
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):  # absent, or owned by someone else: left as it is
+            if file.stat().st_mode & 0o077:
+                os.chmod(file, 0o600)
+
+
 def connect(path: Path) -> Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _private_file(path)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     _configure(conn)

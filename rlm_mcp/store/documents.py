@@ -42,6 +42,11 @@ def delete_document(conn: Connection, document_id: int) -> None:
     conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
 
 
+def delete_staging(conn: Connection, document_id: int) -> None:
+    """Delete a staging row (never a ready document: a finished load is not a leftover)."""
+    conn.execute("DELETE FROM documents WHERE id = ? AND state = 'loading'", (document_id,))
+
+
 def insert_staging(
     conn: Connection, name: str, path: str, content_type: str, size: int, content_hash: str, loader: str
 ) -> int:
@@ -169,17 +174,22 @@ def chunk_ids_by_hash(conn: Connection, document_ids: Sequence[int]) -> Iterator
             yield int(row[0]), str(row[1])
 
 
-def adopt_chunks(conn: Connection, document_id: int, moves: Sequence[ChunkMove]) -> int:
+def adopt_chunks(
+    conn: Connection, document_id: int, moves: Sequence[ChunkMove], sources: Sequence[int]
+) -> int:
     """Move kept chunk rows into `document_id` at their new place; returns how many rows moved.
+    Only rows still in one of `sources` move (a concurrent load may have taken them first).
     Their FTS entries and vectors stay: only the text is indexed, and it did not change."""
     if not moves:
         return 0
+    allowed = json.dumps(list(sources))
     cursor = conn.executemany(
         """UPDATE chunks SET document_id = ?, ordinal = ?, context = ?, section = ?, start_line = ?,
-                  end_line = ?, start_row = ?, end_row = ? WHERE id = ?""",
+                  end_line = ?, start_row = ?, end_row = ?
+           WHERE id = ? AND document_id IN (SELECT value FROM json_each(?))""",
         (
             (document_id, m.ordinal, m.context, m.section, m.start_line, m.end_line, m.start_row, m.end_row,
-             m.chunk_id)
+             m.chunk_id, allowed)
             for m in moves
         ),
     )  # fmt: skip
