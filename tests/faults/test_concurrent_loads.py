@@ -105,6 +105,7 @@ def test_a_staging_row_of_a_finished_load_in_this_process_is_taken_as_a_leftover
     import socket
 
     from rlm_mcp.store import documents as db
+    from rlm_mcp.store.rows import NewChunk
 
     (project / "book.txt").write_text(TEXT, encoding="utf-8")
     path = str((project / "book.txt").resolve())
@@ -112,7 +113,7 @@ def test_a_staging_row_of_a_finished_load_in_this_process_is_taken_as_a_leftover
         staging = db.insert_staging(
             conn, "book.txt", path, "text", 1, "other", f"{socket.gethostname()}:{os.getpid()}:dead"
         )
-        db.insert_chunks(conn, staging, [(0, "orphan words", "", "", "h", 1, 1, None, None)])
+        db.insert_chunks(conn, staging, [NewChunk(0, "orphan words", "", "", "h", 1, 1, None, None)])
     (doc,) = load_document(store, settings, "book.txt").documents
     assert doc.status == "loaded"
     assert _store_shape(store)[0] == [("book.txt", "ready")]
