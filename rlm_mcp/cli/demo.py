@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import documents, embedding, jobs, loading, search, synthesis
 from ..answers import Answer, render
+from ..report import synthesize_with_report
 from ..workspace import Workspace
 from .common import ProgressBar
 
@@ -151,11 +152,9 @@ def run_demo(args: argparse.Namespace, context: Workspace) -> int:
     while (claim := jobs.claim_task(store, plan.job_id, WORKER)).task_id is not None:
         jobs.submit_findings(store, claim.task_id, WORKER, **analyse_rows(claim))
         done += 1
-    step(
-        f"the scripted analyst claimed and submitted {done} tasks; synthesize",
-        synthesis.synthesize(store, plan.job_id),
-        30,
-    )
+    synthesized = synthesize_with_report(store, settings, plan.job_id)
+    step(f"the scripted analyst claimed and submitted {done} tasks; synthesize", synthesized, 30)
+    print(f"\n== report: {synthesized.report} (open it in a browser; `rlm-mcp report` writes it again)")
     merged = synthesis.synthesize(store, plan.job_id).to_json()["counts"]
     exact = merged == direct_counts(table)
     print(f"\n== check: synthesized counts equal a direct count of {TABLE}: {'yes' if exact else 'NO'}")

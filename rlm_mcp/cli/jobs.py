@@ -3,7 +3,8 @@
 import argparse
 from typing import Any
 
-from .. import jobs, synthesis
+from .. import jobs
+from ..report import synthesize_with_report
 from ..workspace import Workspace
 from .common import add_json_flag, emit
 
@@ -36,4 +37,4 @@ def job_status(args: argparse.Namespace, context: Workspace) -> int:
 
 
 def synthesize(args: argparse.Namespace, context: Workspace) -> int:
-    return emit(synthesis.synthesize(context.store, args.job_id, args.offset), args.json)
+    return emit(synthesize_with_report(context.store, context.settings, args.job_id, args.offset), args.json)

@@ -5,7 +5,8 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from pydantic import Field
 
-from .. import jobs, synthesis
+from .. import jobs
+from ..report import synthesize_with_report
 from ..workspace import Workspace
 from .common import WRITES, ResponseFormatArg, respond
 
@@ -124,7 +125,9 @@ def register(server: MCPServer, state: Workspace) -> None:
         response_format: ResponseFormatArg = "text",
     ) -> str:
         """Merge a job's findings deterministically: coverage, exact counts, merged stats, themes with
-        chunk citations, follow-ups. Pages, or plans a reduce level of tasks when findings are many."""
+        chunk citations, follow-ups. Pages, or plans a reduce level of tasks when findings are many.
+        Also writes the job's HTML report (.rlm/reports/<job>.html) and names it."""
         return respond(
-            lambda: synthesis.synthesize(state.store, job_id, offset, themes=state.themes), response_format
+            lambda: synthesize_with_report(state.store, state.settings, job_id, offset, state.themes),
+            response_format,
         )

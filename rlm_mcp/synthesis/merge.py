@@ -341,3 +341,9 @@ def plan_reduce(store: Store, job: Job, level: int, themes: Sequence[Theme]) -> 
             tokens = sum(_estimate(f) for f in group) // 4
             db.insert_task(conn, job.id, level, ordinal, analysts.CHUNK, tokens, inputs)
     return len(groups)
+
+
+def report_themes(store: Store, job_id: int) -> tuple[int, list[Theme]]:
+    """The level synthesize reads and every one of its themes, unpaged (what an HTML report shows)."""
+    inputs = _gather(store, job_id, ThemesCache())
+    return inputs.view, inputs.themes

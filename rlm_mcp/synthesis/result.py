@@ -44,6 +44,7 @@ class Synthesis:
     next: dict[str, Any] | None
     note: str | None = None
     search: str | None = None  # a search-scoped job covers the hits, not whole documents
+    report: str | None = None  # the job's HTML report, when one was written
 
     @property
     def partial(self) -> bool:
@@ -82,6 +83,7 @@ class Synthesis:
             "unverified_total": self.unverified_total,
             "summaries": self.summaries,
             "note": self.note,
+            "report": self.report,
         }
         if self.next is not None:
             data["next"] = self.next
@@ -207,4 +209,6 @@ def render_text(s: Synthesis) -> str:
     tail = _extra_lines(s) if first else []
     if s.note:
         tail.append(f"Note: {s.note}")
+    if s.report:
+        tail.append(f"Report (HTML: tree, coverage map, citations, timeline; open in a browser): {s.report}")
     return "\n".join([*head, *body, *tail, _next_line(s)])
