@@ -27,6 +27,7 @@ TICKETS = 3000
 TEAMS = ("billing", "network", "accounts", "mobile", "web")
 STATUSES = ("open", "closed", "pending", "escalated")
 WORKER = "demo-analyst"
+SLOW_MINUTES = 1000
 
 
 def register(subparsers: Any) -> None:
@@ -95,8 +96,10 @@ def analyse_rows(claim: jobs.TaskClaim) -> dict[str, Any]:
             "max": max(minutes),
         }
     }
+    slow = slowest is not None and slowest[0] >= SLOW_MINUTES
     return {
         "findings": findings,
+        "relevance": "high" if slow else "low",  # a ticket that took over a day matters to the question
         "counts": {k: dict(v) for k, v in counts.items()},
         "stats": stats if minutes else None,
     }
