@@ -4,6 +4,7 @@ headless chromium (one launch per browser test), checked for content, safety, si
 import base64
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from rlm_mcp.report import build_report, default_path, render_report, synthesize
 from rlm_mcp.report.render import script_json
 from rlm_mcp.store import Store
 from rlm_mcp.store import reports as reports_db
+from rlm_mcp.store.labels import LabelRow, insert_labels
 from rlm_mcp.synthesis import merge
 
 from .report_support import XSS_CHUNK, chromium_binary, console_errors, drive_job, ink_share, open_page
@@ -198,3 +200,19 @@ def test_report_of_a_10000_task_job_is_built_fast_stays_small_and_opens(
             f"{len(job['failed'])} of "
         )
     assert load_seconds < 30
+
+
+def test_label_distributions_are_exact_record_counts(store: Store, settings: Settings) -> None:
+    job = drive_job(store, settings, _texts(12, 600))
+    values = ["auth", "billing", "auth", "network", "auth", "billing", "<b>x</b>"] * 30
+    rows = [
+        LabelRow(job["job_id"], None, job["doc_id"], i + 1, "root_cause", v) for i, v in enumerate(values)
+    ]
+    with store.write() as conn:
+        insert_labels(conn, rows)
+    report = build_report(store, job["job_id"])
+    (table,) = report.labels
+    assert table.dimension == "root_cause" and table.total == len(values)
+    assert {v: n for v, n, _ in table.rows} == dict(Counter(values))
+    html = render_report(report)
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html

@@ -101,6 +101,7 @@ class Report:
     records: tuple[int, int]
     failed: tuple[TaskView, ...]
     counts: tuple[CountTable, ...]
+    labels: tuple[CountTable, ...]  # per-record labels: records per value
     stats: dict[str, dict[str, Any]]
     totals: Totals
     levels: tuple[LevelView, ...]  # top level first
@@ -224,6 +225,7 @@ class _Snapshot:
     documents: list[db.ReportDocument]
     extents: dict[int, list[db.ChunkExtent]]
     texts: list[db.ChunkText]
+    labels: list[db.LabelCount]
 
 
 def _read(store: Store, number: int) -> _Snapshot:
@@ -237,7 +239,15 @@ def _read(store: Store, number: int) -> _Snapshot:
         documents = db.report_documents(conn, doc_ids)
         extents = {d: db.chunk_extents(conn, d) for d in doc_ids}
         texts = db.chunk_texts(conn, [c for f in findings for c in cited_chunks(f)])
-    return _Snapshot(job, fingerprint, tasks, findings, plan, documents, extents, texts)
+        labels = db.label_counts(conn, number)
+    return _Snapshot(job, fingerprint, tasks, findings, plan, documents, extents, texts, labels)
+
+
+def _label_tables(labels: Sequence[db.LabelCount]) -> tuple[CountTable, ...]:
+    per: dict[str, dict[str, int]] = {}
+    for row in labels:
+        per.setdefault(row.dimension, {})[row.value] = row.records
+    return _count_tables([per])
 
 
 def _records(snap: _Snapshot, done_tasks: set[int]) -> tuple[int, int]:
@@ -295,7 +305,7 @@ def build_report(store: Store, job_id: str | int) -> Report:
         snap.fingerprint, dict(Counter(t.state for t in snap.tasks)),
         (sum(p.task_id in done for p in snap.plan), snap.job.chunks), _records(snap, done),
         tuple(v for v in views if v.task.state == "failed"),
-        _count_tables(t.counts for t in snap.tasks if t.id in done and t.counts),
+        _count_tables(t.counts for t in snap.tasks if t.id in done and t.counts), _label_tables(snap.labels),
         merge_stats(t.stats for t in snap.tasks if t.id in done and t.stats),
         _totals(views), _levels(views), _strips(snap, tasks), theme_level, tuple(themes), by_id,
         tuple(f for f in snap.findings if not f.verified), sources,

@@ -226,3 +226,20 @@ def report_fingerprint(conn: Connection, job_id: int) -> str:
         (job_id, job_id, job_id),
     ).fetchone()
     return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelCount:
+    dimension: str
+    value: str
+    records: int
+
+
+def label_counts(conn: Connection, job_id: int) -> list[LabelCount]:
+    """Records per label value and dimension of a job (its per-record labels), exact."""
+    rows = conn.execute(
+        "SELECT dimension, value, count(*) FROM labels WHERE job_id = ? GROUP BY dimension, value "
+        "ORDER BY dimension, count(*) DESC, value",
+        (job_id,),
+    )
+    return [LabelCount(r[0], r[1], r[2]) for r in rows]
