@@ -239,13 +239,17 @@ def job_or_raise(conn: Connection, job_id: int) -> Job:
 class Coverage:
     done: int
     total: int
+    gone: int = 0  # planned chunks whose document was removed, or reloaded with other text
 
     @property
     def ratio(self) -> float:
         return round(self.done / self.total, 4) if self.total else 1.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"done": self.done, "total": self.total, "ratio": self.ratio}
+        data: dict[str, Any] = {"done": self.done, "total": self.total, "ratio": self.ratio}
+        if self.gone:
+            data["gone"] = self.gone
+        return data
 
 
 STATES = ("pending", "claimed", "done", "failed")
@@ -287,6 +291,12 @@ class JobStatus:
             f" · coverage {self.coverage.done}/{self.coverage.total} chunks ({self.coverage.ratio:.1%})"
             f" · question: {shorten(self.query, 120)}"
         ]
+        if self.coverage.gone:
+            lines.append(
+                f"{self.coverage.gone} of the job's {self.coverage.total} chunks are gone (their documents "
+                "were removed, or reloaded with other text): findings citing them are kept, but they no "
+                "longer describe the store. create_job again to cover the current documents."
+            )
         if len(self.levels) > 1:
             lines += [
                 f"{'Chunks' if lv == 0 else f'Reduce level {lv}'}: "
@@ -322,6 +332,7 @@ def job_status(store: Store, job_id: str | int, clock: Clock = time.time) -> Job
         requeued, failed = db.requeue_expired(conn, number, clock())
         by_state = db.task_state_counts(conn, number)
         done_chunks = db.done_chunk_count(conn, number)
+        gone = db.gone_chunk_count(conn, number)
         timing = db.timing(conn, number)
         failures = [
             {"task_id": format_id("t", r.task_id), "error": r.error}
@@ -343,7 +354,7 @@ def job_status(store: Store, job_id: str | int, clock: Clock = time.time) -> Job
         job.query,
         tasks,
         levels,
-        Coverage(done_chunks, job.chunks),
+        Coverage(done_chunks, job.chunks, gone),
         requeued,
         failed,
         round(rate, 2) if rate else None,

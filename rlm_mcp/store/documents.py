@@ -47,13 +47,23 @@ def delete_staging(conn: Connection, document_id: int) -> None:
     conn.execute("DELETE FROM documents WHERE id = ? AND state = 'loading'", (document_id,))
 
 
+def _next_id(conn: Connection, table: str) -> int:
+    """The id a new row of `table` gets: above every id it ever held (ids are never reused, 0007)."""
+    (value,) = conn.execute(
+        f"""SELECT max(coalesce((SELECT max(id) FROM {table}), 0),
+                       coalesce((SELECT last_id FROM id_high_water WHERE name = ?), 0)) + 1""",
+        (table,),
+    ).fetchone()
+    return int(value)
+
+
 def insert_staging(
     conn: Connection, name: str, path: str, content_type: str, size: int, content_hash: str, loader: str
 ) -> int:
     cursor = conn.execute(
-        """INSERT INTO documents (name, path, content_type, bytes, content_hash, state, loader, loaded_at)
-           VALUES (?, ?, ?, ?, ?, 'loading', ?, ?)""",
-        (name, path, content_type, size, content_hash, loader, time.time()),
+        """INSERT INTO documents (id, name, path, content_type, bytes, content_hash, state, loader, loaded_at)
+           VALUES (?, ?, ?, ?, ?, ?, 'loading', ?, ?)""",
+        (_next_id(conn, "documents"), name, path, content_type, size, content_hash, loader, time.time()),
     )
     return int(cursor.lastrowid)
 
@@ -70,14 +80,14 @@ def insert_chunks(conn: Connection, document_id: int, rows: Iterable[NewChunk]) 
          r.end_row)
         for r in rows
     ]  # fmt: skip
-    (last_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()
+    last_id = _next_id(conn, "chunks") - 1
     conn.execute(
-        """INSERT INTO chunks (document_id, ordinal, text, context, section, content_hash,
+        """INSERT INTO chunks (id, document_id, ordinal, text, context, section, content_hash,
                                start_line, end_line, start_row, end_row)
-           SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,
+           SELECT ? + key, ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,
                   value ->> 5, value ->> 6, value ->> 7, value ->> 8
            FROM json_each(?) ORDER BY key""",
-        (document_id, json.dumps(batch, ensure_ascii=False)),
+        (last_id + 1, document_id, json.dumps(batch, ensure_ascii=False)),
     )
     conn.execute("INSERT INTO chunks_fts (rowid, text) SELECT id, text FROM chunks WHERE id > ?", (last_id,))
     conn.execute(

@@ -174,6 +174,18 @@ def done_chunk_count(conn: Connection, job_id: int) -> int:
     )
 
 
+def gone_chunk_count(conn: Connection, job_id: int) -> int:
+    """Planned chunks of level-0 tasks that no longer exist with the text the job planned."""
+    return int(
+        conn.execute(
+            "SELECT count(*) FROM task_chunks tc JOIN tasks t ON t.id = tc.task_id "
+            "WHERE t.job_id = ? AND t.level = 0 AND NOT EXISTS (SELECT 1 FROM chunks c "
+            "WHERE c.id = tc.chunk_id AND c.content_hash = tc.content_hash)",
+            (job_id,),
+        ).fetchone()[0]
+    )
+
+
 def timing(conn: Connection, job_id: int) -> JobTiming:
     """First claim, last completion and done count of level-0 and reduce tasks alike."""
     row = conn.execute(
