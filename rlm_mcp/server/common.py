@@ -37,6 +37,17 @@ def respond(call: Callable[[], Answer], response_format: str = "text") -> str:
         return render(call(), "json" if response_format == "json" else "text")
     except RlmError as error:
         raise ToolError(str(error)) from error
+    except OverflowError as error:  # a number too large for SQLite (ids, offsets, limits ≥ 2^63)
+        raise ToolError(
+            "A number in the arguments is too large (the store holds integers below 2^63). Nothing was "
+            "changed; use the ids and counts that list_documents, search_chunks and job_status show."
+        ) from error
+    except RecursionError as error:  # input nested too deeply to handle (100k-deep JSON)
+        log.exception("input nested too deeply")
+        raise ToolError(
+            "The input is nested too deeply to handle. Nothing was changed; flatten it, or load it as "
+            "content_type='text'."
+        ) from error
     except Exception as error:  # the top-level boundary: never a traceback to the model
         log.exception("tool failed")
         raise ToolError(

@@ -120,3 +120,27 @@ def test_an_existing_world_readable_store_is_tightened_when_opened(settings: Set
     os.chmod(settings.db_path, 0o644)
     open_store(settings.db_path).close()
     assert stat.S_IMODE(settings.db_path.stat().st_mode) == 0o600
+
+
+@pytest.mark.anyio
+async def test_numbers_too_large_for_the_store_get_a_clear_tool_error(
+    project: Path, settings: Settings
+) -> None:
+    from mcp import Client
+
+    from rlm_mcp.server import create_server
+
+    (project / "a.txt").write_text("storms and gulls\n" * 20, encoding="utf-8")
+    async with Client(create_server(settings)) as client:
+        await client.call_tool("load_document", {"path": "a.txt"})
+        for tool, arguments in [
+            ("search_chunks", {"query": "storms", "mode": "bm25", "offset": 2**70}),
+            ("list_documents", {"offset": 2**64}),
+            ("get_chunk", {"chunk_id": f"c{2**64}"}),
+            ("remove_document", {"document_id": 2**63}),
+        ]:
+            result = await client.call_tool(tool, arguments)
+            text = result.content[0].text
+            assert result.is_error and "OverflowError" not in text and "Internal error" not in text, text
+        listed = await client.call_tool("list_documents", {"response_format": "json"})
+        assert '"chunks"' in listed.content[0].text and not listed.is_error
