@@ -13,6 +13,8 @@ DB_FILENAME = "rlm.db"
 DEFAULT_LEASE_SECONDS = 300
 DEFAULT_TASK_TOKENS = 6000
 DEFAULT_REGEX_BUDGET_SECONDS = 5.0
+DEFAULT_QUERY_SECONDS = 10.0
+DEFAULT_QUERY_MEMORY = "1GB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,9 @@ class Settings:
     embed_in_background: bool = True
     fusion: str = "minmax"  # hybrid search: "minmax" (measured best) or "rrf"
     rrf_k: float = 60.0
+    data_copy: bool = True  # tables, JSON and text get a columnar copy at load (query_data)
+    query_seconds: float = DEFAULT_QUERY_SECONDS  # query_data interrupts a query after this long
+    query_memory: str = DEFAULT_QUERY_MEMORY  # DuckDB memory limit of one query (it spills beyond)
 
 
 def _fusion(env: Mapping[str, str]) -> tuple[str, float]:
@@ -73,6 +78,15 @@ def _db_path(raw: str, project: Path) -> Path:
     return path if path.is_absolute() else project / path
 
 
+def _memory(env: Mapping[str, str]) -> str:
+    """RLM_QUERY_MEMORY: a DuckDB memory size such as `512MB` or `2GB`."""
+    raw = (env.get("RLM_QUERY_MEMORY") or DEFAULT_QUERY_MEMORY).strip().upper().replace(" ", "")
+    number, unit = raw.rstrip("KMGTIB"), raw[len(raw.rstrip("KMGTIB")) :]
+    if not number.replace(".", "", 1).isdigit() or unit not in ("KB", "MB", "GB", "TB", "KIB", "MIB", "GIB"):
+        raise InvalidInput(f"RLM_QUERY_MEMORY={raw!r} is not a size like 512MB or 2GB")
+    return raw
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Project from CLAUDE_PROJECT_DIR, else the working directory; RLM_DB and RLM_ALLOWED_ROOTS override."""
     env = os.environ if env is None else env
@@ -96,4 +110,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         embed_in_background=env.get("RLM_EMBED_BACKGROUND", "1") not in ("0", "false", "no"),
         fusion=fusion,
         rrf_k=rrf_k,
+        data_copy=env.get("RLM_DATA_COPY", "1") not in ("0", "false", "no"),
+        query_seconds=_positive_number(env, "RLM_QUERY_SECONDS", DEFAULT_QUERY_SECONDS),
+        query_memory=_memory(env),
     )

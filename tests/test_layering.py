@@ -1,9 +1,10 @@
 """The layout keeps its direction and has no cycles: interfaces (server, cli) → core packages → store.
 
 The store imports no core package, the core imports no interface (nor the MCP library or argparse),
-interfaces reach a core package only through its `__init__` API, SQL stays in the store, and the
-module graph — built from the AST, imports inside functions included, `if TYPE_CHECKING:` ones left
-out since they never run — has no import cycle.
+interfaces reach a core package only through its `__init__` API, SQLite SQL stays in the store and
+DuckDB SQL in the data room (the only package that imports duckdb), and the module graph — built
+from the AST, imports inside functions included, `if TYPE_CHECKING:` ones left out since they never
+run — has no import cycle.
 """
 
 import ast
@@ -187,12 +188,30 @@ def test_interfaces_reach_core_packages_only_through_their_init() -> None:
     assert bad == []
 
 
-def test_sql_lives_only_in_the_store_package() -> None:
+def test_sql_lives_only_in_the_store_package_and_the_data_room() -> None:
     offenders = []
     for path in PACKAGE.rglob("*.py"):
-        if path.relative_to(PACKAGE).parts[0] == STORE:
+        if path.relative_to(PACKAGE).parts[0] in (STORE, "data"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value):
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_only_the_data_room_imports_duckdb() -> None:
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.relative_to(PACKAGE).parts[0] != "data"
+        and any(
+            name.split(".")[0] == "duckdb"
+            for node in _import_nodes(ast.parse(path.read_text(encoding="utf-8")))
+            for name in (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""] * (not node.level)
+            )
+        )
+    ]
     assert offenders == []

@@ -167,10 +167,10 @@ async def test_stdio_server_loads_and_searches(project: Path) -> None:
 
 
 def test_server_start_imports_nothing_heavy(project: Path) -> None:
-    """The model, onnxruntime and the grammars load on demand, never before the first answer."""
+    """The model, onnxruntime, the grammars and DuckDB load on demand, never before the first answer."""
     code = (
         "import sys; from rlm_mcp.server import create_server; create_server();"
-        "names = ('fastembed', 'onnxruntime', 'tree_sitter_language_pack', 'tokenizers');"
+        "names = ('fastembed', 'onnxruntime', 'tree_sitter_language_pack', 'tokenizers', 'duckdb');"
         "heavy = [m for m in names if m in sys.modules];"
         "print(heavy)"
     )

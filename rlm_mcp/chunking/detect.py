@@ -36,6 +36,7 @@ SHEBANG_LANGUAGES = {"python": "python", "node": "javascript", "ruby": "ruby", "
                      "sh": "bash", "lua": "lua"}  # fmt: skip
 
 SNIFF_LINES = 20
+KEY_VALUE = re.compile(r"^\s*[A-Za-z][\w .-]{0,40}:\s")  # `Date: …`, `User: …`: a log's fields, not a table's
 DELIMITERS = (",", "\t", ";", "|")
 LOG_LINE = re.compile(
     r"^(?:\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d"  # ISO timestamp
@@ -88,9 +89,26 @@ def sniff_content_type(head: str) -> str:
     if len(lines) >= 3 and sum(bool(LOG_LINE.match(line)) for line in lines) >= 0.6 * len(lines):
         return "log"
     delimiter = sniff_delimiter(lines)
-    if delimiter:
+    if delimiter and _table_evidence(lines, delimiter):
         return "tsv" if delimiter == "\t" else "csv"
+    if delimiter and len(lines) >= 3:
+        return "log"  # one record per line with a separator, but not a table: lines, every one kept
     return "text"
+
+
+def _table_evidence(lines: list[str], delimiter: str) -> bool:
+    """A file without a table's extension is a table only with real evidence: its fields are not
+    `Key: value` pairs, and the delimiter is not a doubled separator (` || `) in every line, which
+    would make every other column empty and the first record a header that is not one."""
+    sample = [line for line in lines[:SNIFF_LINES] if line.strip()]
+    doubled = all(delimiter * 2 in line for line in sample)
+    return not doubled and not looks_like_key_values([line.split(delimiter) for line in sample])
+
+
+def looks_like_key_values(rows: list[list[str]]) -> bool:
+    """Most fields read `Key: value`: records of a log, whose first line is no header."""
+    fields = [field for row in rows for field in row if field.strip()]
+    return bool(fields) and sum(bool(KEY_VALUE.match(f)) for f in fields) >= 0.6 * len(fields)
 
 
 def sniff_delimiter(lines: list[str]) -> str | None:

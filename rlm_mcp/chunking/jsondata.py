@@ -6,11 +6,12 @@ into, so memory stays bounded. A syntax error is reported with its line; the tex
 loaded, as plain lines, so nothing is lost.
 """
 
+import ast
 import io
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO, cast
 
@@ -27,6 +28,9 @@ SAMPLE_ELEMENTS = 32  # the first elements set how many go in a chunk
 WHITESPACE = re.compile(r"[ \t\r\n]*")
 INDEX = re.compile(r"\[\d+\]")
 DECODER = json.JSONDecoder()
+
+# Receives every record in record order: (container path, element path, member key, raw JSON text).
+RecordSink = Callable[[str | None, str | None, str | None, str], None]
 
 
 class JsonSyntaxError(ValueError):
@@ -86,6 +90,17 @@ class _Buffer:
             if not self.fill():
                 return ""
 
+    def array_of_containers(self) -> bool:
+        """The next value is an array whose first element is an object or an array (or it is empty)."""
+        if self.peek() != "[":
+            return False
+        while True:
+            end = WHITESPACE.match(self.buf, self.pos + 1).end()  # type: ignore[union-attr]
+            if end < len(self.buf):
+                return self.buf[end] in "{[]"
+            if not self.fill():
+                return False
+
     def take(self, expected: str) -> None:
         if self.peek() != expected:
             found = self.buf[self.pos : self.pos + 20] or "end of file"
@@ -134,6 +149,7 @@ class JsonChunker:
         self._tail: LineWindowChunker | None = None
         self._flushed = 0  # elements already placed in chunks
         self._error: JsonSyntaxError | None = None
+        self.record_sink: RecordSink | None = None  # the columnar copy's (rlm_mcp/data)
 
     def profile(self) -> dict[str, Any]:
         profile: dict[str, Any] = {"top_level": self._top, "elements": self._elements}
@@ -202,6 +218,13 @@ class JsonChunker:
                 buffer.take(":")
                 child = f"{path}.{key[0]}" if key[0].isidentifier() else f"{path}[{key[0]!r}]"
                 label = key[1] + ": "
+                if depth == 0 and path == "$" and buffer.array_of_containers():
+                    # Trigger: {"orders": [ … ]}. Why: a member decoded whole is cut into text parts that
+                    # split its elements, and counts over the parts are wrong. Outcome: its elements are
+                    # the records, whatever the size, each owned by one chunk ($.orders[74]).
+                    yield from self._container(buffer, child, depth + 1)
+                    index += 1
+                    continue
             yield from self._one(buffer, path, child, label, depth)
             index += 1
         buffer.take(closing)
@@ -220,6 +243,9 @@ class JsonChunker:
         value, raw = decoded
         self._elements += 1
         self._schema.add(value, _schema_path(path))
+        if self.record_sink is not None:
+            key = path.removeprefix(container).lstrip(".") if label else None
+            self.record_sink(container, path, _member_key(key), raw)
         yield _Element(container, path, bool(label), label + raw, value, start, buffer.line)
 
     def _flush(self, group: list[_Element]) -> Iterator[Chunk]:
@@ -270,6 +296,13 @@ class _Rest(io.TextIOBase):
         return line
 
 
+def _member_key(key: str | None) -> str | None:
+    """The member's own key from its path suffix (`name` or `['odd key']`)."""
+    if key is None or not key.startswith("["):
+        return key
+    return str(ast.literal_eval(key[1:-1]))
+
+
 def _schema_path(path: str) -> str:
     return INDEX.sub("[*]", path)
 
@@ -286,6 +319,7 @@ class JsonLinesChunker:
         self._broken = 0
         self._flushed = 0
         self._problems: list[dict[str, Any]] = []
+        self.record_sink: RecordSink | None = None  # the columnar copy's (rlm_mcp/data)
 
     def profile(self) -> dict[str, Any]:
         profile: dict[str, Any] = {"records": self._records, "lines": self._lines}
@@ -326,6 +360,8 @@ class JsonLinesChunker:
                 continue
             self._records += 1
             self._schema.add(value, "$")
+            if self.record_sink is not None:
+                self.record_sink(None, None, None, stripped)
             yield number, line
 
     def _report(self, number: int, line: str, error: ValueError) -> None:

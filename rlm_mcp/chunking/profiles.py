@@ -10,6 +10,8 @@ from typing import Any
 MAX_ITEMS = 40  # columns or JSON paths listed one by one
 MAX_PROBLEMS = 5
 COLUMNS_BUDGET = 900  # characters of per-column detail in the text answer
+TOP_VALUES_BUDGET = 500  # characters of exact top values (from the columnar copy) in the text answer
+LISTED_TOP_COLUMNS = 10
 DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
 
@@ -25,6 +27,10 @@ def compact_profile(profile: dict[str, Any], max_items: int = MAX_ITEMS) -> dict
                 compact["column_types"] = dict(Counter(str(c.get("type")) for c in items).most_common())
     if isinstance(profile.get("problems"), list):
         compact["problems"] = profile["problems"][:MAX_PROBLEMS]
+    top = profile.get("top_values")
+    if isinstance(top, dict) and len(top) > LISTED_TOP_COLUMNS:
+        compact["top_values"] = dict(list(top.items())[:LISTED_TOP_COLUMNS])
+        compact["top_values_omitted"] = len(top) - LISTED_TOP_COLUMNS
     return compact
 
 
@@ -38,12 +44,28 @@ def render_profile(profile: dict[str, Any], limit: int = 1500) -> str:
         text = _code(profile)
     else:
         text = "; ".join(f"{k} {_short(v)}" for k, v in profile.items())
+    if isinstance(profile.get("top_values"), dict) and profile["top_values"]:
+        text += "\n  " + _top_values(profile["top_values"])
     problems = profile.get("problems") or []
     if problems:
         listed = "; ".join(_problem(p) for p in problems[:MAX_PROBLEMS])
         more = f" (+{len(problems) - MAX_PROBLEMS} more)" if len(problems) > MAX_PROBLEMS else ""
         text += f"\n  problems: {listed}{more}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _top_values(top: dict[str, list[list[Any]]]) -> str:
+    """`exact counts: status open 12,345 · closed 8,765; region …` within TOP_VALUES_BUDGET."""
+    parts: list[str] = []
+    for name, pairs in top.items():
+        listed = " · ".join(f"{_short('NULL' if v is None else v)} {n:,}" for v, n in pairs[:8])
+        more = f" · … {len(pairs) - 8} more" if len(pairs) > 8 else ""
+        part = f"{_short(name)} {listed}{more}"
+        if parts and sum(len(p) + 2 for p in parts) + len(part) > TOP_VALUES_BUDGET:
+            parts.append(f"… {len(top) - len(parts)} more columns (query_data counts any)")
+            break
+        parts.append(part)
+    return "exact counts: " + "; ".join(parts)
 
 
 def _table(profile: dict[str, Any]) -> str:

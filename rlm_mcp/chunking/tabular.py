@@ -16,6 +16,7 @@ from .base import HARD_MAX_CHARS, MAX_CHARS, Chunk, split_long
 from .boundaries import Cutter, records_per_chunk
 from .columns import ColumnProfiler
 from .csvrows import REPORTED_PROBLEMS, Batch, RecordReader
+from .detect import looks_like_key_values
 
 HEADER_CONTEXT_MAX = 2000
 SAMPLE_ROWS = 32
@@ -123,7 +124,7 @@ class TabularChunker:
 
     def _take_header(self, batch: Batch) -> None:
         fields, raw = batch.rows[0], batch.raws[0].rstrip("\r\n")
-        self._has_header = _looks_like_header(fields)
+        self._has_header = looks_like_header(fields)
         self._header = fields if self._has_header else [f"column_{i + 1}" for i in range(len(fields))]
         self._profiler = ColumnProfiler(self._header)
         if self._has_header:
@@ -228,10 +229,13 @@ class TabularChunker:
             yield Chunk(part, start, end, self._context, section, owner, owner)
 
 
-def _looks_like_header(fields: list[str]) -> bool:
-    """A header names its columns: no field of the first row looks like a number."""
+def looks_like_header(fields: list[str]) -> bool:
+    """A header names its columns: no field of the first row looks like a number or reads like a
+    `Key: value` pair (`Date: 2024-01-02` is a record, and taking it for a header loses it)."""
     names = [f.strip() for f in fields]
-    return bool(names) and not any(_is_number(name) for name in names if name)
+    if not names or any(_is_number(name) for name in names if name):
+        return False
+    return not looks_like_key_values([names])
 
 
 def _is_number(value: str) -> bool:

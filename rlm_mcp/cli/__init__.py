@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import RlmError
 from ..workspace import Workspace
-from . import demo, documents, embed, jobs, report, server, setup
+from . import data, demo, documents, embed, jobs, report, server, setup
 
-MODULES = [server, demo, documents, setup, jobs, report, embed]
+MODULES = [server, demo, documents, data, setup, jobs, report, embed]
 
 
 def build_parser() -> argparse.ArgumentParser:

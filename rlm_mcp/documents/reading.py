@@ -9,6 +9,7 @@ from ..errors import InvalidInput, NotFound
 from ..ids import format_id, parse_id
 from ..search.results import location
 from ..store import Store
+from ..store import copies as copies_db
 from ..store import documents as db
 
 MAX_LIST_LIMIT = 200
@@ -155,5 +156,10 @@ def remove_document(store: Store, document_id: str | int) -> Removed:
         if row is None:
             raise NotFound(f"No document {format_id('d', number)}. list_documents gives valid document ids.")
         chunks = db.count_chunks(conn, number)
-        db.delete_document(conn, number)
+        copy_file = copies_db.copy_file(conn, number)
+        db.delete_document(conn, number)  # its data_copies row goes with it
+    if copy_file is not None:
+        from ..data import discard_removed  # duckdb loads only when there is a copy to remove
+
+        discard_removed(store, copy_file)
     return Removed(number, row.name, chunks)

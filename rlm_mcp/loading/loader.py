@@ -10,20 +10,25 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..chunking import detect_content_type, make_chunker, profiles
+from ..chunking.jsondata import JsonChunker, JsonLinesChunker
 from ..config import Settings
 from ..errors import InvalidInput, RlmError, UnsupportedContent
 from ..hashing import hash_file
 from ..ids import format_id
 from ..store import Store
+from ..store import copies as copies_db
 from ..store import documents as db
 from ..store import vectors as vectors_db
 from .batches import BatchWriter, Progress, ProgressFn, batches, chunk_row
 from .files import Selection, select_files
 from .reuse import ChunkReuse
 from .staging import loading_path, remove_stale_staging
+
+if TYPE_CHECKING:
+    from .. import data
 
 SNIFF_BYTES = 8192
 MAX_LISTED_DOCUMENTS = 25
@@ -147,13 +152,16 @@ def load_document(
     if content_type != "auto":
         make_chunker(content_type, Path(path))  # an unknown type fails before anything is read
     reporter = Progress(progress, sum(_file_size(f) for f in selection.files))
+    from .. import data  # duckdb loads with the first load, not when the server starts
+
+    copy = data.open_copy(settings, store)
     loaded: list[LoadedDocument] = []
     skipped = Counter(selection.skipped)
     failed: list[tuple[str, str]] = []
     for file in selection.files:
         try:
             doc_name = name if (single and name) else _document_name(settings, selection, file)
-            loaded.append(_load_file(store, file, doc_name, content_type, reporter))
+            loaded.append(_load_file(store, copy, file, doc_name, content_type, reporter))
         except UnsupportedContent as error:
             if single:
                 raise
@@ -191,7 +199,7 @@ def _document_name(settings: Settings, selection: Selection, file: Path) -> str:
 
 
 def _load_file(
-    store: Store, file: Path, name: str, content_type: str, reporter: "Progress"
+    store: Store, copy: "data.DataCopy", file: Path, name: str, content_type: str, reporter: "Progress"
 ) -> LoadedDocument:
     read = hash_file(file, SNIFF_BYTES)
     content_hash, size, head = read.sha256, read.size, read.head
@@ -206,11 +214,12 @@ def _load_file(
     kind = content_type if content_type != "auto" else detect_content_type(file, sniffed)
     key = str(file)
     with loading_path(key) as owner:
-        return _load_locked(store, file, name, kind, (content_hash, size), owner, reporter)
+        return _load_locked(store, copy, file, name, kind, (content_hash, size), owner, reporter)
 
 
 def _load_locked(
     store: Store,
+    copy: "data.DataCopy",
     file: Path,
     name: str,
     kind: str,
@@ -219,6 +228,8 @@ def _load_locked(
     reporter: "Progress",
 ) -> LoadedDocument:
     """The load proper, while this process holds the path (see staging.loading_path)."""
+    from .. import data  # duckdb loads with the first load, not when the server starts
+
     content_hash, size = content
     key = str(file)
     conn = store.conn()
@@ -231,21 +242,29 @@ def _load_locked(
     reuse = ChunkReuse.load(conn, old.id if old is not None else None, interrupted)
     with store.write() as wconn:
         staging = db.insert_staging(wconn, name, key, kind, size, content_hash, owner)
+    builder = data.start_copy(copy, file, kind, f"d{staging}")
     try:
-        count, profile, warnings = _write_chunks(store, staging, file, kind, reporter, name, reuse)
+        count, profile, warnings = _write_chunks(store, staging, file, kind, reporter, name, reuse, builder)
+        built = _finish_copy(builder, profile, warnings)
         with store.write() as wconn:
             old = db.find_ready(wconn, key)
+            replaced_copy = copies_db.copy_file(wconn, old.id) if old is not None else None
             kept = reuse.apply(wconn, staging)
             changed = count - reuse.kept_from_previous if old is not None else None
             final_id = db.finalize(wconn, staging, old.id if old is not None else None, profile)
             for earlier in interrupted:
                 db.delete_staging(wconn, earlier)
+            if built is not None:
+                data.install_copy(copy, wconn, built, final_id)
+        data.discard(copy, replaced_copy)  # the old document's copy, let go by the commit above
         if kept > reuse.kept_from_previous:
             warnings.append(
                 f"resumed an interrupted load of the same content: {kept - reuse.kept_from_previous} "
                 "chunks it had written were kept"
             )
     except BaseException:
+        if builder is not None:
+            builder.discard_temps()
         with store.write() as wconn:
             db.delete_staging(wconn, staging)
         raise
@@ -253,10 +272,44 @@ def _load_locked(
     return LoadedDocument(final_id, name, key, kind, size, count, status, changed, profile, tuple(warnings))
 
 
+def _finish_copy(
+    builder: "data.CopyBuilder | None", profile: dict[str, Any] | None, warnings: list[str]
+) -> "data.BuiltCopy | None":
+    """The document's columnar copy; one that cannot be built is a warning, never a failed load."""
+    from .. import data
+
+    if builder is None:
+        return None
+    try:
+        built = builder.finish(profile)
+    except (data.DuckDBError, OSError, ValueError) as error:
+        builder.discard_temps()
+        warnings.append(f"no columnar copy (query_data cannot read this document): {error}")
+        return None
+    if built is not None:
+        warnings.extend(f"copy: {w}" for w in built.warnings)
+        if profile is not None and built.top_values:
+            profile["top_values"] = built.top_values
+    return built
+
+
 def _write_chunks(
-    store: Store, staging: int, file: Path, kind: str, reporter: "Progress", name: str, reuse: ChunkReuse
+    store: Store,
+    staging: int,
+    file: Path,
+    kind: str,
+    reporter: "Progress",
+    name: str,
+    reuse: ChunkReuse,
+    builder: "data.CopyBuilder | None" = None,
 ) -> tuple[int, dict[str, Any] | None, list[str]]:
     chunker = make_chunker(kind, file)
+    if (
+        builder is not None
+        and builder.sink is not None
+        and isinstance(chunker, JsonChunker | JsonLinesChunker)
+    ):
+        chunker.record_sink = builder.sink
     count = 0
     replaced = 0
     with file.open("rb") as raw, BatchWriter(store, staging) as writer:

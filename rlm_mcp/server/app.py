@@ -21,7 +21,7 @@ from .. import __version__
 from ..config import Settings
 from ..embedding import EMBEDDING_THREAD
 from ..workspace import Workspace
-from . import documents, jobs
+from . import data, documents, jobs
 
 log = logging.getLogger("rlm_mcp.server")
 
@@ -31,7 +31,9 @@ INSTRUCTIONS = """\
 rlm keeps documents too large for your context in a local SQLite store and lets you work through \
 them in pieces. Ids are short: d3 (document), c1042 (chunk), j2 (job), t17 (task).
 Workflow: load_document(path) → search_chunks(query) and get_chunk(chunk_id) for targeted \
-questions; for questions that need the whole input, create_job(query, document_ids) → spawn the \
+questions; counts, sums, distincts and other exact answers over tables, JSON and logs come from \
+query_data(sql) (views d3, d3_lines, labels); for questions that need judgement over the whole \
+input, create_job(query, document_ids) → spawn the \
 analyst subagents it names (they loop claim_task / submit_findings) → job_status(job_id) → \
 synthesize(job_id) for exact merged counts and cited themes. Never paste whole documents into the \
 conversation: read chunks by id. Every tool takes response_format='json' for scripts."""
@@ -53,6 +55,7 @@ def create_server(settings: Settings | None = None, workspace: Workspace | None 
     server = MCPServer(SERVER_NAME, version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
     documents.register(server, state)
     jobs.register(server, state)
+    data.register(server, state)
     return server
 
 

@@ -1,0 +1,234 @@
+"""Building one document's copy alongside its chunks.
+
+`start_copy` begins before chunking: for a table or a text, DuckDB reads the file into a staging
+file in a thread of its own (it releases the GIL, so it overlaps with chunking and indexing); for
+JSON the chunker feeds a sink. `CopyBuilder.finish(profile)` checks that the copy agrees with what
+the chunker counted (same records, same header, same delimiter), falls back to writing the records
+out in plain form where it does not, and writes the typed final file. A failure becomes a warning:
+the document still loads, without a copy.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ..store.copies import CopyRow
+from . import files, lines, tables
+from .conversion import build_connection, parquet_columns, parquet_rows, top_values, write_parquet
+from .files import DataCopy
+from .jsontables import JsonRecordSink, write_json_copy
+
+log = logging.getLogger(__name__)
+
+TABLE_KINDS = ("csv", "tsv")
+JSON_KINDS = ("json", "jsonl")
+LINE_KINDS = ("text", "log", "markdown")
+STAGE_THREADS = 1  # while chunking runs beside it
+FINAL_THREADS = 2
+
+RecordSink = Callable[[str | None, str | None, str | None, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltCopy:
+    """A finished copy waiting in a temp file for the transaction that swaps its document in."""
+
+    temp: Path
+    kind: str
+    records: int
+    columns: tuple[tuple[str, str], ...]
+    warnings: tuple[str, ...]
+    top_values: dict[str, list[list[object]]]
+
+    def row(self, document_id: int) -> CopyRow:
+        return CopyRow(
+            document_id, self.kind, files.final_name(self.temp), self.records, self.columns, self.warnings
+        )
+
+
+def has_copy(content_type: str) -> bool:
+    return content_type in TABLE_KINDS + JSON_KINDS + LINE_KINDS
+
+
+class CopyBuilder:
+    """The copy of one file of one content type; `sink` is set for JSON (the chunker feeds it)."""
+
+    def __init__(self, copy: DataCopy, file: Path, content_type: str, stem: str) -> None:
+        self.copy = copy
+        self.file = file
+        self.content_type = content_type
+        self.stem = stem
+        self.sink: JsonRecordSink | None = None
+        self._temps: list[Path] = []
+        self._thread: threading.Thread | None = None
+        self._stage_error: BaseException | None = None
+        self._stage: Path | None = None
+        self._layout: tables.CsvLayout | None = None
+        self._scan: lines.LineScan | None = None
+
+    def _temp(self, label: str) -> Path:
+        path = files.temp_path(self.copy, f"{self.stem}.{label}")
+        self._temps.append(path)
+        return path
+
+    # -- before chunking ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.content_type in JSON_KINDS:
+            self.sink = JsonRecordSink(self._temp("records"))
+            return
+        self._stage = self._temp("stage")
+        self._thread = threading.Thread(target=self._run_stage, name="rlm-copy", daemon=True)
+        self._thread.start()
+
+    def _run_stage(self) -> None:
+        assert self._stage is not None
+        try:
+            if self.content_type in TABLE_KINDS:
+                self._layout = tables.sniff_layout(self.file, self.content_type)
+                if self._layout is not None:
+                    width = self._layout.width
+                    with build_connection(STAGE_THREADS, self.copy.spill_directory, width) as conn:
+                        tables.stage_source(conn, self.file, self._layout, self._stage)
+                return
+            self._scan = lines.scan_lines(self.file)
+            if self._scan.plain:
+                with build_connection(STAGE_THREADS, self.copy.spill_directory) as conn:
+                    lines.stage_lines(conn, self.file, self._stage, quoted=False)
+        except (duckdb.Error, OSError, ValueError) as error:
+            self._stage_error = error
+
+    # -- after chunking -----------------------------------------------------------------------------
+
+    def finish(self, profile: dict[str, Any] | None) -> BuiltCopy | None:
+        """The finished copy, or None when the document has nothing to copy."""
+        if self._thread is not None:
+            self._thread.join()
+        target = self._temp("final")
+        try:
+            width = int((profile or {}).get("columns") or 1)
+            with build_connection(FINAL_THREADS, self.copy.spill_directory, width) as conn:
+                kind = "lines" if self.content_type in LINE_KINDS else "table"
+                warnings = self._write_final(conn, profile or {}, target)
+                if warnings is None:
+                    return None
+                records = parquet_rows(conn, target)
+                columns = tuple(parquet_columns(conn, target))
+                top = top_values(conn, target, list(columns)) if kind == "table" else {}
+            self._temps.remove(target)
+            return BuiltCopy(target, kind, records, columns, tuple(warnings), top)
+        finally:
+            self.discard_temps()
+
+    def _write_final(
+        self, conn: duckdb.DuckDBPyConnection, profile: dict[str, Any], target: Path
+    ) -> list[str] | None:
+        if self.content_type in JSON_KINDS:
+            assert self.sink is not None
+            if self.sink.records == 0:
+                return None
+            warnings, _ = write_json_copy(conn, self.sink, target)
+            return warnings
+        if self.content_type in TABLE_KINDS:
+            return self._finish_table(conn, profile, target)
+        return self._finish_lines(conn, target)
+
+    def _finish_table(
+        self, conn: duckdb.DuckDBPyConnection, profile: dict[str, Any], target: Path
+    ) -> list[str] | None:
+        rows = int(profile.get("rows") or 0)
+        width = int(profile.get("columns") or 0)
+        if rows == 0 or width == 0:
+            return None
+        kinds = [str(c.get("type", "string")) for c in profile.get("column_profiles") or []]
+        header = self._profile_header(profile)
+        layout = self._layout
+        regular = not (profile.get("ragged_rows") or profile.get("blank_lines") or profile.get("problems"))
+        direct = (
+            layout is not None
+            and self._stage_error is None
+            and regular
+            and layout.delimiter == profile.get("delimiter")
+            and layout.header == bool(profile.get("header", True))
+            and layout.width == width
+            and self._stage is not None
+            and parquet_rows(conn, self._stage) == rows
+        )
+        if not direct:
+            fields = header if header is not None else [f"column_{i + 1}" for i in range(width)]
+            layout = tables.layout_for(
+                fields, str(profile.get("delimiter") or ","), bool(profile.get("header", True))
+            )
+            normalized = self._temp("rows")
+            counted, surplus = tables.normalize(self.file, layout, normalized)
+            self._stage = self._temp("stage2")
+            tables.stage_normalized(conn, normalized, layout.width, self._stage)
+            if counted != rows:
+                log.warning("%s: %d records re-read, the chunker counted %d", self.file, counted, rows)
+        assert layout is not None and self._stage is not None
+        kinds = (kinds + ["string"] * layout.width)[: layout.width]
+        select, warnings = tables.typed_select(
+            conn, self._stage, layout.names, kinds, None if direct else surplus
+        )
+        try:
+            write_parquet(conn, select, target, layout.width + 1)
+        except duckdb.Error as error:
+            # Trigger: a cast the checks passed still failed (a value DuckDB parses differently when it
+            # casts). Why: never lose a record for a type. Outcome: every column stays text.
+            select, _ = tables.typed_select(
+                conn, self._stage, layout.names, ["string"] * layout.width, None if direct else surplus
+            )
+            write_parquet(conn, select, target, layout.width + 1)
+            warnings.append(
+                f"column types could not be applied ({str(error).splitlines()[0][:120]}): "
+                "all columns are text"
+            )
+        return [*layout.warnings, *warnings]
+
+    def _profile_header(self, profile: dict[str, Any]) -> list[str] | None:
+        if not profile.get("header", True):
+            return None
+        names = [str(c.get("name", "")) for c in profile.get("column_profiles") or []]
+        return names or None
+
+    def _finish_lines(self, conn: duckdb.DuckDBPyConnection, target: Path) -> list[str] | None:
+        scan = self._scan or lines.scan_lines(self.file)
+        stage = self._stage
+        ok = (
+            scan.plain
+            and self._stage_error is None
+            and stage is not None
+            and stage.exists()
+            and parquet_rows(conn, stage) == scan.lines
+        )
+        if not ok:
+            normalized = self._temp("lines")
+            lines.normalize_lines(self.file, normalized)
+            stage = self._temp("stage2")
+            lines.stage_lines(conn, normalized, stage, quoted=True)
+        assert stage is not None
+        write_parquet(conn, lines.lines_select(stage, scan.bom), target, 2)
+        return []
+
+    def discard_temps(self) -> None:
+        if self.sink is not None:
+            self.sink.close()
+        if self._thread is not None:
+            self._thread.join()
+        for path in self._temps:
+            files.discard_temp(path)
+        self._temps.clear()
+
+
+def start_copy(copy: DataCopy, file: Path, content_type: str, stem: str) -> CopyBuilder | None:
+    """A builder already reading `file`, or None when copies are off or the type has none."""
+    if not copy.copy_enabled or not has_copy(content_type):
+        return None
+    builder = CopyBuilder(copy, file, content_type, stem)
+    builder.start()
+    return builder

@@ -1,0 +1,109 @@
+"""The DuckDB side of building a copy: a private connection, staging files, the typed final file.
+
+Every copy is written in two steps: the source is read into a staging Parquet file of text columns
+in source order, then the final file is written from it with `record` (the staging file's row
+position + 1, so record numbers are exact whatever DuckDB parallelises) and the column types.
+"""
+
+from pathlib import Path
+
+import duckdb
+
+from .sandbox import quote_literal, quote_name
+
+BUILD_MEMORY_MB = 192  # a load of a narrow table stays under ~300 MB with the chunker beside it
+WIDE_COLUMN_KB = 256  # DuckDB's CSV reader and Parquet writer hold buffers per column
+MIN_ROW_GROUP = 1024
+MAX_ROW_GROUP = 122_880
+ROW_GROUP_CELLS = 4_000_000  # a 2,500-column table writes row groups of 1,600 rows, not 122,880
+
+
+def build_memory(width: int) -> str:
+    """The build's memory limit: flat for narrow tables, growing with the width of wide ones."""
+    return f"{BUILD_MEMORY_MB + width * WIDE_COLUMN_KB // 1024}MB"
+
+
+def build_connection(threads: int, spill: Path, width: int = 1) -> duckdb.DuckDBPyConnection:
+    spill.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(
+        ":memory:",
+        config={
+            "threads": threads,
+            "memory_limit": build_memory(width),
+            "temp_directory": str(spill),
+            "preserve_insertion_order": True,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "python_enable_replacements": False,
+        },
+    )
+
+
+def row_group_rows(width: int) -> int:
+    return max(MIN_ROW_GROUP, min(MAX_ROW_GROUP, ROW_GROUP_CELLS // max(1, width)))
+
+
+def write_parquet(conn: duckdb.DuckDBPyConnection, select: str, target: Path, width: int) -> None:
+    conn.execute(
+        f"COPY ({select}) TO {quote_literal(str(target))} "
+        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group_rows(width)})"
+    )
+
+
+def parquet_rows(conn: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Rows of a Parquet file, from its footer."""
+    rows = conn.execute(
+        f"SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata({quote_literal(str(path))})"
+    ).fetchall()
+    return int(rows[0][0])
+
+
+def parquet_columns(conn: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[str, str]]:
+    rows = conn.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(str(path))})").fetchall()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def positioned(stage: Path) -> str:
+    """The staging file as a relation with `_position` (0-based row in the file)."""
+    return f"read_parquet({quote_literal(str(stage))}, file_row_number = true)"
+
+
+def name_list(names: list[str]) -> str:
+    return ", ".join(quote_name(n) for n in names)
+
+
+TOP_DISTINCT = 20  # a column with at most this many distinct values gets its exact counts in the profile
+MAX_TOP_COLUMNS = 60
+DISTINCT_PER_QUERY = 200
+COUNTABLE = ("VARCHAR", "BOOLEAN", "BIGINT", "INTEGER", "DATE")
+
+
+def top_values(
+    conn: duckdb.DuckDBPyConnection, path: Path, columns: list[tuple[str, str]]
+) -> dict[str, list[list[object]]]:
+    """Exact value counts of the low-cardinality columns, most frequent first: they often answer
+    the question outright (how many open tickets) before any query is written."""
+    source = f"read_parquet({quote_literal(str(path))})"
+    candidates = [
+        name for name, kind in columns if kind in COUNTABLE and name not in ("record", "line", "json_path")
+    ]
+    low: list[str] = []
+    for start in range(0, len(candidates), DISTINCT_PER_QUERY):
+        batch = candidates[start : start + DISTINCT_PER_QUERY]
+        counts = conn.execute(
+            "SELECT " + ", ".join(f"count(DISTINCT {quote_name(n)})" for n in batch) + f" FROM {source}"
+        ).fetchall()[0]
+        low += [n for n, c in zip(batch, counts, strict=True) if 0 < int(c) <= TOP_DISTINCT]
+        if len(low) >= MAX_TOP_COLUMNS:
+            break
+    result: dict[str, list[list[object]]] = {}
+    for name in low[:MAX_TOP_COLUMNS]:
+        rows = conn.execute(
+            f"SELECT {quote_name(name)}, count(*) AS n FROM {source} GROUP BY 1 ORDER BY n DESC, 1 NULLS LAST"
+        ).fetchall()
+        result[name] = [[_plain(value), int(n)] for value, n in rows]
+    return result
+
+
+def _plain(value: object) -> object:
+    return value if value is None or isinstance(value, bool | int | str) else str(value)

@@ -1,0 +1,45 @@
+"""The views a query sees: `d3` over a table's Parquet copy, `d3_lines` over a text's, and `labels`."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..ids import format_id
+from ..store import copies as copies_db
+from ..store.labels import LabelRow
+from .files import DataCopy
+from .sandbox import LABELS_VIEW, quote_literal, quote_name
+
+LABEL_COLUMNS = "job_id VARCHAR, document_id VARCHAR, record BIGINT, dimension VARCHAR, value VARCHAR"
+
+
+def view_setup(copy: DataCopy, copies: dict[str, copies_db.CopyRow]) -> tuple[list[str], list[str]]:
+    """CREATE VIEW statements for the views a query reads, and the files they may open."""
+    statements, files = [], []
+    for name, row in sorted(copies.items()):
+        path = str(copy.directory / row.file)
+        files.append(path)
+        statements.append(
+            f"CREATE VIEW {quote_name(name)} AS SELECT * FROM read_parquet({quote_literal(path)})"
+        )
+    return statements, files
+
+
+def labels_setup(rows: Iterable[LabelRow]) -> list[tuple[str, list[Any]]]:
+    """The `labels` view's rows, sent to DuckDB as five parallel lists (one statement, no per-row cost)."""
+    jobs: list[str] = []
+    documents: list[str] = []
+    records: list[int] = []
+    dimensions: list[str] = []
+    values: list[str] = []
+    for row in rows:
+        jobs.append(format_id("j", row.job_id))
+        documents.append(format_id("d", row.document_id))
+        records.append(row.record)
+        dimensions.append(row.dimension)
+        values.append(row.value)
+    create = f"CREATE TABLE {LABELS_VIEW} ({LABEL_COLUMNS})"
+    fill = (
+        f"INSERT INTO {LABELS_VIEW} SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), "
+        "unnest($3::BIGINT[]), unnest($4::VARCHAR[]), unnest($5::VARCHAR[])"
+    )
+    return [(create, []), (fill, [jobs, documents, records, dimensions, values])]
