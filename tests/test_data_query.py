@@ -73,8 +73,14 @@ def test_a_ten_million_row_result_is_paged_with_a_total(sales: data.DataCopy) ->
     first = data.query(sales, "SELECT range AS n FROM range(10000000)", limit=1000)
     assert len(first.rows) == 1000 and first.total == 10_000_000 and first.next == 1000
     assert "offset=1000" in first.to_text()
-    later = data.query(sales, "SELECT range AS n FROM range(10000000) ORDER BY n DESC", offset=5000, limit=3)
-    assert [r[0] for r in later.rows] == [9_994_999, 9_994_998, 9_994_997] and later.next == 5003
+    later = data.query(
+        sales, "SELECT range AS n FROM range(10000000) WHERE range % 2 = 1", offset=5000, limit=3
+    )
+    assert (
+        [r[0] for r in later.rows] == [10_001, 10_003, 10_005]
+        and later.next == 5003
+        and later.total == 5_000_000
+    )
     assert set(first.to_json()) == {"columns", "rows", "total", "next"}
     assert len(first.to_text()) <= 30_000
 

@@ -15,7 +15,7 @@ from ..store import copies as copies_db
 from ..store import documents as documents_db
 from ..store import labels as labels_db
 from .files import DataCopy
-from .sandbox import LABELS_VIEW, VIEW_NAME, Limits, Statement, check_statement, sandboxed, time_limit
+from .sandbox import LABELS_VIEW, VIEW_NAME, Limits, Statement, cached_sandbox, check_statement, time_limit
 from .values import cell_text, json_value
 from .views import labels_setup, view_setup
 
@@ -88,7 +88,7 @@ def query(
     statement = check_statement(sql)
     copies = resolve_views(copy, statement, document_ids)
     setup, files = view_setup(copy, copies)
-    with sandboxed(files, limits(copy), setup) as conn:
+    with cached_sandbox(files, limits(copy), setup) as conn:
         if statement.reads_labels:
             fill_labels(copy, conn, document_ids)
         with time_limit(conn, copy.query_seconds) as fired:

@@ -64,9 +64,20 @@ def check_statement(sql: str) -> Statement:
     return Statement(text, frozenset(views), labels, str(tree["statements"][0]["node"].get("type")))
 
 
+_PARSERS = threading.local()  # one parsing connection per thread: a connect costs more than a parse
+
+
+def _parser() -> duckdb.DuckDBPyConnection:
+    conn = getattr(_PARSERS, "conn", None)
+    if conn is None:
+        conn = duckdb.connect(":memory:", config={"enable_external_access": False, "threads": 1})
+        conn.execute("SET lock_configuration = true")
+        _PARSERS.conn = conn
+    return conn
+
+
 def _syntax_tree(text: str) -> Any:
-    with duckdb.connect(":memory:", config={"enable_external_access": False}) as conn:
-        raw = conn.execute("SELECT json_serialize_sql(?)", [text]).fetchall()[0][0]
+    raw = _parser().execute("SELECT json_serialize_sql(?)", [text]).fetchall()[0][0]
     tree = json.loads(raw)
     if tree.get("error"):
         message = tree.get("error_message", "cannot be parsed")
@@ -159,8 +170,7 @@ class Limits:
     spill_directory: str
 
 
-@contextmanager
-def sandboxed(files: list[str], limits: Limits, setup: list[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_sandbox(files: list[str], limits: Limits, setup: list[str]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that can read `files` and nothing else, after running `setup` (views)."""
     conn = duckdb.connect(
         ":memory:",
@@ -174,15 +184,55 @@ def sandboxed(files: list[str], limits: Limits, setup: list[str]) -> Iterator[du
         },
     )
     try:
-        conn.execute("SET allowed_paths = ?", [files]) if files else None
-        conn.execute("SET allowed_directories = ?", [[limits.spill_directory]])
+        if files:
+            conn.execute("SET allowed_paths = " + _list_literal(files))
+        conn.execute("SET allowed_directories = " + _list_literal([limits.spill_directory]))
         conn.execute("SET enable_external_access = false")
         for statement in setup:
             conn.execute(statement)
         conn.execute("SET lock_configuration = true")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _list_literal(items: list[str]) -> str:
+    return "[" + ", ".join(quote_literal(i) for i in items) + "]"
+
+
+@contextmanager
+def sandboxed(files: list[str], limits: Limits, setup: list[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = open_sandbox(files, limits, setup)
+    try:
         yield conn
     finally:
         conn.close()
+
+
+_SANDBOXES = threading.local()  # per thread: (files, limits) -> a locked connection with those views
+MAX_CACHED_SANDBOXES = 4
+
+
+@contextmanager
+def cached_sandbox(files: list[str], limits: Limits, setup: list[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A sandbox reused by later queries over the same copy files (a copy file never changes: a new
+    version gets a new name), so a query does not pay for a new DuckDB each time. A query that
+    fails drops its connection; tables made for one query (`labels`) are dropped after it."""
+    cache: dict[tuple[Any, ...], duckdb.DuckDBPyConnection] = _SANDBOXES.__dict__.setdefault("cache", {})
+    key = (tuple(files), limits, tuple(setup))
+    conn = cache.pop(key, None)
+    if conn is None:
+        conn = open_sandbox(files, limits, setup)
+    try:
+        yield conn
+        conn.execute("DROP TABLE IF EXISTS labels")
+    except BaseException:
+        conn.close()
+        raise
+    cache[key] = conn
+    while len(cache) > MAX_CACHED_SANDBOXES:
+        cache.pop(next(iter(cache))).close()
 
 
 @contextmanager
