@@ -5,6 +5,7 @@ in source order, then the final file is written from it with `record` (the stagi
 position + 1, so record numbers are exact whatever DuckDB parallelises) and the column types.
 """
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -24,7 +25,8 @@ def build_memory(width: int) -> str:
 
 
 def build_connection(threads: int, spill: Path, width: int = 1) -> duckdb.DuckDBPyConnection:
-    spill.mkdir(parents=True, exist_ok=True)
+    spill.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(spill, 0o700)
     return duckdb.connect(
         ":memory:",
         config={

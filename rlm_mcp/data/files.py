@@ -54,8 +54,18 @@ def open_copy(settings: Settings, store: Store) -> DataCopy:
     )
 
 
+PRIVATE_DIR = 0o700  # like the store's own folder: document text is private
+PRIVATE_FILE = 0o600
+
+
+def private_directory(path: Path) -> Path:
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    os.chmod(path, PRIVATE_DIR)
+    return path
+
+
 def temp_path(copy: DataCopy, stem: str) -> Path:
-    copy.directory.mkdir(parents=True, exist_ok=True)
+    private_directory(copy.directory)
     return copy.directory / f"{stem}-{secrets.token_hex(6)}{COPY_SUFFIX}{TEMP_SUFFIX}"
 
 
@@ -63,6 +73,7 @@ def install(copy: DataCopy, conn: Connection, temp: Path, row: copies_db.CopyRow
     """Rename a finished temp file to its final name and record it; call inside the write transaction
     that swaps the document. Returns the file the new copy replaces (delete it after the commit)."""
     final = copy.directory / row.file
+    os.chmod(temp, PRIVATE_FILE)
     os.replace(temp, final)
     try:
         return copies_db.put_copy(conn, row)

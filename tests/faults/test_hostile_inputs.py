@@ -108,9 +108,11 @@ def test_the_store_folder_is_0700_and_its_files_0600(project: Path, settings: Se
     try:
         folder = settings.db_path.parent
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.rglob("*") if p.is_file()}
         assert modes and set(modes.values()) == {0o600}, modes
-        assert {"rlm.db", "rlm.db-wal"} <= set(modes)
+        assert {"rlm.db", "rlm.db-wal"} <= set(modes) and any(n.endswith(".parquet") for n in modes)
+        folders = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.rglob("*") if p.is_dir()}
+        assert set(folders.values()) <= {0o700}, folders  # the columnar copies' data/ too
     finally:
         store.close()
 
