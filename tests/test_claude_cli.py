@@ -88,6 +88,9 @@ def test_the_plugin_validates_strictly_and_provides_every_agent_skill_and_the_se
     assert provides["mcpServers"] == [
         {"name": "rlm", "type": "stdio", "target": "rlm-mcp", "args": ["serve"]}
     ]
+    hooks = {(h["event"], h["matcher"]) for h in provides["hooks"]}
+    assert hooks == {("PreToolUse", "Read"), ("PostToolUse", "mcp__.*|Bash|WebFetch")}
+    assert all("${CLAUDE_PLUGIN_ROOT}/hooks/rlm_hook.py" in h["command"] for h in provides["hooks"])
 
 
 def test_the_repository_root_validates_as_a_marketplace_and_a_plugin(claude_env: dict[str, str]) -> None:
@@ -195,3 +198,21 @@ def test_a_server_that_cannot_start_is_reported_as_failed_even_though_the_exit_c
     listed = claude(claude_env, "mcp", "list", cwd=project)
     assert listed.returncode == 0 and not connected(listed.stdout, "rlm")
     assert re.search(r"✘|Failed", server_line(listed.stdout, "rlm"))
+
+
+def test_init_with_an_rlm_mcp_not_on_path_registers_it_in_local_scope_and_it_connects(
+    project: Path, claude_env: dict[str, str]
+) -> None:
+    """The team-shared .mcp.json never gets this machine's venv path; Claude Code's local scope does."""
+    env = {**claude_env, "PATH": os.pathsep.join(p for p in claude_env["PATH"].split(os.pathsep)
+                                                if Path(p) != SCRIPTS)}  # fmt: skip
+    done = subprocess.run([str(SCRIPTS / "rlm-mcp"), "init"], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT, check=False)  # fmt: skip
+    assert done.returncode == 0 and "local scope" in done.stdout, done.stdout + done.stderr
+    assert not (project / ".mcp.json").exists()
+    listed = claude(env, "mcp", "list", cwd=project)
+    line = server_line(listed.stdout, "rlm")
+    assert line.endswith("✔ Connected") and str(SCRIPTS / "rlm-mcp") in line, listed.stdout
+    shown = claude(env, "mcp", "get", "rlm", cwd=project)
+    assert "Local config" in shown.stdout, shown.stdout
+    validate(env, project / ".claude")

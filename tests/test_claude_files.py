@@ -156,7 +156,7 @@ def test_orchestration_skill_covers_the_whole_playbook() -> None:
         "job_status(job_id)",
         "rlm-synthesizer",
         "Resume after /compact",
-        "Cost check",
+        "Consent before cost",
         "Do not pass a `model` parameter",
     ):
         assert phrase in body, phrase
@@ -169,6 +169,22 @@ def test_orchestration_skill_covers_the_whole_playbook() -> None:
         "job_status",
         "list_documents",
     }
+
+
+def test_large_jobs_wait_for_the_users_yes_and_reports_are_saved_where_the_user_is_told() -> None:
+    for name in (ORCHESTRATION_SKILL, "analyze"):
+        body = " ".join(read_doc(PLUGIN_ROOT / "skills" / name / "SKILL.md").body.replace("**", "").split())
+        assert "50 tasks" in body and "wait for their yes" in body, name
+        assert "query_data" in body and "projected job" in body, name  # the cheaper routes, offered first
+    for name in (ORCHESTRATION_SKILL, "analyze", "resume"):
+        body = " ".join(read_doc(PLUGIN_ROOT / "skills" / name / "SKILL.md").body.split())
+        assert ".rlm/reports/<job id>.md" in body and "Write tool" in body, name
+    assert "list_jobs()" in read_doc(PLUGIN_ROOT / "skills" / "resume" / "SKILL.md").body
+
+
+@pytest.mark.parametrize("path", AGENTS, ids=lambda p: p.stem)
+def test_agents_do_not_send_analysts_to_tool_search_which_custom_subagents_lack(path: Path) -> None:
+    assert "ToolSearch" not in path.read_text(encoding="utf-8")
 
 
 def test_plugin_manifest_uses_the_default_agents_and_skills_folders() -> None:

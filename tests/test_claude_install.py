@@ -10,7 +10,7 @@ from rlm_mcp.cli import main
 from rlm_mcp.errors import InvalidInput, NotFound
 from rlm_mcp.plugin import installer as install
 
-from .claude_support import PLUGIN_ROOT, read_doc
+from .claude_support import PLUGIN_ROOT, REPO, read_doc
 
 COMMAND = ("/opt/rlm/bin/rlm-mcp",)
 
@@ -27,7 +27,17 @@ def test_init_registers_the_server_allows_its_tools_and_installs_agents_and_skil
         "mcpServers": {"rlm": {"type": "stdio", "command": COMMAND[0], "args": ["serve"], "alwaysLoad": True}}
     }
     settings = json.loads((project / ".claude" / "settings.json").read_text())
+    hooks = settings.pop("hooks")
     assert settings == {"permissions": {"allow": ["mcp__rlm__*"]}, "enabledMcpjsonServers": ["rlm"]}
+    plugin_hooks = json.loads((REPO / "hooks" / "hooks.json").read_text())["hooks"]
+    for event, entries in plugin_hooks.items():  # the plugin's hooks, run from the project's copy
+        ((mine, theirs),) = [(h, p) for h, p in zip(hooks[event], entries, strict=True)]
+        assert mine["matcher"] == theirs["matcher"]
+        assert mine["hooks"][0]["command"] == theirs["hooks"][0]["command"].replace(
+            '"${CLAUDE_PLUGIN_ROOT}/hooks/', '"$CLAUDE_PROJECT_DIR/.claude/hooks/'
+        )
+    script = project / ".claude" / "hooks" / "rlm_hook.py"
+    assert script.read_text() == (REPO / "hooks" / "rlm_hook.py").read_text()
     agents = sorted(p.name for p in (project / ".claude" / "agents").iterdir())
     assert agents == sorted(p.name for p in (PLUGIN_ROOT / "agents").iterdir())
     skills = sorted(p.name for p in (project / ".claude" / "skills").iterdir())
@@ -164,3 +174,26 @@ def test_init_subcommand_registers_on_any_parser() -> None:
     setup.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["init", "--plugin", "--dry-run"])
     assert (args.project, args.plugin, args.dry_run, args.force) == (".", True, True, False)
+
+
+def test_a_machine_specific_rlm_mcp_goes_to_local_scope_not_the_shared_mcp_json(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".claude.json").write_text(json.dumps({"projects": {"/other": {"x": 1}}, "numStartups": 3}))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(install, "default_server_command", lambda: ("/venvs/rlm/bin/rlm-mcp",))
+    report = install.install(project)
+    assert not (project / ".mcp.json").exists()
+    config = json.loads((home / ".claude.json").read_text())
+    assert config["numStartups"] == 3 and config["projects"]["/other"] == {"x": 1}
+    assert config["projects"][str(project)]["mcpServers"]["rlm"] == {
+        "type": "stdio", "command": "/venvs/rlm/bin/rlm-mcp", "args": ["serve"], "alwaysLoad": True
+    }  # fmt: skip
+    local = json.loads((project / ".claude" / "settings.local.json").read_text())
+    assert local["env"]["RLM_MCP_COMMAND"] == "/venvs/rlm/bin/rlm-mcp"
+    assert any("local scope" in n for n in report.notes) and "local scope" in report.to_text()
+    assert install.install(project).files == tuple(
+        install.FileAction(f.path, "unchanged") for f in install.install(project, dry_run=True).files
+    )

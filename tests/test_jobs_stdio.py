@@ -175,6 +175,7 @@ async def test_job_tools_are_listed_with_their_contract(settings: Settings) -> N
         "create_job": {
             "query",
             "document_ids",
+            "path",
             "search",
             "top_k",
             "analyst",

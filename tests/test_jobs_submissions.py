@@ -113,7 +113,8 @@ def test_late_submission_is_accepted_while_open_and_never_counted_twice(
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"findings": {"title": "x"}}, "findings must be a list"),
+        ({"findings": 42}, "findings must be a list"),
+        ({"findings": {"title": "x"}}, "findings[0].evidence is missing"),  # one object: a list of one
         ({"findings": [_finding(chunk_id=None)]}, "findings[0].chunk_id is missing"),
         ({"findings": [_finding(title="")]}, "findings[0].title is empty"),
         ({"findings": [_finding(evidence=3)]}, "findings[0].evidence must be a string"),

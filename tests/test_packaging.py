@@ -108,6 +108,7 @@ def init_files(command: list[str | Path], project: Path, env: dict[str, str] | N
 def expected_project_files() -> list[str]:
     """What init writes, counted from the top-level folders directly (skills get their project names)."""
     files = [".mcp.json", ".claude/settings.json", *(f".claude/agents/{p.name}" for p in AGENTS)]
+    files.append(".claude/hooks/rlm_hook.py")  # the hooks' script; their entries are in settings.json
     for skill in (p.parent for p in SKILLS):
         name = skill.name if skill.name == "rlm" else f"rlm-{skill.name}"
         files += [f".claude/skills/{name}/{f.name}" for f in skill.iterdir() if f.is_file()]

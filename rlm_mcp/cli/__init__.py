@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import RlmError
 from ..workspace import Workspace
-from . import data, demo, documents, embed, jobs, report, server, setup
+from . import analyze, data, demo, documents, embed, hooks, jobs, report, server, setup
 
-MODULES = [server, demo, documents, data, setup, jobs, report, embed]
+MODULES = [server, demo, documents, data, setup, jobs, report, embed, hooks, analyze]
 
 
 def build_parser() -> argparse.ArgumentParser:

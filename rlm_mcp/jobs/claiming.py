@@ -13,9 +13,9 @@ from typing import Any
 from ..ids import format_id, parse_id
 from ..store import Store
 from ..store import jobs as db
-from . import analysts
+from . import analysts, planning
 from .content import TaskChunk, check_worker, task_content
-from .plans import Clock, iso_utc, job_or_raise
+from .plans import Clock, Waiting, iso_utc, job_or_raise, waiting
 from .submissions import SubmitResult, submit_findings
 
 __all__ = ["SubmitResult", "TaskChunk", "TaskClaim", "claim_task", "submit_findings"]
@@ -36,6 +36,7 @@ class TaskClaim:
     remaining: int = 0
     claimed_by_others: int = 0
     skipped: tuple[str, ...] = ()
+    waiting: Waiting | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class TaskClaim:
             "attempt": self.attempt,
             "remaining": self.remaining,
             "in_progress": self.claimed_by_others,
+            "waiting": self.waiting.to_json() if self.waiting else None,
             "skipped": list(self.skipped),
         }
 
@@ -66,9 +68,9 @@ class TaskClaim:
         skipped = "".join(f"Skipped {s}\n" for s in self.skipped)
         if self.task_id is None:
             wait = (
-                f"{self.claimed_by_others} task(s) are still claimed by other workers (their leases may "
-                "expire)"
-                if self.claimed_by_others
+                f"{self.claimed_by_others} task(s) are still claimed by other workers, leases ending by "
+                f"{iso_utc(self.waiting.lease_ends)}"
+                if self.waiting
                 else "every task is done or failed"
             )
             return (
@@ -114,15 +116,21 @@ def claim_task(
             db.mark_failed(conn, task.id, problem)
             skipped.append(f"{format_id('t', task.id)}: {problem}.")
         if task is None:
-            busy = db.task_state_counts(conn, number)
-            claimed = sum(n for (_, state), n in busy.items() if state == "claimed")
-            return TaskClaim(
-                number, worker, None, None, job.query, claimed_by_others=claimed, skipped=tuple(skipped)
-            )
+            wait = waiting(conn, number)
+            return TaskClaim(number, worker, None, None, job.query, skipped=tuple(skipped),
+                             claimed_by_others=wait.claimed if wait else 0, waiting=wait)  # fmt: skip
         expires = stamp + job.lease_seconds
         db.mark_claimed(conn, task.id, worker, stamp, expires)
         remaining = db.count_pending(conn, number)
-    instructions = analysts.instructions_for(task.analyst, task.level)
-    attempt = task.attempts + 1
-    return TaskClaim(number, worker, task.id, task.analyst, job.query, task.level, instructions,
-                     tuple(chunks), expires, attempt, remaining, skipped=tuple(skipped))  # fmt: skip
+        instructions = analysts.instructions_for(task.analyst, task.level)
+        claim = TaskClaim(number, worker, task.id, task.analyst, job.query, task.level,
+                          instructions, tuple(chunks), expires, task.attempts + 1, remaining,
+                          skipped=tuple(skipped))  # fmt: skip
+        text = claim.to_text()
+        db.add_served(conn, task.id, len(text), estimate_tokens(text))
+    return claim
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens of a text as the planner counts them (its token density times its length)."""
+    return round(len(text) * planning.token_density([text]))

@@ -126,6 +126,8 @@ def _finding(errors: list[str], i: int, raw: Any, ignored: set[str]) -> FindingI
         errors.append(f"{where}.severity {severity!r} is not one of {'|'.join(SEVERITIES)}")
     chunk_id = _chunk_id(errors, where, raw.get("chunk_id"))
     line = raw.get("line")
+    if isinstance(line, str) and line.strip().isdigit():  # "42" sent as a string
+        line = int(line.strip())
     if line is not None and (isinstance(line, bool) or not isinstance(line, int) or line < 1):
         errors.append(f"{where}.line must be a positive integer")
         line = None
@@ -218,6 +220,8 @@ def _strings(errors: list[str], name: str, raw: Any, limit: int) -> tuple[str, .
 def _findings(errors: list[str], raw: Any, ignored: set[str]) -> tuple[FindingIn, ...]:
     if raw is None:
         return ()
+    if isinstance(raw, Mapping):  # one finding sent on its own instead of a list of one
+        raw = [raw]
     if not isinstance(raw, list):
         errors.append(f"findings must be a list of objects, got {type(raw).__name__}")
         return ()

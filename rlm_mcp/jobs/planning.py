@@ -108,3 +108,77 @@ def plan_tasks(
 
 def _density(conn: Connection, document_id: int) -> float:
     return token_density(db.chunk_sample(conn, document_id, DENSITY_SAMPLE))
+
+
+# ---------------------------------------------------------------- what a plan costs
+
+# What an analyst reads before its first task: its agent prompt (~1.5k tokens), the rlm tools' schemas
+# (~4k) and Claude Code's subagent preamble with CLAUDE.md and the delegation message (~3k).
+# tests/test_jobs_cost.py keeps it above the shipped agent files plus the tool list.
+ANALYST_FIXED_TOKENS = 9000
+TASK_FRAME_TOKENS = 400  # a claimed task's header, question and instructions around its chunks
+SUBMIT_TOKENS = 600  # the findings an analyst writes, and the answer it reads back
+CONSENT_TASKS = 50  # above this, the orchestrator shows the plan and waits for the user's yes
+
+
+@dataclass(frozen=True, slots=True)
+class PlanCost:
+    """Analysts, rounds and analyst input tokens of a plan: every analyst rereads its whole context
+    at each turn, so its input grows with every task it takes, up to `max_tasks`."""
+
+    tasks: int
+    analysts: int
+    rounds: int
+    max_tasks: int
+    fixed_tokens: int
+    input_tokens: int
+    largest_context: int
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "tasks": self.tasks,
+            "analysts": self.analysts,
+            "rounds": self.rounds,
+            "parallel": MAX_PARALLEL_AGENTS,
+            "max_tasks": self.max_tasks,
+            "analyst_fixed_tokens": self.fixed_tokens,
+            "input_tokens": self.input_tokens,
+            "largest_context_tokens": self.largest_context,
+        }
+
+    def to_text(self) -> str:
+        return (
+            f"Cost: {self.tasks} tasks → {self.analysts} analyst run(s) of up to {self.max_tasks} tasks, "
+            f"in {self.rounds} round(s) of at most {MAX_PARALLEL_AGENTS} in parallel; ~{self.input_tokens:,} "
+            f"analyst input tokens (each starts at ~{self.fixed_tokens:,} tokens of fixed context and grows "
+            f"to ~{self.largest_context:,} by its last task)."
+        )
+
+
+def _analyst_input(task_tokens: Sequence[int]) -> tuple[int, int]:
+    """(input tokens over all turns, context at the end) of one analyst taking these tasks in turn."""
+    context = ANALYST_FIXED_TOKENS
+    total = context  # the first turn: read the prompt, call claim_task
+    for tokens in task_tokens:
+        context += tokens + TASK_FRAME_TOKENS
+        total += context  # read the task, call submit_findings
+        context += SUBMIT_TOKENS
+        total += context  # read the answer, call claim_task again (or stop)
+    return total, context
+
+
+def plan_cost(tasks: Sequence[PlannedTask], max_tasks: int = TASKS_PER_AGENT) -> PlanCost:
+    by_analyst: dict[str, list[int]] = {}
+    for task in tasks:
+        by_analyst.setdefault(task.analyst, []).append(task.tokens)
+    runs = [ts[i : i + max_tasks] for ts in by_analyst.values() for i in range(0, len(ts), max_tasks)]
+    spent = [_analyst_input(run) for run in runs]
+    return PlanCost(
+        len(tasks),
+        len(runs),
+        math.ceil(len(runs) / MAX_PARALLEL_AGENTS),
+        max_tasks,
+        ANALYST_FIXED_TOKENS,
+        sum(total for total, _ in spent),
+        max((context for _, context in spent), default=ANALYST_FIXED_TOKENS),
+    )

@@ -15,12 +15,21 @@ from typing import TYPE_CHECKING, Any
 from ..answers import shorten
 from ..config import Settings
 from ..errors import InvalidInput, NotFound
-from ..ids import format_id, parse_id, parse_ids
+from ..ids import format_id, parse_id
+from ..search.scope import resolve_scope
 from ..store import Connection, Store
 from ..store import jobs as db
 from ..store.rows import Job, JobDocument, MissingChunk, PlanChunk
 from . import analysts, planning
-from .planning import MAX_TASK_TOKENS, MIN_TASK_TOKENS, TASKS_PER_AGENT, PlannedTask, spawn_plan
+from .planning import (
+    CONSENT_TASKS,
+    MAX_TASK_TOKENS,
+    MIN_TASK_TOKENS,
+    TASKS_PER_AGENT,
+    PlanCost,
+    PlannedTask,
+    spawn_plan,
+)
 
 if TYPE_CHECKING:  # search brings the embedding layer (numpy): imported when a job searches
     from ..embedding.model import Embedder
@@ -52,7 +61,13 @@ class JobPlan:
     tokens: int
     analysts: dict[str, int]
     spawn: dict[str, int]
+    cost: PlanCost
     search: str | None = None
+    path: str | None = None
+
+    @property
+    def needs_consent(self) -> bool:
+        return self.tasks > CONSENT_TASKS
 
     def to_json(self) -> dict[str, Any]:
         job = format_id("j", self.job_id)
@@ -64,20 +79,33 @@ class JobPlan:
             "documents": self.documents,
             "tokens": self.tokens,
             "search": self.search,
+            "path": self.path,
             "spawn": [{"agent": a, "count": n, "job_id": job} for a, n in self.spawn.items()],
             "tasks_per_agent": TASKS_PER_AGENT,
+            "cost": self.cost.to_json(),
+            "needs_consent": self.needs_consent,
         }
 
     def to_text(self) -> str:
         job = format_id("j", self.job_id)
         scope = f"the chunks search {self.search!r} found" if self.search else "full coverage"
+        if self.path:
+            scope += f" of the documents under {self.path!r}"
         kinds = ", ".join(f"{a} {n}" for a, n in self.analysts.items())
         agents = " and ".join(f"{n} {a}" for a, n in self.spawn.items())
+        consent = (
+            f"LARGE JOB ({self.tasks} tasks > {CONSENT_TASKS}): show the user this plan and its cost and "
+            "wait for their yes before spawning anyone. Cheaper first: query_data for what code can count, "
+            "a projected job (fewer columns or records), or a scoped job (path=, document_ids=, search=).\n"
+            if self.needs_consent
+            else ""
+        )
         return (
             f"Job {job} planned: {self.tasks} tasks over {self.chunks} chunks of {self.documents} "
             f"document(s), {scope}, ~{self.tokens:,} tokens. Question: {shorten(self.query, 200)}\n"
-            f"Tasks per analyst: {kinds}.\n"
-            f"Next: spawn {agents} agent(s) in parallel, each told job_id={job!r} and a unique worker "
+            f"Tasks per analyst: {kinds}.\n{self.cost.to_text()}\n{consent}"
+            f"Next: {'once the user agrees, ' * self.needs_consent}spawn {agents} agent(s) in parallel, "
+            f"each told job_id={job!r} and a unique worker "
             f"name; each loops claim_task → submit_findings for up to {TASKS_PER_AGENT} tasks. When they "
             f"return, call job_status(job_id={job!r}) and spawn fresh analysts while tasks remain; then "
             f"call synthesize(job_id={job!r})."
@@ -132,11 +160,13 @@ def create_job(
     embedder: "Embedder | None" = None,
     bit_indexes: "BitIndexCache | None" = None,
     clock: Clock = time.time,
+    path: str | None = None,
 ) -> JobPlan:
-    """Plan tasks over every chunk of the documents, or over the chunks `search` finds (hybrid with
-    `embedder`, BM25 without)."""
+    """Plan tasks over every chunk of the documents (all, by id, or under `path`), or over the chunks
+    `search` finds among them (hybrid with `embedder`, BM25 without)."""
     budget = _check_plan_args(query, analyst, task_tokens, settings)
-    doc_ids = parse_ids(document_ids, "d")
+    path = path.strip() if isinstance(path, str) and path.strip() else None
+    doc_ids = resolve_scope(store.conn(), settings, document_ids, path)
     search = search.strip() if isinstance(search, str) and search.strip() else None
     k = _check_top_k(top_k)
     hit_ids = (
@@ -149,14 +179,16 @@ def create_job(
         tasks = planning.plan_tasks(conn, per_doc, analyst, budget)
         if not tasks:
             raise NotFound("The documents have no chunks; load_document them again.")
-        scope = {"document_ids": doc_ids, "search": search, "top_k": k if search else None}
+        scope = {"document_ids": doc_ids, "path": path, "search": search, "top_k": k if search else None}
         job_id = _insert_job(
             conn, settings, query.strip(), {**scope, "analyst": analyst}, budget, tasks, clock()
         )
-    return _job_plan(job_id, query.strip(), tasks, search)
+    return _job_plan(job_id, query.strip(), tasks, search, path)
 
 
-def _job_plan(job_id: int, query: str, tasks: list[PlannedTask], search: str | None) -> JobPlan:
+def _job_plan(
+    job_id: int, query: str, tasks: list[PlannedTask], search: str | None, path: str | None = None
+) -> JobPlan:
     per_analyst = Counter(t.analyst for t in tasks)
     return JobPlan(
         job_id,
@@ -167,7 +199,9 @@ def _job_plan(job_id: int, query: str, tasks: list[PlannedTask], search: str | N
         sum(t.tokens for t in tasks),
         dict(sorted(per_analyst.items())),
         spawn_plan(per_analyst),
+        planning.plan_cost(tasks),
         search,
+        path,
     )
 
 
@@ -228,7 +262,9 @@ def _check_documents(docs: list[JobDocument], doc_ids: list[int] | None) -> None
 def job_or_raise(conn: Connection, job_id: int) -> Job:
     row = db.job_row(conn, job_id)
     if row is None:
-        raise NotFound(f"No job {format_id('j', job_id)}; create_job plans one (rlm-mcp jobs lists them).")
+        raise NotFound(
+            f"No job {format_id('j', job_id)}; list_jobs lists the store's jobs, create_job plans a new one."
+        )
     return row
 
 
@@ -253,6 +289,79 @@ class Coverage:
 
 
 STATES = ("pending", "claimed", "done", "failed")
+MAX_JOBS_LISTED = 100
+
+
+@dataclass(frozen=True, slots=True)
+class CostTotals:
+    """What a job's tasks cost so far, as the server sees it (no model billing is visible to it)."""
+
+    served_chars: int
+    served_tokens: int
+    received_chars: int
+    received_tokens: int
+    claims: int
+    task_seconds: float
+    wall_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "served_chars": self.served_chars,
+            "served_tokens": self.served_tokens,
+            "received_chars": self.received_chars,
+            "received_tokens": self.received_tokens,
+            "claims": self.claims,
+            "task_seconds": round(self.task_seconds, 1),
+            "wall_seconds": round(self.wall_seconds, 1),
+        }
+
+    def to_text(self) -> str:
+        return (
+            f"Cost so far: {self.served_chars:,} characters (~{self.served_tokens:,} tokens) handed out over "
+            f"{self.claims} claim(s), {self.received_chars:,} (~{self.received_tokens:,} tokens) received; "
+            f"{self.task_seconds:,.0f} s of task time, {self.wall_seconds:,.0f} s wall."
+        )
+
+
+def cost_totals(conn: Any, job_id: int) -> CostTotals:
+    row = db.cost_totals(conn, job_id)
+    wall = (row.last_done - row.first_claim) if row.first_claim and row.last_done else 0.0
+    return CostTotals(
+        int(row.served_chars),
+        int(row.served_tokens),
+        int(row.received_chars),
+        int(row.received_tokens),
+        int(row.attempts),
+        float(row.task_seconds),
+        max(0.0, float(wall)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Only claimed tasks are left: nothing to spawn for, nothing to synthesize in full yet."""
+
+    claimed: int
+    lease_ends: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"claimed": self.claimed, "leases_end_by": iso_utc(self.lease_ends)}
+
+    def message(self, job: str) -> str:
+        return (
+            f"Only claimed tasks remain: {self.claimed} task(s) held by analysts still at work, leases "
+            f"ending by {iso_utc(self.lease_ends)}. Wait for those analysts to return, then call "
+            f"synthesize(job_id={job!r}); if they do not, job_status(job_id={job!r}) after that time puts "
+            "the expired tasks back in the queue for fresh analysts."
+        )
+
+
+def waiting(conn: Any, job_id: int) -> Waiting | None:
+    """Set when no task is pending and some are claimed."""
+    if db.count_pending(conn, job_id):
+        return None
+    claimed, _, last = db.claimed_leases(conn, job_id)
+    return Waiting(claimed, float(last)) if claimed and last is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +375,8 @@ class JobStatus:
     failed_now: int
     tasks_per_minute: float | None
     eta_seconds: int | None
+    cost: CostTotals
+    waiting: Waiting | None = None
     failures: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -279,6 +390,8 @@ class JobStatus:
             "failed_now": self.failed_now,
             "throughput": {"tasks_per_minute": self.tasks_per_minute},
             "eta_seconds": self.eta_seconds,
+            "cost": self.cost.to_json(),
+            "waiting": self.waiting.to_json() if self.waiting else None,
             "failures": self.failures,
         }
 
@@ -311,15 +424,14 @@ class JobStatus:
             eta = f", ETA {self.eta_seconds // 60} min {self.eta_seconds % 60} s" if self.eta_seconds else ""
             lines.append(f"Throughput {self.tasks_per_minute:.1f} tasks/min{eta}.")
         lines += [f"Failed {f['task_id']}: {f['error']}" for f in self.failures]
-        open_tasks = t["pending"] + t["claimed"]
+        if self.cost.claims:
+            lines.append(self.cost.to_text())
         if t["pending"]:
             lines.append(
                 f"Next: spawn analysts on job_id={job!r} (claim_task) for the {t['pending']} pending tasks."
             )
-        elif open_tasks:
-            lines.append(
-                f"Next: wait for the {t['claimed']} claimed task(s), then synthesize(job_id={job!r})."
-            )
+        elif self.waiting:
+            lines.append(f"Next: {self.waiting.message(job)}")
         else:
             lines.append(f"Next: synthesize(job_id={job!r}).")
         return "\n".join(lines)
@@ -338,6 +450,8 @@ def job_status(store: Store, job_id: str | int, clock: Clock = time.time) -> Job
             {"task_id": format_id("t", r.task_id), "error": r.error}
             for r in _failed_tasks(db.missing_chunks(conn, number))
         ]
+        cost = cost_totals(conn, number)
+        wait = waiting(conn, number)
     tasks = {s: sum(n for (_, state), n in by_state.items() if state == s) for s in STATES}
     levels: dict[int, dict[str, int]] = {}
     for (level, state), n in sorted(by_state.items()):
@@ -359,6 +473,8 @@ def job_status(store: Store, job_id: str | int, clock: Clock = time.time) -> Job
         failed,
         round(rate, 2) if rate else None,
         eta,
+        cost,
+        wait,
         failures[:10],
     )
 
@@ -382,19 +498,28 @@ class JobList:
 
     def to_text(self) -> str:
         if not self.jobs:
-            return "No jobs yet; create_job plans one."
-        lines = [
+            return (
+                "No jobs yet; create_job plans one."
+                if not self.total
+                else f"No jobs past offset {self.offset}."
+            )
+        lines = [f"{self.total} job(s), newest first:"] + [
             f"{j['job_id']} · {j['tasks']['done']}/{sum(j['tasks'].values())} tasks done · coverage "
             f"{j['coverage']['ratio']:.1%} · {j['created_at']} · {shorten(j['query'], 80)}"
             for j in self.jobs
         ]
         shown = self.offset + len(self.jobs)
         if shown < self.total:
-            lines.append(f"… {self.total - shown} more; use offset={shown}")
+            lines.append(f"… {self.total - shown} more; call list_jobs with offset={shown}")
+        lines.append("Next: job_status(job_id) for one job's progress, synthesize(job_id) for its result.")
         return "\n".join(lines)
 
 
 def list_jobs(store: Store, limit: int = 50, offset: int = 0) -> JobList:
+    if not 1 <= limit <= MAX_JOBS_LISTED:
+        raise InvalidInput(f"limit={limit} is out of range; use 1–{MAX_JOBS_LISTED}.")
+    if offset < 0:
+        raise InvalidInput(f"offset must be 0 or more (got {offset}).")
     with store.read() as conn:
         rows = db.list_job_rows(conn, limit, offset)
         total = db.count_jobs(conn)

@@ -4,6 +4,7 @@ One `BEGIN IMMEDIATE` transaction per submission: a task is completed once, whoe
 while it is open; a later, different submission is answered clearly and never counted twice.
 """
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from ..store import jobs as db
 from ..store.rows import NewFinding, Task, TaskCompletion
 from .content import check_worker, chunk_problem, reduce_items
 from .findings import EvidenceIndex, Source, Submission, parse_submission
+from .planning import token_density
 from .plans import Clock
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,7 @@ def submit_findings(
     worker = check_worker(worker)
     submission = parse_submission(findings, summary, relevance, counts, stats, follow_up)
     digest = submission.digest()
+    received = json.dumps([findings, summary, relevance, counts, stats, follow_up], default=str)
     with store.write() as conn:
         task = db.task_row(conn, number)
         if task is None:
@@ -148,6 +151,7 @@ def submit_findings(
         rows = _finding_rows(task, submission, sources, cites)
         db.insert_findings(conn, rows)
         db.complete_task(conn, number, worker, clock(), _task_fields(submission, digest))
+        db.set_received(conn, number, len(received), round(len(received) * token_density([received])))
         remaining = db.count_pending(conn, task.job_id)
     notes = _notes(task, worker, submission)
     unverified = [r.title for r in rows if not r.verified]

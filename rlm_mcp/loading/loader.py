@@ -7,6 +7,7 @@ the next load removes.
 """
 
 import io
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 SNIFF_BYTES = 8192
 MAX_LISTED_DOCUMENTS = 25
+MAX_IDS_IN_NEXT = 5  # more ids than this and the Next line scopes by folder instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ class LoadResult:
     skipped: dict[str, int] = field(default_factory=dict)
     failed: tuple[tuple[str, str], ...] = ()
     embeddings_waiting: int = 0  # chunks of these documents still waiting for a vector (background)
+    scope_path: str | None = None  # the folder of all loaded documents, for `path=` in search and jobs
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,8 +114,19 @@ class LoadResult:
                 f"Embeddings: {self.embeddings_waiting} chunks waiting, computed in the background; bm25 "
                 "search works now, hybrid and semantic fill in as they finish (status shows the backlog)."
             )
-        ids = [format_id("d", d.id) for d in self.documents[:5]]
-        if ids:
+        ids = [format_id("d", d.id) for d in self.documents]
+        if len(ids) > MAX_IDS_IN_NEXT and self.scope_path:
+            lines.append(
+                f"Next: search_chunks(query, path={self.scope_path!r}) to find passages in these "
+                f"{len(ids)} documents, or create_job(query, path={self.scope_path!r}) to analyse them in "
+                "full (path scopes to the documents loaded under that folder)."
+            )
+        elif len(ids) > MAX_IDS_IN_NEXT:
+            lines.append(
+                f"Next: search_chunks(query, document_ids=[...]) or create_job(query, document_ids=[...]) "
+                f"over these {len(ids)} documents: ids {ids[0]}–{ids[-1]} (list_documents lists them)."
+            )
+        elif ids:
             lines.append(
                 f"Next: search_chunks(query, document_ids={ids}) to find passages, or "
                 f"create_job(query, document_ids={ids}) to analyse them in full."
@@ -174,7 +188,19 @@ def load_document(
         raise InvalidInput(f"{path} holds no files to load.")
     scope = [d.id for d in loaded] if len(loaded) <= 500 else None  # SQLite caps bound parameters
     waiting = vectors_db.backlog(store.conn(), scope) if loaded else 0
-    return LoadResult(tuple(loaded), dict(skipped), tuple(failed), waiting)
+    return LoadResult(tuple(loaded), dict(skipped), tuple(failed), waiting, _scope_path(settings, loaded))
+
+
+def _scope_path(settings: Settings, loaded: list[LoadedDocument]) -> str | None:
+    """The folder holding every loaded document, relative to the project: what `path=` scopes to."""
+    if len(loaded) < 2:
+        return None
+    try:
+        common = Path(os.path.commonpath([d.path for d in loaded]))
+        rel = common.relative_to(settings.project_dir).as_posix()
+    except ValueError:
+        return None
+    return "./" if rel == "." else rel.rstrip("/") + "/"
 
 
 def _skip_reason(message: str) -> str:

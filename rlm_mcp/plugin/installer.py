@@ -43,6 +43,12 @@ SHIPPED_SKILLS = ("analyze", "load", "resume", "rlm", "search", "status")
 SHIPPED_FOLDERS = ("agents", "skills")  # what a project gets; the plugin's hooks/ is the plugin's own
 PLUGIN_MANIFEST = ".claude-plugin/plugin.json"
 BUNDLE = "bundle"  # where setup.py puts the top-level folders inside this package
+HOOK_SCRIPT = ".claude/hooks/rlm_hook.py"
+HOOK_COMMAND = 'python3 -S "$CLAUDE_PROJECT_DIR/.claude/hooks/rlm_hook.py" {mode}'
+HOOKS = {  # the plugin's hooks/hooks.json, as project settings run them
+    "PreToolUse": ("Read", "read", 5),
+    "PostToolUse": ("mcp__.*|Bash|WebFetch", "keep", 60),
+}
 
 Action = Literal["created", "updated", "unchanged", "kept"]
 Merge = Callable[[dict[str, Any]], dict[str, Any]]
@@ -62,6 +68,7 @@ class InstallReport:
     server_command: tuple[str, ...]
     files: tuple[FileAction, ...]
     dry_run: bool
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +77,7 @@ class InstallReport:
             "server_command": list(self.server_command) if self.mode == "project" else None,
             "dry_run": self.dry_run,
             "files": [{"path": f.path, "action": f.action, "note": f.note} for f in self.files],
+            "notes": list(self.notes),
         }
 
     def to_text(self) -> str:
@@ -78,6 +86,7 @@ class InstallReport:
         lines += [f"  {f.action:<9} {f.path}" + (f"  ({f.note})" if f.note else "") for f in self.files]
         if any(f.action == "kept" for f in self.files):
             lines.append("Files marked kept differ from this version; rerun with --force to replace them.")
+        lines += [f"Note: {n}" for n in self.notes]
         lines.append(_next_steps(self))
         return "\n".join(lines)
 
@@ -108,17 +117,41 @@ def install(
     if not project.is_dir():
         raise NotFound(f"No directory {project}: give an existing project directory to rlm-mcp init.")
     server_command = tuple(command) if command else default_server_command()
+    # A path to this machine's venv does not belong in the team-shared .mcp.json: Claude Code's local
+    # scope (~/.claude.json, this project only, this user only) gets it instead.
+    local = not plugin and not command and Path(server_command[0]).is_absolute()
+    notes: list[str] = []
     plans = [_planned_json(project, ".claude/settings.json", lambda d: _merge_settings(d, plugin))]
     if not plugin:
-        plans.append(_planned_mcp(project, server_command, force))
+        plans.append(
+            _planned_local(project, server_command, force)
+            if local
+            else _planned_mcp(project, server_command, force)
+        )
         plans += [
             _Plan(rel, _read(project / rel), text, merged=False) for rel, text in project_files().items()
         ]
+    if local:
+        notes.append(
+            f"the rlm-mcp on your PATH is not this one ({server_command[0]}), so the server is registered "
+            "in Claude Code's local scope (~/.claude.json, this project, you only), not in the shared "
+            ".mcp.json; teammates run rlm-mcp init themselves. The hooks find it through RLM_MCP_COMMAND "
+            "in .claude/settings.local.json."
+        )
+        plans.append(
+            _planned_json(project, ".claude/settings.local.json", lambda d: _merge_env(d, server_command))
+        )
+    elif command and Path(server_command[0]).is_absolute():
+        notes.append(
+            f".mcp.json names a path on this machine ({server_command[0]}); teammates may need another."
+        )
     gitignore = _planned_gitignore(project)
     if gitignore is not None:
         plans.append(gitignore)
     actions = tuple(_apply(project, plan, force, dry_run) for plan in plans)
-    return InstallReport(project, "plugin" if plugin else "project", server_command, actions, dry_run)
+    return InstallReport(
+        project, "plugin" if plugin else "project", server_command, actions, dry_run, tuple(notes)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,14 +203,18 @@ def _planned_json(project: Path, rel: str, merge: Merge) -> _Plan:
     return _Plan(rel, old, json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
 
 
-def _planned_mcp(project: Path, server_command: tuple[str, ...], force: bool) -> _Plan:
+def _server_entry(server_command: tuple[str, ...]) -> dict[str, Any]:
     # alwaysLoad: analysts must see the tools when they are spawned, not behind ToolSearch
-    wanted: dict[str, Any] = {
+    return {
         "type": "stdio",
         "command": server_command[0],
         "args": [*server_command[1:], "serve"],
         "alwaysLoad": True,
     }
+
+
+def _planned_mcp(project: Path, server_command: tuple[str, ...], force: bool) -> _Plan:
+    wanted = _server_entry(server_command)
     kept: list[str] = []
 
     def merge(data: dict[str, Any]) -> dict[str, Any]:
@@ -191,6 +228,51 @@ def _planned_mcp(project: Path, server_command: tuple[str, ...], force: bool) ->
     return _Plan(plan.rel, plan.old, plan.new, kept_note=kept[0]) if kept else plan
 
 
+def _planned_local(project: Path, server_command: tuple[str, ...], force: bool) -> _Plan:
+    """The server in Claude Code's local scope: projects[<project>].mcpServers.rlm in ~/.claude.json."""
+    wanted = _server_entry(server_command)
+    home = Path.home()
+    kept: list[str] = []
+
+    def merge(data: dict[str, Any]) -> dict[str, Any]:
+        projects = _object(data.get("projects", {}), "projects in ~/.claude.json")
+        entry = _object(projects.get(str(project), {}), "this project's entry in ~/.claude.json")
+        servers = _object(entry.get("mcpServers", {}), "mcpServers in ~/.claude.json")
+        if SERVER_NAME in servers and servers[SERVER_NAME] != wanted and not force:
+            kept.append(f"its own {SERVER_NAME!r} server entry; --force replaces it")
+            return data
+        entry = {**entry, "mcpServers": {**servers, SERVER_NAME: wanted}}
+        return {**data, "projects": {**projects, str(project): entry}}
+
+    plan = _planned_json(home, ".claude.json", merge)
+    rel = str(home / ".claude.json")
+    return _Plan(rel, plan.old, plan.new, kept_note=kept[0] if kept else "")
+
+
+def _merge_env(data: dict[str, Any], server_command: tuple[str, ...]) -> dict[str, Any]:
+    env = _object(data.get("env", {}), "env in .claude/settings.local.json")
+    return {**data, "env": {**env, "RLM_MCP_COMMAND": server_command[0]}}
+
+
+def _merge_hooks(hooks: dict[str, Any]) -> dict[str, Any]:
+    """Add the rlm hooks to settings' hooks, once; every other hook stays as it is."""
+    result = dict(hooks)
+    for event, (matcher, mode, timeout) in HOOKS.items():
+        command = HOOK_COMMAND.format(mode=mode)
+        entries = result.get(event, [])
+        if not isinstance(entries, list):
+            raise InvalidInput(f"hooks.{event} in .claude/settings.json is not a list; nothing was written.")
+        present = any(
+            isinstance(e, dict)
+            and any(isinstance(h, dict) and h.get("command") == command for h in e.get("hooks", []))
+            for e in entries
+        )
+        if not present:
+            hook = {"type": "command", "command": command, "timeout": timeout}
+            result[event] = [*entries, {"matcher": matcher, "hooks": [hook]}]
+    return result
+
+
 def _merge_settings(data: dict[str, Any], plugin: bool) -> dict[str, Any]:
     """Allow the rlm tools (so analysts are not stopped by prompts) and approve the project server."""
     result = dict(data)
@@ -201,6 +283,7 @@ def _merge_settings(data: dict[str, Any], plugin: bool) -> dict[str, Any]:
     if not plugin:
         enabled = _string_list(result.get("enabledMcpjsonServers", []), "enabledMcpjsonServers")
         result["enabledMcpjsonServers"] = enabled + [SERVER_NAME] * (SERVER_NAME not in enabled)
+        result["hooks"] = _merge_hooks(_object(result.get("hooks", {}), "hooks in .claude/settings.json"))
     return result
 
 
@@ -302,11 +385,26 @@ def _walk(node: Traversable, prefix: str) -> Iterator[tuple[str, str]]:
             yield prefix + child.name, child.read_text(encoding="utf-8")
 
 
+def hook_script() -> str:
+    """hooks/rlm_hook.py, from where the agents and skills are (a checkout, a plugin copy, the wheel)."""
+    script = shipped_root().joinpath("hooks", "rlm_hook.py")
+    if not script.is_file():
+        raise IncompleteInstall(
+            f"This rlm-mcp installation is incomplete: {shipped_root()} has no hooks/rlm_hook.py; nothing "
+            "was written. Reinstall the package, then run rlm-mcp init again."
+        )
+    return script.read_text(encoding="utf-8")
+
+
 def project_files() -> dict[str, str]:
-    """The same files as a project gets them under .claude/, with project command names."""
-    result: dict[str, str] = {}
-    for rel, text in plugin_files().items():
+    """The same files as a project gets them under .claude/, with project command names; the hooks'
+    script under .claude/hooks/ (their entries go into .claude/settings.json)."""
+    shipped = plugin_files()  # first: it names every missing agent and skill
+    result: dict[str, str] = {HOOK_SCRIPT: hook_script()}
+    for rel, text in shipped.items():
         parts = rel.split("/")
+        if parts[0] == "hooks":
+            continue
         if parts[0] == "skills" and parts[1] != ORCHESTRATION_SKILL:
             parts[1] = COMMAND_PREFIX + parts[1]
             if parts[-1] == "SKILL.md":

@@ -4,14 +4,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from ..config import Settings
-from ..errors import InvalidInput, NotFound
-from ..ids import format_id, parse_ids
+from ..errors import InvalidInput
 from ..store import Store
-from ..store import documents as documents_db
 from .fusion import FusionMethod
 from .lexical import bm25_search
 from .patterns import regex_search
 from .results import SearchResult
+from .scope import resolve_scope
 
 if TYPE_CHECKING:  # both bring numpy, which the server must not load before its first answer
     from ..embedding.model import Embedder
@@ -21,16 +20,6 @@ Mode = Literal["hybrid", "bm25", "semantic", "regex"]
 MODES: tuple[str, ...] = ("hybrid", "bm25", "semantic", "regex")
 MAX_TOP_K = 50
 MAX_OFFSET = 10_000
-
-
-def resolve_scope(store: Store, document_ids: Sequence[str | int] | None) -> list[int] | None:
-    ids = parse_ids(list(document_ids), "d") if document_ids else None
-    if ids:
-        missing = sorted(set(ids) - documents_db.existing_ids(store.conn(), ids))
-        if missing:
-            names = ", ".join(format_id("d", m) for m in missing)
-            raise NotFound(f"No document {names}. list_documents gives valid document ids.")
-    return ids
 
 
 def check_paging(top_k: int, offset: int) -> tuple[int, str | None]:
@@ -48,11 +37,12 @@ def search_chunks(
     settings: Settings,
     query: str,
     mode: str = "hybrid",
-    document_ids: Sequence[str | int] | None = None,
+    document_ids: Sequence[str | int] | str | int | None = None,
     top_k: int = 10,
     offset: int = 0,
     embedder: "Embedder | None" = None,
     bit_indexes: "BitIndexCache | None" = None,
+    path: str | None = None,
 ) -> SearchResult:
     """The semantic and hybrid modes need `embedder` (the `Workspace` passes its own, and its
     `bit_indexes`); without one they answer with BM25 and say so."""
@@ -61,7 +51,7 @@ def search_chunks(
     if not query or not query.strip():
         raise InvalidInput("query is empty. Pass words to look for (or a pattern with mode='regex').")
     top_k, cap_note = check_paging(top_k, offset)
-    scope = resolve_scope(store, document_ids)
+    scope = resolve_scope(store.conn(), settings, document_ids, path)
     if mode == "regex":
         result = regex_search(store, settings, query, scope, top_k, offset)
     elif mode == "bm25":

@@ -13,15 +13,21 @@ import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Tool
+from pydantic import ValidationError
 
 from .. import __version__
 from ..config import Settings
 from ..embedding import EMBEDDING_THREAD
 from ..workspace import Workspace
 from . import data, documents, jobs
+from .common import ALWAYS_LOAD, explain_invalid_arguments
 
 log = logging.getLogger("rlm_mcp.server")
 
@@ -39,6 +45,27 @@ synthesize(job_id) for exact merged counts and cited themes. Never paste whole d
 conversation: read chunks by id. Every tool takes response_format='json' for scripts."""
 
 
+class RlmServer(MCPServer):
+    """The MCP server with two rules for every tool, whoever registered it: each is always loaded
+    (`anthropic/alwaysLoad`, so Claude Code never defers it behind tool search), and arguments that
+    fail validation are answered with a sentence naming the argument, never the validator's report."""
+
+    async def list_tools(self) -> list[Tool]:
+        tools = await super().list_tools()
+        return [t.model_copy(update={"meta": {**(t.meta or {}), **ALWAYS_LOAD}}) for t in tools]
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        try:
+            result = await super().call_tool(name, arguments, context)
+        except ToolError as error:
+            if isinstance(error.__cause__, ValidationError):
+                raise ToolError(explain_invalid_arguments(name, error.__cause__)) from None
+            raise
+        return result
+
+
 def create_server(settings: Settings | None = None, workspace: Workspace | None = None) -> MCPServer:
     """The server over `workspace` (default: one on `settings`, embedding in the background, started
     with the store on the first tool call: never before the server has answered its first request)."""
@@ -52,7 +79,7 @@ def create_server(settings: Settings | None = None, workspace: Workspace | None 
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(state.close)
 
-    server = MCPServer(SERVER_NAME, version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+    server = RlmServer(SERVER_NAME, version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
     documents.register(server, state)
     jobs.register(server, state)
     data.register(server, state)

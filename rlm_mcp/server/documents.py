@@ -9,16 +9,24 @@ from pydantic import Field
 
 from .. import documents, loading, search
 from ..workspace import Workspace
-from .common import DESTRUCTIVE, READ_ONLY, WRITES, ResponseFormatArg, respond
+from .common import DESTRUCTIVE, READ_ONLY, ResponseFormatArg, respond
 
 DocumentIds = Annotated[
-    list[str | int] | None,
-    Field(description="Restrict to these documents, e.g. ['d1', 'd4']; omit for all."),
+    list[str | int] | str | None,
+    Field(description="Restrict to these documents, e.g. ['d1', 'd4'] or 'd1'; omit for all."),
+]
+ScopePath = Annotated[
+    str | None,
+    Field(
+        description="Restrict to loaded documents under a folder ('src/') or matching a glob "
+        "('src/**/*.py', '*.csv'), relative to the project; combines with document_ids."
+    ),
 ]
 
 
 def register(server: MCPServer, state: Workspace) -> None:
-    @server.tool(annotations=WRITES, structured_output=False)
+    # Destructive: reloading a changed file replaces that document's chunks (and their ids).
+    @server.tool(annotations=DESTRUCTIVE, structured_output=False)
     async def load_document(
         path: Annotated[str, Field(description="A file, a directory or a glob, relative to the project.")],
         ctx: Context,
@@ -55,6 +63,7 @@ def register(server: MCPServer, state: Workspace) -> None:
         document_ids: DocumentIds = None,
         top_k: Annotated[int, Field(description="Hits per page (1–50).")] = 10,
         offset: Annotated[int, Field(description="Skip this many hits (paging).")] = 0,
+        path: ScopePath = None,
         response_format: ResponseFormatArg = "text",
     ) -> str:
         """Find the chunks that match a query; each hit has a chunk id, its location and a preview.
@@ -70,6 +79,7 @@ def register(server: MCPServer, state: Workspace) -> None:
                 offset,
                 state.embedder,
                 state.bit_indexes,
+                path,
             ),
             response_format,
         )
@@ -102,5 +112,6 @@ def register(server: MCPServer, state: Workspace) -> None:
 
     @server.tool(annotations=READ_ONLY, structured_output=False)
     def status(response_format: ResponseFormatArg = "text") -> str:
-        """Where the store is, what it holds, and whether vectors and the embedding model are available."""
+        """Where the store is, what it holds (documents, open jobs), and whether vectors and the embedding
+        model are available."""
         return respond(lambda: documents.status(state.store, state.settings, state.worker), response_format)

@@ -1,14 +1,15 @@
-"""Tools of the RLM loop: create_job, claim_task, submit_findings, job_status, synthesize."""
+"""Tools of the RLM loop: create_job, list_jobs, claim_task, submit_findings, job_status, synthesize."""
 
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from .. import jobs
 from ..report import synthesize_with_report
 from ..workspace import Workspace
-from .common import WRITES, ResponseFormatArg, respond
+from .common import READ_ONLY, WRITES, WRITES_IDEMPOTENT, ResponseFormatArg, respond
+from .documents import DocumentIds, ScopePath
 
 JobId = Annotated[str, Field(description="A job id such as 'j2' (create_job returns it).")]
 Worker = Annotated[str, Field(description="Your worker name, unique per analyst, e.g. 'data-1'.")]
@@ -16,14 +17,37 @@ AnalystName = Annotated[
     str | None, Field(description=f"One of {', '.join(jobs.ANALYSTS)}; omit to pick by content type.")
 ]
 
+FINDING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string", "description": "The finding in a few words."},
+        "detail": {"type": "string", "description": "What it means, briefly."},
+        "evidence": {"type": "string", "description": "A verbatim quote from the chunk (short)."},
+        "chunk_id": {"type": "string", "description": "The chunk quoted, one of the task's, e.g. 'c12'."},
+        "line": {"type": "integer", "minimum": 1, "description": "Line number, when known."},
+        "kind": {"type": "string"},
+        "severity": {"type": "string", "enum": ["critical", "high", "medium", "low", "info"]},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["title", "evidence", "chunk_id"],
+}
+# The schema the model sees is typed; validation is the core's, which lists every problem in one
+# message (and takes a single finding, or the list as a JSON string, as well).
+Findings = Annotated[
+    list[Any] | dict[str, Any] | str,
+    WithJsonSchema({"type": "array", "items": FINDING_SCHEMA}),
+    Field(
+        description="The task's findings, each with a verbatim evidence quote and its chunk_id; [] if none."
+    ),
+]
+
 
 def register(server: MCPServer, state: Workspace) -> None:
     @server.tool(annotations=WRITES, structured_output=False)
     def create_job(
         query: Annotated[str, Field(description="The question every analyst answers about its chunks.")],
-        document_ids: Annotated[
-            list[str | int] | str | None, Field(description="Documents to cover, e.g. ['d1']; omit for all.")
-        ] = None,
+        document_ids: DocumentIds = None,
+        path: ScopePath = None,
         search: Annotated[
             str | None, Field(description="Cover only the chunks this search finds (instead of everything).")
         ] = None,
@@ -35,7 +59,8 @@ def register(server: MCPServer, state: Workspace) -> None:
         response_format: ResponseFormatArg = "text",
     ) -> str:
         """Plan an analysis: tasks of consecutive chunks covering the documents (or a search's hits),
-        an analyst per task by content type; says which analyst subagents to spawn and how many."""
+        an analyst per task by content type; says which analyst subagents to spawn, how many rounds,
+        and what it costs in analyst input tokens. Scope it (path, document_ids, search) first."""
         return respond(
             lambda: jobs.create_job(
                 state.store,
@@ -49,9 +74,20 @@ def register(server: MCPServer, state: Workspace) -> None:
                 state.embedder,
                 state.bit_indexes,
                 state.clock,
+                path,
             ),
             response_format,
         )
+
+    @server.tool(annotations=READ_ONLY, structured_output=False)
+    def list_jobs(
+        limit: Annotated[int, Field(description="Jobs per page, newest first (1–100).")] = 20,
+        offset: Annotated[int, Field(description="Skip this many jobs (paging).")] = 0,
+        response_format: ResponseFormatArg = "text",
+    ) -> str:
+        """The store's jobs, newest first, with their question, tasks by state and coverage: how to find
+        a job again after /compact or in a new session."""
+        return respond(lambda: jobs.list_jobs(state.store, limit, offset), response_format)
 
     @server.tool(annotations=WRITES, structured_output=False)
     def claim_task(
@@ -68,17 +104,12 @@ def register(server: MCPServer, state: Workspace) -> None:
             lambda: jobs.claim_task(state.store, job_id, worker, analyst, state.clock), response_format
         )
 
-    @server.tool(annotations=WRITES, structured_output=False)
+    # Idempotent: the same submission twice is stored once.
+    @server.tool(annotations=WRITES_IDEMPOTENT, structured_output=False)
     def submit_findings(
         task_id: Annotated[str, Field(description="The task id claim_task returned, e.g. 't17'.")],
         worker: Worker,
-        findings: Annotated[
-            list[Any] | str,
-            Field(
-                description="[{title, detail, evidence (verbatim quote from the chunk), chunk_id ('c12', "
-                "one of the task's), line?, kind?, severity? (critical|high|medium|low|info), tags? [str]}]"
-            ),
-        ],
+        findings: Findings,
         summary: Annotated[str | None, Field(description="One or two sentences on the task.")] = None,
         relevance: Annotated[str | None, Field(description="high | medium | low | none")] = None,
         counts: Annotated[
@@ -112,13 +143,15 @@ def register(server: MCPServer, state: Workspace) -> None:
             response_format,
         )
 
-    @server.tool(annotations=WRITES, structured_output=False)
+    # Not read-only: expired leases go back to the queue (the same call again changes nothing more).
+    @server.tool(annotations=WRITES_IDEMPOTENT, structured_output=False)
     def job_status(job_id: JobId, response_format: ResponseFormatArg = "text") -> str:
-        """Tasks by state, chunk coverage, throughput and ETA; returns expired leases to the queue."""
+        """Tasks by state, chunk coverage, throughput, ETA and what the tasks cost so far (characters and
+        tokens handed out and received, attempts, wall time); returns expired leases to the queue."""
         return respond(lambda: jobs.job_status(state.store, job_id, state.clock), response_format)
 
     # Not read-only: the first call past a size limit plans a reduce level (idempotently).
-    @server.tool(annotations=WRITES, structured_output=False)
+    @server.tool(annotations=WRITES_IDEMPOTENT, structured_output=False)
     def synthesize(
         job_id: JobId,
         offset: Annotated[int, Field(description="Skip this many folded findings (paging).")] = 0,

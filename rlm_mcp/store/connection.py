@@ -91,8 +91,28 @@ def _private_file(path: Path) -> None:
                 os.chmod(file, 0o600)
 
 
+STORE_DIRNAME = ".rlm"
+STORE_GITIGNORE = "# The rlm-mcp store (database, copies, reports): local to this machine.\n*\n"
+
+
+def _ignore_in_git(path: Path, folder_was_new: bool) -> None:
+    """A new store gets a `.gitignore` of `*` in its folder (one rlm-mcp created, or `.rlm/`), so a user
+    who never ran `rlm-mcp init` (the plugin route) does not commit the database by accident."""
+    folder = path.parent
+    ignore = folder / ".gitignore"
+    if (folder_was_new or folder.name == STORE_DIRNAME) and not ignore.exists():
+        try:
+            with os.fdopen(os.open(ignore, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600), "w") as out:
+                out.write(STORE_GITIGNORE)  # 0600 like every file of the store
+        except OSError as error:  # a read-only folder still gets its store, without the courtesy file
+            log.warning("could not write %s: %s", ignore, error)
+
+
 def connect(path: Path) -> Connection:
+    folder_was_new, store_is_new = not path.parent.exists(), not path.exists()
     _private_file(path)
+    if store_is_new:
+        _ignore_in_git(path, folder_was_new)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     _configure(conn)

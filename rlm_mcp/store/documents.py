@@ -141,6 +141,18 @@ def existing_ids(conn: Connection, document_ids: Sequence[int]) -> set[int]:
     return {int(r[0]) for r in rows}
 
 
+def ready_paths(conn: Connection) -> list[tuple[int, str]]:
+    """(id, path) of every ready document, by id: what a folder or glob scope is matched against."""
+    rows = conn.execute("SELECT id, path FROM documents WHERE state = 'ready' ORDER BY id")
+    return [(int(r[0]), str(r[1])) for r in rows]
+
+
+def chunk_range(conn: Connection, document_id: int) -> tuple[int | None, int | None]:
+    """The first and last chunk ids of a document."""
+    row = conn.execute("SELECT min(id), max(id) FROM chunks WHERE document_id = ?", (document_id,)).fetchone()
+    return row[0], row[1]
+
+
 def get_chunk(conn: Connection, chunk_id: int) -> StoredChunk | None:
     row = conn.execute(
         f"""SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id

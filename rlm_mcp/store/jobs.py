@@ -5,6 +5,7 @@ from typing import Any
 
 from .connection import Connection
 from .rows import (
+    CostSums,
     CoveredChunk,
     Finding,
     Job,
@@ -12,11 +13,13 @@ from .rows import (
     JobTiming,
     MissingChunk,
     NewFinding,
+    OpenJob,
     PlanChunk,
     RatedFinding,
     ReduceTask,
     Task,
     TaskCompletion,
+    TaskCost,
     TaskResult,
     UnverifiedFinding,
     from_json,
@@ -257,8 +260,88 @@ def count_pending(conn: Connection, job_id: int) -> int:
 def mark_claimed(conn: Connection, task_id: int, worker: str, now: float, expires: float) -> None:
     conn.execute(
         "UPDATE tasks SET state = 'claimed', worker = ?, claimed_at = ?, lease_expires_at = ?, "
-        "attempts = attempts + 1 WHERE id = ?",
-        (worker, now, expires, task_id),
+        "attempts = attempts + 1, first_claimed_at = coalesce(first_claimed_at, ?) WHERE id = ?",
+        (worker, now, expires, now, task_id),
+    )
+
+
+def add_served(conn: Connection, task_id: int, chars: int, tokens: int) -> None:
+    """What one claim handed out, added to the task's total over its attempts."""
+    conn.execute(
+        "UPDATE tasks SET served_chars = served_chars + ?, served_tokens = served_tokens + ? WHERE id = ?",
+        (chars, tokens, task_id),
+    )
+
+
+def set_received(conn: Connection, task_id: int, chars: int, tokens: int) -> None:
+    conn.execute(
+        "UPDATE tasks SET received_chars = ?, received_tokens = ? WHERE id = ?", (chars, tokens, task_id)
+    )
+
+
+def cost_totals(conn: Connection, job_id: int) -> CostSums:
+    """A job's summed task telemetry; task seconds over done tasks (first claim to completion)."""
+    row = conn.execute(
+        "SELECT coalesce(sum(served_chars), 0) AS served_chars, coalesce(sum(served_tokens), 0) AS "
+        "served_tokens, coalesce(sum(received_chars), 0) AS received_chars, coalesce(sum(received_tokens), "
+        "0) AS received_tokens, coalesce(sum(attempts), 0) AS attempts, count(*) AS tasks, "
+        "coalesce(sum(CASE WHEN state = 'done' THEN completed_at - coalesce(first_claimed_at, claimed_at) "
+        "END), 0) AS task_seconds, min(first_claimed_at) AS first_claim, max(completed_at) AS last_done "
+        "FROM tasks WHERE job_id = ?",
+        (job_id,),
+    ).fetchone()
+    return CostSums(int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), int(row[5]),
+                    float(row[6]), row[7], row[8])  # fmt: skip
+
+
+def task_costs(conn: Connection, job_id: int) -> list[TaskCost]:
+    """Per-task telemetry of a job, in level and task order (what a report draws)."""
+    rows = conn.execute(
+        "SELECT id, level, ordinal, analyst, state, worker, attempts, tokens, served_chars, served_tokens, "
+        "received_chars, received_tokens, first_claimed_at, claimed_at, completed_at FROM tasks "
+        "WHERE job_id = ? ORDER BY level, ordinal",
+        (job_id,),
+    )
+    return [TaskCost(*tuple(r)) for r in rows]
+
+
+def pending_by_analyst(conn: Connection, job_id: int) -> dict[str, int]:
+    """{analyst: pending tasks} of a job (any level)."""
+    rows = conn.execute(
+        "SELECT analyst, count(*) FROM tasks WHERE job_id = ? AND state = 'pending' GROUP BY analyst",
+        (job_id,),
+    )
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def claimed_leases(conn: Connection, job_id: int) -> tuple[int, float | None, float | None]:
+    """(claimed tasks, earliest lease end, latest lease end) of a job."""
+    row = conn.execute(
+        "SELECT count(*), min(lease_expires_at), max(lease_expires_at) FROM tasks "
+        "WHERE job_id = ? AND state = 'claimed'",
+        (job_id,),
+    ).fetchone()
+    return int(row[0]), row[1], row[2]
+
+
+def open_job_rows(conn: Connection, limit: int) -> list[OpenJob]:
+    """Jobs with pending or claimed tasks, newest first."""
+    rows = conn.execute(
+        "SELECT j.id, j.query, j.chunks, sum(t.state = 'pending'), sum(t.state = 'claimed'), "
+        "sum(t.state = 'done'), count(*) FROM jobs j JOIN tasks t ON t.job_id = j.id GROUP BY j.id "
+        "HAVING sum(t.state IN ('pending', 'claimed')) > 0 ORDER BY j.id DESC LIMIT ?",
+        (limit,),
+    )
+    return [
+        OpenJob(int(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6])) for r in rows
+    ]
+
+
+def count_open_jobs(conn: Connection) -> int:
+    return int(
+        conn.execute(
+            "SELECT count(DISTINCT job_id) FROM tasks WHERE state IN ('pending', 'claimed')"
+        ).fetchone()[0]
     )
 
 

@@ -363,3 +363,55 @@ def ids_from_json(raw: str) -> tuple[int, ...]:
         return tuple(int(x) for x in inner.split(",")) if inner.strip() else ()
     except ValueError:
         return tuple(json.loads(raw))
+
+
+# ---------------------------------------------------------------- per-task telemetry (migration 0008)
+
+
+@dataclass(frozen=True, slots=True)
+class CostSums:
+    """A job's task telemetry summed: what the server handed out and received, claims, task time."""
+
+    served_chars: int
+    served_tokens: int
+    received_chars: int
+    received_tokens: int
+    attempts: int
+    tasks: int
+    task_seconds: float
+    first_claim: float | None
+    last_done: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCost:
+    """One task's telemetry, for a report."""
+
+    id: int
+    level: int
+    ordinal: int
+    analyst: str
+    state: str
+    worker: str | None
+    attempts: int
+    planned_tokens: int
+    served_chars: int
+    served_tokens: int
+    received_chars: int
+    received_tokens: int
+    first_claimed_at: float | None
+    claimed_at: float | None
+    completed_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenJob:
+    """A job with pending or claimed tasks, and its task counts."""
+
+    id: int
+    query: str
+    chunks: int
+    pending: int
+    claimed: int
+    done: int
+    tasks: int

@@ -195,24 +195,37 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def fold_findings(rows: Sequence[RatedFinding]) -> list[Folded]:
-    """Fold near-duplicates: the same title words (two or more), or the same evidence with alike titles."""
+    """Fold findings that are the same item, never two items that merely share a title.
+
+    Two findings fold when their titles are alike and either they quote the same evidence, or they
+    cite the same or a neighbouring chunk and one's evidence contains the other's (an item seen by
+    two analysts, one of them through the chunk's context). 84 findings titled alike, each quoting
+    its own chunk, stay 84: "list every X" keeps every X.
+    """
     rows = sorted(rows, key=_content_key)  # content order, not id order: ids follow completion order
     groups = _Groups(len(rows))
     words = [title_words(r.title) for r in rows]
-    by_title: dict[frozenset[str], int] = {}
+    keys = [_evidence_key(r.evidence) for r in rows]
     by_evidence: dict[str, list[int]] = {}
+    by_chunk: dict[int, list[int]] = {}
     for i, r in enumerate(rows):
-        if len(words[i]) >= 2:
-            groups.union(by_title.setdefault(words[i], i), i)
-        key = _evidence_key(r.evidence)
+        key = keys[i]
         if key is None:
             continue
-        reps = by_evidence.setdefault(key, [])
-        match = next((j for j in reps if _jaccard(words[i], words[j]) >= TITLE_JACCARD), None)
-        if match is None:
-            reps.append(i)
+        for j in by_evidence.get(key, ()):
+            if _jaccard(words[i], words[j]) >= TITLE_JACCARD:
+                groups.union(j, i)
+                break
         else:
-            groups.union(match, i)
+            by_evidence.setdefault(key, []).append(i)
+        chunk = r.chunk_id
+        for near in (chunk - 1, chunk, chunk + 1):
+            for j in by_chunk.get(near, ()):
+                other = keys[j]
+                contained = other is not None and other != key and (key in other or other in key)
+                if contained and _jaccard(words[i], words[j]) >= TITLE_JACCARD:
+                    groups.union(j, i)
+        by_chunk.setdefault(chunk, []).append(i)
     members: dict[int, list[int]] = {}
     for i in range(len(rows)):
         members.setdefault(groups.find(i), []).append(i)

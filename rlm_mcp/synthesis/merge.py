@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import InvalidInput
 from ..ids import format_id, parse_id
 from ..jobs import analysts
-from ..jobs.plans import Coverage, job_or_raise
+from ..jobs.plans import CostTotals, Coverage, Waiting, cost_totals, job_or_raise, waiting
 from ..store import Connection, Store
 from ..store import jobs as db
 from ..store.rows import Job, MissingChunk, RatedFinding, TaskResult, UnverifiedFinding
@@ -206,6 +206,8 @@ class _Inputs:
     missing: list[MissingChunk]
     coverage: Coverage
     unverified: list[UnverifiedFinding]
+    cost: CostTotals
+    waiting: Waiting | None
     verified_total: int
     themes: list[Theme]
 
@@ -224,12 +226,15 @@ def _gather(store: Store, number: int, cache: ThemesCache) -> _Inputs:
         missing = db.missing_chunks(conn, number)
         coverage = Coverage(db.done_chunk_count(conn, number), job.chunks)
         unverified = db.unverified_rows(conn, number)
+        cost = cost_totals(conn, number)
+        wait = waiting(conn, number)
     if cached is None:
         verified = [r for r in rows if r.verified]
         cached = cache.put(key, len(verified), build_themes(fold_findings(verified)))
     return _Inputs(
-        job, states, results, view, reduce_open, reduce_results, missing, coverage, unverified, *cached
-    )
+        job, states, results, view, reduce_open, reduce_results, missing, coverage, unverified, cost, wait,
+        *cached,
+    )  # fmt: skip
 
 
 def _draft(i: _Inputs, offset: int, pages: int) -> Synthesis:
@@ -246,7 +251,7 @@ def _draft(i: _Inputs, offset: int, pages: int) -> Synthesis:
         merge_stats(r.stats for r in i.results if r.stats),
         paginate(i.themes, offset, 0, pages), i.verified_total, _follow_ups([*i.results, *i.reduce_results]),
         [_unverified(r) for r in i.unverified[:MAX_UNVERIFIED_SHOWN]], len(i.unverified),
-        _summaries(i.results), None, None, i.job.scope.get("search"),
+        _summaries(i.results), None, None, i.job.scope.get("search"), cost=i.cost, waiting=i.waiting,
     )  # fmt: skip
 
 
@@ -272,6 +277,8 @@ def synthesize(
     nxt, note = _next_step(
         store, inputs.job, inputs.view, inputs.reduce_open, level0_open, page, inputs.themes, max_pages
     )
+    if nxt is not None and nxt["action"] == "claim" and inputs.waiting is not None:
+        nxt = {"action": "wait", "job_id": nxt["job_id"], **inputs.waiting.to_json()}
     return replace(draft, page=page, next=nxt, note=note)
 
 

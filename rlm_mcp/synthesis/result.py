@@ -6,7 +6,7 @@ from typing import Any
 
 from ..answers import shorten
 from ..ids import format_id
-from ..jobs.plans import Coverage
+from ..jobs.plans import CostTotals, Coverage, Waiting
 from .folding import Folded, Theme
 
 MAX_VALUES_SHOWN = 25
@@ -45,10 +45,13 @@ class Synthesis:
     note: str | None = None
     search: str | None = None  # a search-scoped job covers the hits, not whole documents
     report: str | None = None  # the job's HTML report, when one was written
+    cost: CostTotals | None = None
+    waiting: Waiting | None = None
 
     @property
     def partial(self) -> bool:
-        return self.coverage.ratio < 1.0 or bool(self.next and self.next.get("action") in ("claim", "reduce"))
+        open_work = ("claim", "wait", "reduce")
+        return self.coverage.ratio < 1.0 or bool(self.next and self.next.get("action") in open_work)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -84,6 +87,7 @@ class Synthesis:
             "summaries": self.summaries,
             "note": self.note,
             "report": self.report,
+            "cost": self.cost.to_json() if self.cost else None,
         }
         if self.next is not None:
             data["next"] = self.next
@@ -104,7 +108,9 @@ def _coverage_lines(s: Synthesis) -> list[str]:
         why = f"; {m['errors'][0]}" if m["errors"] else ""
         lines.append(f"  {m['document_id']} {m['chunks']} ({m['count']} chunks; tasks {states}{why})")
     jid = format_id("j", s.job_id)
-    if s.tasks["pending"] or s.tasks["claimed"]:
+    if s.waiting is not None:
+        lines.append(f"  {s.waiting.claimed} task(s) still claimed by analysts at work (see Next).")
+    elif s.tasks["pending"] or s.tasks["claimed"]:
         lines.append(f"  To complete: spawn analysts on job_id={jid!r} (claim_task), then synthesize again.")
     if s.tasks["failed"]:
         lines.append("  Failed tasks: create_job again over those documents (see the reasons above).")
@@ -181,6 +187,8 @@ def _next_line(s: Synthesis) -> str:
     jid = format_id("j", s.job_id)
     n = s.next or {}
     action = n.get("action")
+    if action == "wait" and s.waiting is not None:
+        return f"Next: {s.waiting.message(jid)}"
     if action == "claim":
         return (
             f"Next: {n['open_tasks']} task(s) of {jid} are still open; spawn analysts (claim_task) "
@@ -207,6 +215,8 @@ def render_text(s: Synthesis) -> str:
         head += _numbers_lines(s)
     body = _theme_lines(s)
     tail = _extra_lines(s) if first else []
+    if first and s.cost is not None and s.cost.claims:
+        tail.append(s.cost.to_text())
     if s.note:
         tail.append(f"Note: {s.note}")
     if s.report:
