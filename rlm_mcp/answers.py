@@ -5,7 +5,9 @@ build text themselves. Text answers stay under ~8k tokens, carry ids inline and 
 call next.
 """
 
+import decimal
 import json
+import math
 from typing import Any, Literal, Protocol
 
 ResponseFormat = Literal["text", "json"]
@@ -46,3 +48,24 @@ def shorten(text: str, limit: int) -> str:
         return flat
     cut = flat.rfind(" ", 0, limit - 1)
     return flat[: cut if cut > limit // 2 else limit - 1] + "…"
+
+
+def exact_number(value: Any) -> str:
+    """A number as a model should quote it: integers whole, decimals with every digit they have and
+    no exponent (`2432188.16`, never `2.43219e+06`); anything else as its text."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        value = decimal.Decimal(repr(value))  # repr: the shortest digits that read back the same float
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            return str(value)
+        text = format(value, "f")
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
+    return str(value)

@@ -269,3 +269,19 @@ def test_a_reduce_task_that_returns_nothing_loses_no_findings(store: Store, sett
     assert again.level == 1 and again.page.total_items == first.page.total_items == 60
     assert again.note is not None and "paging instead" in again.note
     assert again.next == {"action": "page", "offset": again.page.end}
+
+
+def test_stats_are_printed_exactly_without_exponent(store: Store, settings: Settings) -> None:
+    prices = [812_396.05, 809_004.0, 810_788.11]  # 2,432,188.16 in all; 6 significant digits would lose it
+    add_document(store, "p.csv", [f"{i},{p}" for i, p in enumerate(prices)], content_type="csv")
+    job = jobs.create_job(store, settings, "total price", task_tokens=500).job_id
+
+    def send(claim: tasks.TaskClaim) -> dict[str, Any]:
+        values = [float(c.text.split(",")[1]) for c in claim.chunks]
+        return {"findings": [], "stats": {"price": {"n": len(values), "sum": sum(values),
+                                                    "min": min(values), "max": max(values)}}}  # fmt: skip
+
+    _run(store, job, send)
+    text = synthesis.synthesize(store, job).to_text()
+    assert "sum=2432188.16 " in text and "min=809004 " in text and "e+" not in text
+    assert synthesis.synthesize(store, job).to_json()["stats"]["price"]["sum"] == 2432188.16

@@ -4,7 +4,7 @@ Everything here is pure Python over plain rows; the same inputs always give the 
 same order, whatever the order the tasks finished in.
 """
 
-import math
+import decimal
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -109,8 +109,15 @@ def merge_stats(parts: Iterable[dict[str, dict[str, Any]]]) -> dict[str, dict[st
                 m["max"] = s["max"] if m["max"] is None else max(m["max"], s["max"])
     for metric, m in merged.items():
         values = sums[metric]
-        m["sum"] = sum(values) if all(isinstance(v, int) for v in values) else math.fsum(values)
-        m["mean"] = m["sum"] / m["n"] if m["n"] else None
+        if all(isinstance(v, int) for v in values):
+            m["sum"] = sum(values)
+            m["mean"] = m["sum"] / m["n"] if m["n"] else None
+            continue
+        # The decimal digits each analyst sent, added exactly: 0.1 + 0.2 is 0.3, and a sum of
+        # thousands of prices comes out to the cent instead of carrying binary rounding.
+        total = sum((decimal.Decimal(repr(v)) for v in values), decimal.Decimal(0))
+        m["sum"] = float(total)
+        m["mean"] = float(total / m["n"]) if m["n"] else None
     return dict(sorted(merged.items()))
 
 

@@ -4,7 +4,7 @@ then numbers, themes, follow-ups, next step)."""
 from dataclasses import dataclass
 from typing import Any
 
-from ..answers import shorten
+from ..answers import exact_number, shorten
 from ..ids import format_id
 from ..jobs.plans import CostTotals, Coverage, Waiting
 from .folding import Folded, Theme
@@ -117,12 +117,6 @@ def _coverage_lines(s: Synthesis) -> list[str]:
     return lines
 
 
-def _number(x: Any) -> str:
-    if isinstance(x, float):
-        return f"{x:.6g}"
-    return str(x)
-
-
 def _numbers_lines(s: Synthesis) -> list[str]:
     lines = []
     if s.counts:
@@ -139,8 +133,8 @@ def _numbers_lines(s: Synthesis) -> list[str]:
         lines.append("Stats (merged):")
         for metric, m in s.stats.items():
             lines.append(
-                f"  {metric}: n={m['n']} sum={_number(m['sum'])} min={_number(m['min'])} "
-                f"max={_number(m['max'])} mean={_number(m['mean'])}"
+                f"  {metric}: n={m['n']} sum={exact_number(m['sum'])} min={exact_number(m['min'])} "
+                f"max={exact_number(m['max'])} mean={exact_number(m['mean'])}"
             )
     return lines
 
