@@ -10,8 +10,10 @@ import functools
 import math
 import zlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported on first use: the server must not load it at start
+    import numpy as np
 
 from .base import TARGET_CHARS
 
@@ -43,6 +45,8 @@ class Cutter:
 
     def candidates(self, raws: Sequence[str]) -> "np.ndarray[tuple[int], np.dtype[np.intp]]":
         """Indices of the records after which a chunk may close (C-speed over a whole batch)."""
+        import numpy as np
+
         if self.modulus == 1:
             return np.arange(len(raws))
         hashes = np.fromiter(map(zlib.crc32, map(_ENCODE, raws)), dtype=np.uint32, count=len(raws))

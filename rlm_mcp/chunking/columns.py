@@ -9,9 +9,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where a sketch starts: the server must not load it at start
+    import numpy as np
 
 NULL_TOKENS = frozenset({"NULL", "null", "Null", "NA", "N/A", "n/a", "None", "nil", "\\N"})
 BOOLEANS = frozenset({"true", "false", "True", "False", "TRUE", "FALSE"})
@@ -30,11 +31,15 @@ class _Sketch:
     """K-minimum-values distinct-count estimator over 64-bit hashes."""
 
     def __init__(self) -> None:
-        self.mins = np.empty(0, dtype=np.uint64)
+        import numpy as np
+
+        self.mins: np.ndarray[tuple[int], np.dtype[np.uint64]] = np.empty(0, dtype=np.uint64)
 
     def add(self, values: set[str]) -> None:
         if not values:
             return
+        import numpy as np
+
         hashes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values)).view(np.uint64)
         self.mins = np.unique(np.concatenate([self.mins, hashes]))[:SKETCH_SIZE]
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlean as sqlite3  # stdlib sqlite3 cannot load extensions on pyenv/macOS Pythons
-import sqlite_vec
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +35,8 @@ def _configure(conn: Connection) -> None:
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+    import sqlite_vec  # here, not at the top: it imports numpy, which the server must not load at start
+
     conn.enable_load_extension(True)
     sqlite_vec.load(conn)
     conn.enable_load_extension(False)
