@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("numpy", "sqlite_vec", "onnxruntime", "fastembed", "tokenizers", "tree_sitter_language_pack", "duckdb")
+HEAVY = (
+    "numpy",
+    "sqlite_vec",
+    "onnxruntime",
+    "fastembed",
+    "tokenizers",
+    "tree_sitter_language_pack",
+    "duckdb",
+)
 CLIENT = {"name": "startup-benchmark", "version": "0"}
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -50,7 +58,9 @@ ANSWER_TIMEOUT_S = 120.0
 
 def _env(project: Path, repo: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("RLM_")}
-    env.update(CLAUDE_PROJECT_DIR=str(project), RLM_DB=str(project / ".rlm" / "rlm.db"), RLM_EMBED_BACKGROUND="0")
+    env.update(
+        CLAUDE_PROJECT_DIR=str(project), RLM_DB=str(project / ".rlm" / "rlm.db"), RLM_EMBED_BACKGROUND="0"
+    )
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH", "")]))
     return env
 
@@ -61,7 +71,9 @@ def time_bare_import(env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def first_answer(request: dict[str, Any], env: dict[str, str], flags: tuple[str, ...] = ()) -> tuple[float, str]:
+def first_answer(
+    request: dict[str, Any], env: dict[str, str], flags: tuple[str, ...] = ()
+) -> tuple[float, str]:
     """Seconds from spawn to the answer line, and the server's stderr (after stdin closes)."""
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -105,7 +117,9 @@ def run(rounds: int, repo: Path = REPO) -> dict[str, Any]:
             initialize.append(first_answer(INITIALIZE, env)[0])
             discover.append(first_answer(DISCOVER, env)[0])
         loaded = imported_before_first_answer(env)
-    median = {name: statistics.median(v) for name, v in (("bare", bare), ("init", initialize), ("disc", discover))}
+    median = {
+        name: statistics.median(v) for name, v in (("bare", bare), ("init", initialize), ("disc", discover))
+    }
     return {
         "repo": str(repo),
         "rounds": rounds,
@@ -121,9 +135,13 @@ def run(rounds: int, repo: Path = REPO) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (default 9)")
-    parser.add_argument("--repo", type=Path, default=REPO, help="the rlm-mcp checkout to start (default: this one)")
+    parser.add_argument(
+        "--repo", type=Path, default=REPO, help="the rlm-mcp checkout to start (default: this one)"
+    )
     parser.add_argument("--smoke", action="store_true", help="one round; exit 1 if anything heavy loaded")
     args = parser.parse_args()
     result = run(1 if args.smoke else args.rounds, args.repo.resolve())

@@ -9,10 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # numpy is imported where a sketch starts: the server must not load it at start
-    import numpy as np
+from typing import Any
 
 NULL_TOKENS = frozenset({"NULL", "null", "Null", "NA", "N/A", "n/a", "None", "nil", "\\N"})
 BOOLEANS = frozenset({"true", "false", "True", "False", "TRUE", "FALSE"})
@@ -31,7 +28,7 @@ class _Sketch:
     """K-minimum-values distinct-count estimator over 64-bit hashes."""
 
     def __init__(self) -> None:
-        import numpy as np
+        import numpy as np  # here, not at the top: the server must not load numpy before its first answer
 
         self.mins: np.ndarray[tuple[int], np.dtype[np.uint64]] = np.empty(0, dtype=np.uint64)
 
