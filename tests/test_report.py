@@ -11,7 +11,7 @@ import pytest
 
 from rlm_mcp.cli import main
 from rlm_mcp.config import Settings
-from rlm_mcp.jobs import claiming, create_job
+from rlm_mcp.jobs import claiming, create_job, job_status
 from rlm_mcp.report import build_report, default_path, render_report, synthesize_with_report, write_report
 from rlm_mcp.report.render import script_json
 from rlm_mcp.store import Store
@@ -219,3 +219,17 @@ def test_label_distributions_are_exact_record_counts(store: Store, settings: Set
     assert {v: n for v, n, _ in table.rows} == dict(Counter(values))
     html = render_report(report)
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+
+
+def test_the_tree_shows_what_the_server_handed_out_and_received(store: Store, settings: Settings) -> None:
+    job = drive_job(store, settings, _texts(12, 900), quote_words=4)
+    report = build_report(store, job["job_id"])
+    views = [v for level in report.levels for block in level.blocks for v in block.tasks]
+    stored = {t.id: t for t in reports_db.report_tasks(store.conn(), job["job_id"])}
+    assert views and all(stored[v.task.id].served_chars > 0 for v in views)
+    for v in views:
+        t = stored[v.task.id]
+        assert (v.chars_in, v.tokens_in) == (t.served_chars, t.served_tokens)
+        assert (v.chars_out, v.tokens_out) == (t.received_chars, t.received_tokens)
+    status = job_status(store, job["job_id"]).to_json()
+    assert report.totals.chars_in == sum(v.chars_in for v in views) == status["cost"]["served_chars"]

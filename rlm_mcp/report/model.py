@@ -172,11 +172,17 @@ def _task_view(
         chars_in = sum(
             len(by_id[i].title) + len(by_id[i].detail) + len(by_id[i].evidence) for i in ids if i in by_id
         )
-    out = _chars_out(t, found) if t.state == "done" else 0
-    seconds = t.completed_at - t.claimed_at if t.state == "done" and t.completed_at and t.claimed_at else None
     tokens_in = t.planned_tokens if t.level == 0 else _tokens(chars_in)
+    if t.served_chars:  # what claim_task really handed out, over every attempt (telemetry)
+        chars_in, tokens_in = t.served_chars, t.served_tokens
+    out = _chars_out(t, found) if t.state == "done" else 0
+    tokens_out = _tokens(out)
+    if t.received_chars:  # what the accepted submission really sent
+        out, tokens_out = t.received_chars, t.received_tokens
+    started = t.first_claimed_at or t.claimed_at
+    seconds = t.completed_at - started if t.state == "done" and t.completed_at and started else None
     views = tuple(_finding_view(f, present) for f in found)
-    return TaskView(t, chunks, docs, views, chars_in, tokens_in, out, _tokens(out), seconds)
+    return TaskView(t, chunks, docs, views, chars_in, tokens_in, out, tokens_out, seconds)
 
 
 def _finding_view(f: db.ReportFinding, present: dict[int, Source]) -> FindingView:

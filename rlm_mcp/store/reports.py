@@ -34,6 +34,12 @@ class ReportTask:
     stats: dict[str, dict[str, Any]] | None
     follow_up: list[str]
     inputs: list[list[int]]  # reduce tasks: groups of finding ids of the level below
+    # What the server handed out and received (migration 0008), summed over attempts; 0 before it.
+    served_chars: int = 0
+    served_tokens: int = 0
+    received_chars: int = 0
+    received_tokens: int = 0
+    first_claimed_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +140,11 @@ def report_tasks(conn: Connection, job_id: int) -> list[ReportTask]:
             _json(r["stats"], None),
             _json(r["follow_up"], []),
             _json(r["inputs"], []),
+            r["served_chars"],
+            r["served_tokens"],
+            r["received_chars"],
+            r["received_tokens"],
+            r["first_claimed_at"],
         )
         for r in rows
     ]
