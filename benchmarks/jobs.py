@@ -31,9 +31,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from rlm_mcp import jobs  # noqa: E402
 from rlm_mcp.config import load_settings  # noqa: E402
 from rlm_mcp.jobs import claiming as tasks  # noqa: E402
-from rlm_mcp.jobs import plans as jobs  # noqa: E402
 from rlm_mcp.loading.loader import load_document  # noqa: E402
 from rlm_mcp.store import Store, open_store  # noqa: E402
 from rlm_mcp.store import documents as documents_db  # noqa: E402

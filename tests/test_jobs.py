@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from rlm_mcp import jobs
 from rlm_mcp.answers import render
 from rlm_mcp.chunking import CONTENT_TYPES
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import InvalidInput, NotFound
-from rlm_mcp.jobs import analysts, planning
+from rlm_mcp.jobs import analysts, planning, plans
 from rlm_mcp.jobs import claiming as tasks
-from rlm_mcp.jobs import plans as jobs
 from rlm_mcp.loading.loader import load_document
 from rlm_mcp.store import Store, open_store
 from rlm_mcp.synthesis import merge as synthesis
@@ -173,7 +173,7 @@ def test_task_that_keeps_failing_ends_failed_with_its_reason(
 ) -> None:
     add_document(store, "a", ["only chunk"])
     plan = jobs.create_job(store, dataclasses.replace(settings, lease_seconds=10), "q", clock=clock)
-    for attempt in range(1, jobs.MAX_ATTEMPTS + 1):
+    for attempt in range(1, plans.MAX_ATTEMPTS + 1):
         claim = tasks.claim_task(store, plan.job_id, f"w{attempt}", clock=clock)
         assert claim.attempt == attempt
         clock.advance(11)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from rlm_mcp import jobs
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import NotFound
 from rlm_mcp.jobs import claiming as tasks
-from rlm_mcp.jobs import planning
-from rlm_mcp.jobs import plans as jobs
+from rlm_mcp.jobs import planning, plans, progress
 from rlm_mcp.loading.loader import load_document
 from rlm_mcp.search import modes as search
 from rlm_mcp.server import create_server
@@ -122,11 +122,11 @@ def test_only_claimed_tasks_left_gets_one_message_with_the_lease_end(
     job = f"j{plan.job_id}"
     claims = _claim_all(store, job, "w1")
     assert len(claims) == plan.tasks
-    lease_end = jobs.iso_utc(max(c.lease_expires_at or 0 for c in claims))
+    lease_end = plans.iso_utc(max(c.lease_expires_at or 0 for c in claims))
     status = jobs.job_status(store, job)
     result = synthesis.synthesize(store, job)
     empty = tasks.claim_task(store, job, "w2")
-    expected = jobs.Waiting(plan.tasks, max(c.lease_expires_at or 0 for c in claims)).message(job)
+    expected = progress.Waiting(plan.tasks, max(c.lease_expires_at or 0 for c in claims)).message(job)
     assert lease_end in expected
     assert f"Next: {expected}" in status.to_text()
     assert result.to_text().endswith(f"Next: {expected}")

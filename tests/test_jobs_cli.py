@@ -5,9 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rlm_mcp import jobs
 from rlm_mcp.config import Settings
 from rlm_mcp.jobs import claiming as tasks
-from rlm_mcp.jobs import plans as jobs
 from rlm_mcp.store import open_store
 
 from .conftest import project_env

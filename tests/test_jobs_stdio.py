@@ -15,8 +15,8 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from rlm_mcp import jobs
 from rlm_mcp.config import Settings
-from rlm_mcp.jobs import plans as jobs
 from rlm_mcp.server import create_server
 from rlm_mcp.store import open_store
 

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
+from rlm_mcp import jobs
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import Conflict, InvalidInput, NotFound
 from rlm_mcp.jobs import claiming as tasks
-from rlm_mcp.jobs import plans as jobs
 from rlm_mcp.jobs.findings import MAX_SUBMISSION_CHARS, EvidenceIndex, Source
 from rlm_mcp.store import Store
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from rlm_mcp import jobs
 from rlm_mcp.answers import render
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import InvalidInput
 from rlm_mcp.jobs import claiming as tasks
-from rlm_mcp.jobs import plans as jobs
 from rlm_mcp.store import Store, open_store
 from rlm_mcp.store.rows import RatedFinding
 from rlm_mcp.synthesis import merge as synthesis

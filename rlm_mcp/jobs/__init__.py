@@ -2,7 +2,8 @@
 
 from .analysts import ANALYSTS
 from .claiming import TaskClaim, claim_task
-from .plans import Clock, Coverage, JobList, JobPlan, JobStatus, create_job, job_status, list_jobs
+from .plans import Clock, JobPlan, create_job
+from .progress import Coverage, JobList, JobStatus, job_status, list_jobs
 from .submissions import SubmitResult, submit_findings
 
 __all__ = [

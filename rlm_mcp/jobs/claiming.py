@@ -15,7 +15,8 @@ from ..store import Store
 from ..store import jobs as db
 from . import analysts, planning
 from .content import TaskChunk, check_worker, task_content
-from .plans import Clock, Waiting, iso_utc, job_or_raise, waiting
+from .plans import Clock, iso_utc, job_or_raise
+from .progress import Waiting, waiting
 from .submissions import SubmitResult, submit_findings
 
 __all__ = ["SubmitResult", "TaskChunk", "TaskClaim", "claim_task", "submit_findings"]

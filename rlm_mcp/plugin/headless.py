@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import jobs
 from ..config import Settings
 from ..errors import InvalidInput
 from ..ids import format_id
-from ..jobs import plans as jobs
 from ..jobs.planning import MAX_PARALLEL_AGENTS, TASKS_PER_AGENT
 from ..loading.loader import load_document
 from ..store import Store

@@ -18,7 +18,8 @@ from typing import Any
 from ..errors import InvalidInput
 from ..ids import format_id, parse_id
 from ..jobs import analysts
-from ..jobs.plans import CostTotals, Coverage, Waiting, cost_totals, job_or_raise, waiting
+from ..jobs.plans import job_or_raise
+from ..jobs.progress import CostTotals, Coverage, Waiting, cost_totals, waiting
 from ..store import Connection, Store
 from ..store import jobs as db
 from ..store.rows import Job, MissingChunk, RatedFinding, TaskResult, UnverifiedFinding

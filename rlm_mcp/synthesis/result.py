@@ -6,7 +6,7 @@ from typing import Any
 
 from ..answers import exact_number, shorten
 from ..ids import format_id
-from ..jobs.plans import CostTotals, Coverage, Waiting
+from ..jobs.progress import CostTotals, Coverage, Waiting
 from .folding import Folded, Theme
 
 MAX_VALUES_SHOWN = 25

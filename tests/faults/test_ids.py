@@ -52,7 +52,7 @@ def test_ids_stay_unused_across_a_reopen_and_a_reload(project: Path, settings: S
 def test_job_status_says_when_the_jobs_chunks_are_gone(
     project: Path, settings: Settings, store: Store
 ) -> None:
-    from rlm_mcp.jobs.plans import create_job, job_status
+    from rlm_mcp.jobs import create_job, job_status
 
     (project / "a.txt").write_text(TEXT, encoding="utf-8")
     (doc,) = load_document(store, settings, "a.txt").documents
