@@ -28,6 +28,7 @@ from ..embedding import EMBEDDING_THREAD
 from ..workspace import Workspace
 from . import data, documents, jobs
 from .common import ALWAYS_LOAD, explain_invalid_arguments
+from .stdio import answering_stdio
 
 log = logging.getLogger("rlm_mcp.server")
 
@@ -48,7 +49,8 @@ conversation: read chunks by id. Every tool takes response_format='json' for scr
 class RlmServer(MCPServer):
     """The MCP server with two rules for every tool, whoever registered it: each is always loaded
     (`anthropic/alwaysLoad`, so Claude Code never defers it behind tool search), and arguments that
-    fail validation are answered with a sentence naming the argument, never the validator's report."""
+    fail validation are answered with a sentence naming the argument, never the validator's report;
+    over stdio, a line the SDK cannot read gets a JSON-RPC error instead of no answer."""
 
     async def list_tools(self) -> list[Tool]:
         tools = await super().list_tools()
@@ -64,6 +66,12 @@ class RlmServer(MCPServer):
                 raise ToolError(explain_invalid_arguments(name, error.__cause__)) from None
             raise
         return result
+
+    async def run_stdio_async(self) -> None:
+        """The SDK's stdio transport, with a JSON-RPC error for every line it cannot read (`stdio`)."""
+        async with answering_stdio() as (read_stream, write_stream):
+            lowlevel = self._lowlevel_server
+            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
 
 
 def create_server(settings: Settings | None = None, workspace: Workspace | None = None) -> MCPServer:
