@@ -51,7 +51,32 @@ INTERNAL = re.compile(
     r"|Internal error|\b[A-Za-z]+(Error|Exception|Warning)\b|NoneType|has no attribute|not subscriptable"
     r"|unhashable|object is not|positional argument|keyword argument|\bdict\b|\blist\[|<class"
 )
-KNOWN_IDS = ["d1", "d2", "d99", "c1", "c3", "c0", "j1", "j9", "t1", "t2", "1", "-1", "0x10", "c٣"]
+KNOWN_IDS = ["d1", "d2", "d99", "c1", "c3", "c0", "j1", "j9", "t1", "t2", "1", "-1", "0x10", "c٣", "seed-2"]
+HOSTILE = [
+    "",
+    " ",
+    "*",
+    "**",
+    "/",
+    "..",
+    "/etc/passwd",
+    "notes.md",
+    "(a+)+$",
+    "a{1000000000}",
+    "(?R)?",
+    "[]",
+    "{}",
+    "SELECT 1",
+    "SELECT * FROM d2",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "ATTACH 'x.db'",
+    "PRAGMA x",
+    "SELECT 1; DROP TABLE d2",
+    '"\\u0000',
+    "\x00",
+    "ship* OR tide",
+    "NEAR(a b)",
+]
 HUGE = [2**63 - 1, 2**63, 2**64, -(2**63) - 1, 10**30, -1, 0]
 SEED_TABLES = ("documents", "chunks", "jobs", "tasks", "task_chunks", "findings", "labels", "data_copies")
 
@@ -65,7 +90,7 @@ def _leaves() -> st.SearchStrategy[Any]:
         st.floats(allow_nan=False, allow_infinity=False),
         st.text(max_size=40),
         st.sampled_from(KNOWN_IDS),
-        st.sampled_from(["", " ", "*", "**", "/", "..", "/etc/passwd", "a.txt", "(a+)+$", "SELECT 1", "[]"]),
+        st.sampled_from(HOSTILE),
     )
 
 
@@ -88,7 +113,7 @@ def _typed(schema: dict[str, Any], defs: dict[str, Any], depth: int = 0) -> st.S
         return st.one_of([_typed(s, defs, depth) for s in schema["anyOf"]])
     kind = schema.get("type")
     if kind == "string":
-        return st.text(max_size=60) | st.sampled_from(KNOWN_IDS)
+        return st.text(max_size=60) | st.sampled_from(KNOWN_IDS) | st.sampled_from(HOSTILE)
     if kind == "integer":
         return st.integers(min_value=-5, max_value=200) | st.sampled_from(HUGE)
     if kind == "number":
