@@ -53,16 +53,22 @@ def read_lines(text: TextIO) -> Iterator[tuple[int, str, bool]]:
 
 
 def split_long(text: str, limit: int) -> list[str]:
-    """Split `text` into pieces ≤ limit, at the last whitespace before the limit where there is one."""
+    """Split `text` into pieces ≤ limit, at the last whitespace before the limit where there is one.
+
+    Linear in the text's length: the pieces are cut at positions, never by re-slicing the rest (a
+    48 MB JSON string was cut 6,000 times, each copying what remained).
+    """
     pieces = []
-    while len(text) > limit:
-        cut = max(text.rfind(" ", 0, limit), text.rfind("\n", 0, limit), text.rfind("\t", 0, limit))
-        if cut < limit // 2:  # no whitespace near the end: a very long word, or none at all
-            cut = limit
+    start, size = 0, len(text)
+    while size - start > limit:
+        end = start + limit
+        cut = max(text.rfind(" ", start, end), text.rfind("\n", start, end), text.rfind("\t", start, end))
+        if cut - start < limit // 2:  # no whitespace near the end: a very long word, or none at all
+            cut = end
         else:
             cut += 1
-        pieces.append(text[:cut])
-        text = text[cut:]
-    if text:
-        pieces.append(text)
+        pieces.append(text[start:cut])
+        start = cut
+    if start < size:
+        pieces.append(text[start:])
     return pieces

@@ -77,6 +77,7 @@ def name_list(names: list[str]) -> str:
 TOP_DISTINCT = 20  # a column with at most this many distinct values gets its exact counts in the profile
 MAX_TOP_COLUMNS = 60
 DISTINCT_PER_QUERY = 200
+TOP_VALUE_CHARS = 200  # a column holding a longer text is not a category (and the profile stays small)
 COUNTABLE = ("VARCHAR", "BOOLEAN", "BIGINT", "INTEGER", "DATE")
 
 
@@ -86,16 +87,24 @@ def top_values(
     """Exact value counts of the low-cardinality columns, most frequent first: they often answer
     the question outright (how many open tickets) before any query is written."""
     source = f"read_parquet({quote_literal(str(path))})"
+    kinds = dict(columns)
     candidates = [
         name for name, kind in columns if kind in COUNTABLE and name not in ("record", "line", "json_path")
     ]
     low: list[str] = []
     for start in range(0, len(candidates), DISTINCT_PER_QUERY):
         batch = candidates[start : start + DISTINCT_PER_QUERY]
-        counts = conn.execute(
-            "SELECT " + ", ".join(f"count(DISTINCT {quote_name(n)})" for n in batch) + f" FROM {source}"
-        ).fetchall()[0]
-        low += [n for n, c in zip(batch, counts, strict=True) if 0 < int(c) <= TOP_DISTINCT]
+        measures = [
+            f"count(DISTINCT {quote_name(n)}), "
+            + (f"coalesce(max(strlen({quote_name(n)})), 0)" if kinds[n] == "VARCHAR" else "0")
+            for n in batch
+        ]
+        counts = conn.execute("SELECT " + ", ".join(measures) + f" FROM {source}").fetchall()[0]
+        low += [
+            n
+            for i, n in enumerate(batch)
+            if 0 < int(counts[2 * i]) <= TOP_DISTINCT and int(counts[2 * i + 1]) <= TOP_VALUE_CHARS
+        ]
         if len(low) >= MAX_TOP_COLUMNS:
             break
     result: dict[str, list[list[object]]] = {}
