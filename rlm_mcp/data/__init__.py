@@ -26,7 +26,8 @@ The API (what the loader, query_data and projected jobs use):
     format_value(value) -> str
         A value printed exactly (2432188.16, never 2.43219e+06).
 
-Loading uses `start_copy(copy, file, content_type, stem) -> CopyBuilder | None`, then
+Loading uses `start_copy(copy, file: PinnedFile, content_type, stem) -> CopyBuilder | None` (the
+file opened once by the loader, read only through its descriptor), then
 `builder.finish(profile) -> BuiltCopy | None`, `install_copy(copy, conn, built, document_id)` inside
 the transaction that swaps the document in, and `discard(copy, old_file)` after it commits.
 """

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from ..hashing import PinnedFile
 from ..store.copies import CopyRow
 from . import files, lines, tables
 from .conversion import build_connection, parquet_columns, parquet_rows, top_values, write_parquet
@@ -58,7 +59,7 @@ def has_copy(content_type: str) -> bool:
 class CopyBuilder:
     """The copy of one file of one content type; `sink` is set for JSON (the chunker feeds it)."""
 
-    def __init__(self, copy: DataCopy, file: Path, content_type: str, stem: str) -> None:
+    def __init__(self, copy: DataCopy, file: PinnedFile, content_type: str, stem: str) -> None:
         self.copy = copy
         self.file = file
         self.content_type = content_type
@@ -88,18 +89,19 @@ class CopyBuilder:
 
     def _run_stage(self) -> None:
         assert self._stage is not None
+        source = self.file.duckdb_path  # this very file; None: no such path here, Python reads it
         try:
             if self.content_type in TABLE_KINDS:
                 self._layout = tables.sniff_layout(self.file, self.content_type)
-                if self._layout is not None:
+                if self._layout is not None and source is not None:
                     width = self._layout.width
                     with build_connection(STAGE_THREADS, self.copy.spill_directory, width) as conn:
-                        tables.stage_source(conn, self.file, self._layout, self._stage)
+                        tables.stage_source(conn, source, self._layout, self._stage)
                 return
             self._scan = lines.scan_lines(self.file)
-            if self._scan.plain:
+            if self._scan.plain and source is not None:
                 with build_connection(STAGE_THREADS, self.copy.spill_directory) as conn:
-                    lines.stage_lines(conn, self.file, self._stage, quoted=False)
+                    lines.stage_lines(conn, source, self._stage, quoted=False)
         except (duckdb.Error, OSError, ValueError) as error:
             self._stage_error = error
 
@@ -157,6 +159,8 @@ class CopyBuilder:
             and layout.header == bool(profile.get("header", True))
             and layout.width == width
             and self._stage is not None
+            and self._stage.exists()
+            and self.file.unchanged()  # DuckDB read the whole file: only the pinned bytes if it did not grow
             and parquet_rows(conn, self._stage) == rows
         )
         if not direct:
@@ -204,6 +208,7 @@ class CopyBuilder:
             and self._stage_error is None
             and stage is not None
             and stage.exists()
+            and self.file.unchanged()
             and parquet_rows(conn, stage) == scan.lines
         )
         if not ok:
@@ -225,7 +230,7 @@ class CopyBuilder:
         self._temps.clear()
 
 
-def start_copy(copy: DataCopy, file: Path, content_type: str, stem: str) -> CopyBuilder | None:
+def start_copy(copy: DataCopy, file: PinnedFile, content_type: str, stem: str) -> CopyBuilder | None:
     """A builder already reading `file`, or None when copies are off or the type has none."""
     if not copy.copy_enabled or not has_copy(content_type):
         return None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..hashing import PinnedFile
 from .conversion import positioned, write_parquet
 from .sandbox import quote_literal
 
@@ -27,13 +28,13 @@ class LineScan:
     bom: bool
 
 
-def scan_lines(file: Path) -> LineScan:
+def scan_lines(file: PinnedFile) -> LineScan:
     newlines = returns = pairs = 0
     separator = False
     previous = b""
     last = b""
     bom = False
-    with file.open("rb") as handle:
+    with file.open_binary() as handle:
         first = True
         while block := handle.read(SCAN_BLOCK):
             if first:
@@ -60,11 +61,11 @@ def stage_lines(conn: duckdb.DuckDBPyConnection, source: Path, stage: Path, quot
     write_parquet(conn, f"SELECT text FROM {relation}", stage, 2)
 
 
-def normalize_lines(file: Path, target: Path) -> int:
+def normalize_lines(file: PinnedFile, target: Path) -> int:
     """Every line as the chunker reads it (universal newlines, invalid bytes replaced), quoted."""
     count = 0
     with (
-        io.TextIOWrapper(file.open("rb"), encoding="utf-8-sig", errors="replace", newline=None) as text,
+        io.TextIOWrapper(file.open_binary(), encoding="utf-8-sig", errors="replace", newline=None) as text,
         target.open("w", encoding="utf-8", newline="") as out,
     ):
         writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n", delimiter=SEPARATOR)

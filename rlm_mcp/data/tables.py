@@ -19,6 +19,7 @@ import duckdb
 from ..chunking.columns import NULL_TOKENS
 from ..chunking.csvrows import RecordReader
 from ..chunking.tabular import looks_like_header
+from ..hashing import PinnedFile
 from .conversion import name_list, positioned, write_parquet
 from .naming import unique_names
 from .sandbox import quote_literal, quote_name
@@ -49,7 +50,7 @@ class CsvLayout:
         return len(self.names)
 
 
-def sniff_layout(file: Path, kind: str) -> CsvLayout | None:
+def sniff_layout(file: PinnedFile, kind: str) -> CsvLayout | None:
     """The delimiter and header the chunker will choose (the same functions decide), from the head."""
     with _text(file) as text:
         reader = RecordReader(text, "\t" if kind == "tsv" else None)
@@ -65,13 +66,14 @@ def layout_for(fields: list[str], delimiter: str, header: bool) -> CsvLayout:
     return CsvLayout(delimiter, header, names, warnings)
 
 
-def _text(file: Path) -> io.TextIOWrapper:
-    return io.TextIOWrapper(file.open("rb"), encoding="utf-8-sig", errors="replace", newline="")
+def _text(file: PinnedFile) -> io.TextIOWrapper:
+    return io.TextIOWrapper(file.open_binary(), encoding="utf-8-sig", errors="replace", newline="")
 
 
 def stage_source(conn: duckdb.DuckDBPyConnection, file: Path, layout: CsvLayout, stage: Path) -> None:
-    """The file read by DuckDB as text columns c1 … cN, strictly: any record the chunker would read
-    differently (ragged, unbalanced quotes) makes this fail, and the caller takes the other road."""
+    """The file (a path that opens the pinned file itself) read by DuckDB as text columns c1 … cN,
+    strictly: any record the chunker would read differently (ragged, unbalanced quotes) makes this
+    fail, and the caller takes the other road."""
     _stage(conn, file, layout.delimiter, layout.header, layout.width, stage)
 
 
@@ -88,7 +90,7 @@ def _stage(
     write_parquet(conn, f"SELECT {name_list(names)} FROM {source}", stage, width)
 
 
-def normalize(file: Path, layout: CsvLayout, target: Path) -> tuple[int, bool]:
+def normalize(file: PinnedFile, layout: CsvLayout, target: Path) -> tuple[int, bool]:
     """Write the records as the chunker counts them (header and blank lines out, ragged rows padded,
     surplus fields kept in one more column) to a plain CSV. Returns (records, any surplus)."""
     width = layout.width

@@ -1,6 +1,6 @@
 """Loading: files, directories and globs into the store (allowed roots, staging, batches, reuse)."""
 
-from .files import Selection, resolve_allowed, select_files, within_roots
+from .files import Selection, open_allowed, resolve_allowed, select_files, within_roots
 from .loader import LoadedDocument, LoadResult, load_document, render_profile
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "LoadedDocument",
     "Selection",
     "load_document",
+    "open_allowed",
     "render_profile",
     "resolve_allowed",
     "select_files",

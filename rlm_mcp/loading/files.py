@@ -4,6 +4,7 @@ A path is a file, a directory (walked with `.gitignore` honoured) or a glob. Rel
 from the project directory.
 """
 
+import errno
 import glob
 import os
 import time
@@ -14,7 +15,8 @@ from pathlib import Path
 import pathspec
 
 from ..config import Settings
-from ..errors import InvalidInput, NotFound, PathNotAllowed
+from ..errors import InvalidInput, NotFound, PathNotAllowed, UnsupportedContent
+from ..hashing import PinnedFile
 
 GLOB_CHARS = frozenset("*?[")
 NEVER_WALKED = frozenset({".git", ".hg", ".svn", ".rlm"})
@@ -51,6 +53,61 @@ def resolve_allowed(settings: Settings, raw: str) -> Path:
             "Load a path under them, or set RLM_ALLOWED_ROOTS (paths separated by ':') to widen them."
         )
     return resolved
+
+
+OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | os.O_NOCTTY
+DIRECTORY_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_allowed(settings: Settings, file: Path) -> PinnedFile:
+    """Open a selected file (a real path under a root) once, for everything its load reads.
+
+    Trigger: the path was checked when selected, but a name can be swapped for a symlink between that
+    check and the read. Why: a load must never store a file from outside the roots. Outcome: the file
+    is reached from its root one component at a time, each opened relative to the previous one and
+    none followed if it is a symlink (O_NOFOLLOW), the last without blocking (a FIFO does not hang the
+    load) and kept only if it is a regular file; hash, chunks and copy then read that descriptor.
+    """
+    root = max(
+        (r for r in settings.allowed_roots if file.is_relative_to(r)),
+        key=lambda r: len(r.parts),
+        default=None,
+    )
+    if root is None or file == root:
+        raise PathNotAllowed(
+            f"{file} is outside the allowed roots ({_roots_text(settings)}); load a path under them."
+        )
+    parts = file.relative_to(root).parts
+    directory = -1
+    try:
+        directory = os.open(root, DIRECTORY_FLAGS)
+        for part in parts[:-1]:
+            inner = os.open(part, DIRECTORY_FLAGS, dir_fd=directory)
+            os.close(directory)
+            directory = inner
+        fd = os.open(parts[-1], OPEN_FLAGS, dir_fd=directory)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+            raise PathNotAllowed(
+                f"{file} was replaced by a symlink (or one of its folders was) while it was being loaded, so "
+                "it was not read: a load follows no symlink once the path is checked. Load it again once "
+                "it stays put, or load the file the link points to (it must be under the allowed roots)."
+            ) from None
+        if error.errno == errno.ENOENT:
+            raise NotFound(
+                f"{file} disappeared before it could be read; check the path and load it again."
+            ) from None
+        raise
+    finally:
+        if directory >= 0:
+            os.close(directory)
+    try:
+        return PinnedFile(fd, file)
+    except ValueError:
+        os.close(fd)
+        raise UnsupportedContent(
+            f"{file} is not a regular file (a FIFO, device or folder took its place); load a text file."
+        ) from None
 
 
 def select_files(settings: Settings, raw: str, recursive: bool = True) -> Selection:

@@ -6,6 +6,7 @@ version, so a reader never sees half a document and a killed load leaves only a 
 the next load removes.
 """
 
+import hashlib
 import io
 import os
 from collections import Counter
@@ -13,18 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..chunking import detect_content_type, make_chunker, profiles
+from ..chunking import Chunker, detect_content_type, make_chunker, profiles
 from ..chunking.jsondata import JsonChunker, JsonLinesChunker
 from ..config import Settings
-from ..errors import InvalidInput, RlmError, UnsupportedContent
-from ..hashing import hash_file
+from ..errors import Conflict, InvalidInput, RlmError, UnsupportedContent
+from ..hashing import PinnedFile
 from ..ids import format_id
 from ..store import Store
 from ..store import copies as copies_db
 from ..store import documents as db
 from ..store import vectors as vectors_db
 from .batches import BatchWriter, Progress, ProgressFn, batches, chunk_row
-from .files import Selection, select_files
+from .files import Selection, open_allowed, select_files
 from .reuse import ChunkReuse
 from .staging import loading_path, remove_stale_staging
 
@@ -175,7 +176,7 @@ def load_document(
     for file in selection.files:
         try:
             doc_name = name if (single and name) else _document_name(settings, selection, file)
-            loaded.append(_load_file(store, copy, file, doc_name, content_type, reporter))
+            loaded.append(_load_file(store, settings, copy, file, doc_name, content_type, reporter))
         except UnsupportedContent as error:
             if single:
                 raise
@@ -225,9 +226,32 @@ def _document_name(settings: Settings, selection: Selection, file: Path) -> str:
 
 
 def _load_file(
-    store: Store, copy: "data.DataCopy", file: Path, name: str, content_type: str, reporter: "Progress"
+    store: Store,
+    settings: Settings,
+    copy: "data.DataCopy",
+    file: Path,
+    name: str,
+    content_type: str,
+    reporter: "Progress",
 ) -> LoadedDocument:
-    read = hash_file(file, SNIFF_BYTES)
+    """One file, read only through the descriptor `open_allowed` checked (see files.open_allowed)."""
+    pinned = open_allowed(settings, file)
+    try:
+        return _load_pinned(store, copy, pinned, name, content_type, reporter)
+    finally:
+        pinned.close()
+
+
+def _load_pinned(
+    store: Store,
+    copy: "data.DataCopy",
+    pinned: PinnedFile,
+    name: str,
+    content_type: str,
+    reporter: "Progress",
+) -> LoadedDocument:
+    file = pinned.path
+    read = pinned.digest(SNIFF_BYTES)
     content_hash, size, head = read.sha256, read.size, read.head
     if size == 0:
         raise UnsupportedContent(f"{file} is empty: there is nothing to load.")
@@ -240,14 +264,14 @@ def _load_file(
     kind = content_type if content_type != "auto" else detect_content_type(file, sniffed)
     key = str(file)
     with loading_path(key) as owner:
-        return _load_locked(store, copy, file, name, kind, (content_hash, size), owner, reporter)
+        return _load_locked(store, copy, pinned, (name, sniffed), kind, (content_hash, size), owner, reporter)
 
 
 def _load_locked(
     store: Store,
     copy: "data.DataCopy",
-    file: Path,
-    name: str,
+    pinned: PinnedFile,
+    names: tuple[str, str],
     kind: str,
     content: tuple[str, int],
     owner: str,
@@ -257,6 +281,8 @@ def _load_locked(
     from .. import data  # duckdb loads with the first load, not when the server starts
 
     content_hash, size = content
+    name, sniffed = names
+    file = pinned.path
     key = str(file)
     conn = store.conn()
     old = db.find_ready(conn, key)
@@ -268,9 +294,12 @@ def _load_locked(
     reuse = ChunkReuse.load(conn, old.id if old is not None else None, interrupted)
     with store.write() as wconn:
         staging = db.insert_staging(wconn, name, key, kind, size, content_hash, owner)
-    builder = data.start_copy(copy, file, kind, f"d{staging}")
+    builder = data.start_copy(copy, pinned, kind, f"d{staging}")
     try:
-        count, profile, warnings = _write_chunks(store, staging, file, kind, reporter, name, reuse, builder)
+        chunker = make_chunker(kind, file, sniffed)
+        count, profile, warnings = _write_chunks(
+            store, staging, (pinned, content_hash), chunker, reporter, name, reuse, builder
+        )
         built = _finish_copy(builder, profile, warnings)
         with store.write() as wconn:
             old = db.find_ready(wconn, key)
@@ -322,14 +351,17 @@ def _finish_copy(
 def _write_chunks(
     store: Store,
     staging: int,
-    file: Path,
-    kind: str,
+    source: tuple[PinnedFile, str],
+    chunker: Chunker,
     reporter: "Progress",
     name: str,
     reuse: ChunkReuse,
     builder: "data.CopyBuilder | None" = None,
 ) -> tuple[int, dict[str, Any] | None, list[str]]:
-    chunker = make_chunker(kind, file)
+    """Chunk the pinned bytes into the staging document; the bytes chunked are hashed as they are read
+    and must be the bytes hashed before (`source`: the file and that hash)."""
+    pinned, content_hash = source
+    read_hash = hashlib.sha256()
     if (
         builder is not None
         and builder.sink is not None
@@ -338,7 +370,7 @@ def _write_chunks(
         chunker.record_sink = builder.sink
     count = 0
     replaced = 0
-    with file.open("rb") as raw, BatchWriter(store, staging) as writer:
+    with pinned.open_binary(read_hash) as raw, BatchWriter(store, staging) as writer:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
         start = raw.tell()
         for batch in batches(chunker.chunks(text)):
@@ -354,6 +386,14 @@ def _write_chunks(
             position = raw.tell()
             reporter.advance(position - start, f"{name}: {count} chunks")
             start = position
+        while raw.read(1 << 20):  # a chunker that stopped early: the rest is hashed all the same
+            pass
+    if read_hash.hexdigest() != content_hash:
+        raise Conflict(
+            f"{pinned.path} changed while it was being loaded (its first {pinned.size:,} bytes are not the "
+            "ones hashed when the load began), so it was not stored. Call load_document again once the "
+            "file is written."
+        )
     warnings = []
     profile = chunker.profile()
     if replaced:
