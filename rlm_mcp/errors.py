@@ -31,3 +31,7 @@ class Unavailable(RlmError):
 
 class IncompleteInstall(RlmError):
     """The installed package lacks files it ships (a build that skipped them, a partial copy)."""
+
+
+class Cancelled(RlmError):
+    """The caller cancelled the request (MCP `notifications/cancelled`); the work stopped, nothing kept."""

@@ -2,11 +2,13 @@
 with chunking; plus the throttled progress a long load reports."""
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ..chunking import Chunk
+from ..errors import Cancelled
 from ..store import Store
 from ..store import documents as db
 from ..store.rows import NewChunk
@@ -85,15 +87,26 @@ class BatchWriter:
 
 
 class Progress:
-    """Throttled progress: bytes done of bytes total, at most every PROGRESS_INTERVAL_SECONDS."""
+    """Throttled progress: bytes done of bytes total, at most every PROGRESS_INTERVAL_SECONDS; and the
+    point where a cancelled load stops (after every batch and every file: see `check`)."""
 
-    def __init__(self, callback: ProgressFn | None, total: int) -> None:
+    def __init__(
+        self, callback: ProgressFn | None, total: int, cancel: threading.Event | None = None
+    ) -> None:
         self._callback = callback
         self._total = max(total, 1)
         self._done = 0
         self._last = 0.0
+        self._cancel = cancel
+
+    def check(self) -> None:
+        """Trigger: the request was cancelled. Why: a load nobody waits for must not keep a core busy.
+        Outcome: Cancelled is raised; the load's staging rows are removed, the store is as before."""
+        if self._cancel is not None and self._cancel.is_set():
+            raise Cancelled("load_document was cancelled by the caller; nothing of it was kept.")
 
     def advance(self, size: int, message: str) -> None:
+        self.check()
         self._done += size
         now = time.monotonic()
         if self._callback is not None and (

@@ -9,6 +9,7 @@ the next load removes.
 import hashlib
 import io
 import os
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..chunking import Chunker, detect_content_type, make_chunker, profiles
 from ..chunking.jsondata import JsonChunker, JsonLinesChunker
 from ..config import Settings
-from ..errors import Conflict, InvalidInput, RlmError, UnsupportedContent
+from ..errors import Cancelled, Conflict, InvalidInput, RlmError, UnsupportedContent
 from ..hashing import PinnedFile
 from ..ids import format_id
 from ..store import Store
@@ -159,14 +160,17 @@ def load_document(
     content_type: str = "auto",
     recursive: bool = True,
     progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
 ) -> LoadResult:
     """Load a file, a directory or a glob. A single file that cannot be read is an error;
-    in a directory, such files are skipped and counted."""
+    in a directory, such files are skipped and counted. When `cancel` is set (the request was
+    cancelled), the load stops after the batch under way and raises Cancelled: files already loaded
+    stay loaded, the one under way leaves nothing."""
     selection = select_files(settings, path, recursive)
     single = len(selection.files) == 1 and selection.base is None
     if content_type != "auto":
         make_chunker(content_type, Path(path))  # an unknown type fails before anything is read
-    reporter = Progress(progress, sum(_file_size(f) for f in selection.files))
+    reporter = Progress(progress, sum(_file_size(f) for f in selection.files), cancel)
     from .. import data  # duckdb loads with the first load, not when the server starts
 
     copy = data.open_copy(settings, store)
@@ -174,9 +178,12 @@ def load_document(
     skipped = Counter(selection.skipped)
     failed: list[tuple[str, str]] = []
     for file in selection.files:
+        reporter.check()
         try:
             doc_name = name if (single and name) else _document_name(settings, selection, file)
             loaded.append(_load_file(store, settings, copy, file, doc_name, content_type, reporter))
+        except Cancelled:
+            raise
         except UnsupportedContent as error:
             if single:
                 raise
@@ -300,7 +307,9 @@ def _load_locked(
         count, profile, warnings = _write_chunks(
             store, staging, (pinned, content_hash), chunker, reporter, name, reuse, builder
         )
+        reporter.check()
         built = _finish_copy(builder, profile, warnings)
+        reporter.check()  # the last point before the swap: after it, the new version is in
         with store.write() as wconn:
             old = db.find_ready(wconn, key)
             replaced_copy = copies_db.copy_file(wconn, old.id) if old is not None else None

@@ -1,5 +1,6 @@
 """Tools over documents and chunks: load, search, read, list, remove, status."""
 
+import threading
 from typing import Annotated, Literal
 
 import anyio
@@ -10,6 +11,8 @@ from pydantic import Field
 from .. import documents, loading, search
 from ..workspace import Workspace
 from .common import DESTRUCTIVE, READ_ONLY, ResponseFormatArg, respond
+
+CANCEL_WAIT_SECONDS = 30.0  # a cancelled load is waited for this long to remove what it wrote
 
 DocumentIds = Annotated[
     list[str | int] | str | None,
@@ -40,18 +43,36 @@ def register(server: MCPServer, state: Workspace) -> None:
         """Load a file, directory (honours .gitignore, skips binaries) or glob into the store: chunks it,
         indexes it for search at once and reports a profile. Reloading unchanged content is a no-op."""
 
+        cancel, finished = threading.Event(), threading.Event()
+
         def progress(done: float, total: float, message: str) -> None:
-            anyio.from_thread.run(ctx.report_progress, done, total, message)
+            if not cancel.is_set():
+                anyio.from_thread.run(ctx.report_progress, done, total, message)
 
         def load() -> loading.LoadResult:
             try:
                 return loading.load_document(
-                    state.store, state.settings, path, name, content_type, recursive, progress
+                    state.store, state.settings, path, name, content_type, recursive, progress, cancel
                 )
             finally:
                 state.wake_embedding()
 
-        return await anyio.to_thread.run_sync(lambda: respond(load, response_format))
+        def run() -> str:
+            try:
+                return respond(load, response_format)
+            finally:
+                finished.set()
+
+        try:
+            # abandon_on_cancel: a cancelled request (notifications/cancelled cancels this scope) stops
+            # waiting at once; the flag then stops the load between batches, and its staging goes.
+            return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            cancel.set()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_WAIT_SECONDS):
+                while not finished.is_set():  # the store is as before when the request is over
+                    await anyio.sleep(0.02)
+            raise
 
     @server.tool(annotations=READ_ONLY, structured_output=False)
     def search_chunks(

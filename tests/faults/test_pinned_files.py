@@ -4,7 +4,8 @@ size and hash of exactly the bytes its chunks hold (and its columnar copy holds 
 
 import hashlib
 import os
-import threading
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,28 +23,39 @@ INSIDE = "".join(f"inside line {i}: the harbour master logged a ship at dawn\n" 
 OUTSIDE = "".join(f"OUTSIDE SECRET {i}: a file the load must never store\n" for i in range(300))
 
 
-class _Swapper(threading.Thread):
-    """Swaps `path` between a real file and a symlink to `target`, atomically (rename), as fast as it can."""
+SWAPPER = """
+import os, sys
+from pathlib import Path
+path, target, stop, inside = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4]
+spare = path.with_name(".swap")
+swaps = 0
+while not stop.exists():
+    if os.path.lexists(spare):
+        spare.unlink()
+    if swaps % 2:
+        spare.symlink_to(target)
+    else:
+        spare.write_text(f"version {swaps}\\n" + inside, encoding="utf-8")  # no load of it is a no-op
+    os.replace(spare, path)
+    swaps += 1
+print(swaps)
+"""
+
+
+class _Swapper:
+    """Another process swapping `path` between a real file and a symlink to `target`, atomically
+    (rename), as fast as it can (a process of its own: a thread would wait for the GIL)."""
 
     def __init__(self, path: Path, target: Path) -> None:
-        super().__init__(daemon=True)
-        self.path, self.target = path, target
-        self.stop = threading.Event()
+        self._stop = path.with_name(".stop-swapping")
+        command = [sys.executable, "-c", SWAPPER, str(path), str(target), str(self._stop), INSIDE]
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         self.swaps = 0
 
-    def run(self) -> None:
-        spare = self.path.with_name(".swap")
-        real = 0
-        while not self.stop.is_set():
-            if spare.is_symlink() or spare.exists():
-                spare.unlink()
-            if self.swaps % 2:
-                spare.symlink_to(self.target)
-            else:
-                real += 1  # each real version differs, so no load of it is a no-op
-                spare.write_text(f"version {real}\n" + INSIDE, encoding="utf-8")
-            os.replace(spare, self.path)
-            self.swaps += 1
+    def finish(self) -> None:
+        self._stop.touch()
+        out, _ = self._process.communicate(timeout=30)
+        self.swaps = int(out.strip() or 0)
 
 
 def _stored_texts(store: Store) -> list[str]:
@@ -64,7 +76,6 @@ def test_a_path_swapped_for_a_symlink_out_of_the_root_never_stores_the_outside_f
     path.write_text(INSIDE, encoding="utf-8")
     swapper = _Swapper(path, secret)
     copy = data.open_copy(settings, store)
-    swapper.start()
     loaded = refused = 0
     try:
         for _ in range(LOADS):
@@ -82,9 +93,8 @@ def test_a_path_swapped_for_a_symlink_out_of_the_root_never_stores_the_outside_f
                 sql = f"SELECT count(*) FROM d{doc.id}_lines WHERE text LIKE '%OUTSIDE%'"
                 assert [list(r) for r in data.query(copy, sql).rows] == [[0]], f"load {loaded + refused}"
     finally:
-        swapper.stop.set()
-        swapper.join()
-    assert swapper.swaps >= 10  # the path really was swapped under the loads
+        swapper.finish()
+    assert swapper.swaps >= LOADS  # the path really was swapped under the loads
     assert loaded > 0 and refused > 0, (loaded, refused)  # both sides of the race were hit
 
 
