@@ -18,7 +18,7 @@ from ..store import Store
 from ..store import search as search_db
 from ..store import vectors as vdb
 from .fusion import RRF_K, Fused, FusionMethod, fuse
-from .lexical import bm25_search, fts_query
+from .lexical import bm25_candidates, bm25_search, fts_query
 from .quantized import BitIndexCache
 from .quantized import knn as bit_knn
 from .results import WORD, SearchResult, hit_from_row
@@ -162,7 +162,7 @@ def _hybrid(
 ) -> SearchResult:
     conn = store.conn()
     match = candidate_query(query, conn, vdb.scope_size(conn, scope))
-    bm25 = search_db.bm25_candidates(conn, match, scope, CANDIDATES) if match else []
+    bm25 = bm25_candidates(store, match, scope, CANDIDATES) if match else []
     fused = fuse({"bm25": bm25, "semantic": vectors.ranked}, fusion, rrf_k)
     page: list[Fused] = []
     rows: dict[int, Any] = {}

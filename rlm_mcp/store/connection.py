@@ -132,6 +132,9 @@ class Store:
         self._local = threading.local()
         self._all: list[Connection] = []
         self._lock = threading.Lock()
+        # Process-local caches of what is derived from the file (search/bm25.py's phrase row counts);
+        # each entry carries the version it was read at and is checked against the file's.
+        self.caches: dict[str, object] = {}
 
     def conn(self) -> Connection:
         conn = getattr(self._local, "conn", None)

@@ -415,3 +415,13 @@ class OpenJob:
     claimed: int
     done: int
     tasks: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexTotals:
+    """What FTS5's bm25() reads of the whole index: rows and tokens (every row, staging ones too),
+    and `version`, bytes that change with every write to the index (a key for caches of it)."""
+
+    rows: int
+    tokens: int
+    version: bytes

@@ -1,13 +1,26 @@
-"""Search queries: FTS5 BM25 and a chunk scan for regex, both scoped by document inside the SQL."""
+"""Search queries: FTS5 BM25 and a chunk scan for regex, both scoped by document inside the SQL.
 
-from collections.abc import Iterator, Sequence
+The top-k path of search/bm25.py reads what FTS5's bm25() reads, from FTS5's own tables, inside the
+caller's read transaction: the index totals (the averages record), a row's token count (the docsize
+table), a phrase's row count; and it tokenizes with FTS5's own tokenizer, through a contentless temp
+table declared like chunks_fts (so its tokens are chunks_fts's tokens).
+"""
+
+import json
+import re
+from collections.abc import Generator, Iterator, Sequence
 
 from .connection import Connection
-from .rows import ChunkText
+from .rows import ChunkText, IndexTotals
 from .sql import placeholders
 from .sql import scope as _scope
 
 SNIPPET_TOKENS = 24
+# FTS5's %_data rows (its file format): the averages record (varints: rows, then tokens per column)
+# and the structure record (the segments; it changes with every write to the index).
+AVERAGES_ID = 1
+STRUCTURE_ID = 10
+TOKENIZE = re.compile(r"tokenize\s*=\s*'([^']*)'", re.IGNORECASE)
 
 
 def bm25_count(conn: Connection, match: str, document_ids: Sequence[int] | None, cap: int) -> int:
@@ -96,3 +109,164 @@ def hit_rows(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, ChunkText]
         tuple(chunk_ids),
     ).fetchall()
     return {int(r[0]): ChunkText(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
+
+
+# -- what the top-k path reads (search/bm25.py) ---------------------------------------------------
+
+
+def _varints(blob: bytes) -> list[int]:
+    """SQLite varints (big-endian, 7 bits a byte, the 9th byte whole), as FTS5 writes them."""
+    values, value, i = [], 0, 0
+    while i < len(blob):
+        for n in range(9):
+            byte = blob[i]
+            i += 1
+            if n == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                break
+        values.append(value)
+        value = 0
+    return values
+
+
+def index_totals(conn: Connection) -> IndexTotals:
+    rows = dict(
+        conn.execute(
+            "SELECT id, block FROM chunks_fts_data WHERE id IN (?, ?)", (AVERAGES_ID, STRUCTURE_ID)
+        ).fetchall()
+    )
+    averages = _varints(bytes(rows.get(AVERAGES_ID) or b""))
+    return IndexTotals(
+        averages[0] if averages else 0, sum(averages[1:]), bytes(rows.get(STRUCTURE_ID) or b"")
+    )
+
+
+def bm25_ranked(
+    conn: Connection, match: str, document_ids: Sequence[int] | None
+) -> Generator[tuple[int, float]]:
+    """(id, -bm25) of every ready chunk in the scope that `match` finds, best first, read lazily."""
+    scope, params = _scope(document_ids)
+    cursor = conn.execute(
+        f"""SELECT c.id, -bm25(chunks_fts) AS score FROM chunks_fts
+            JOIN chunks c ON c.id = chunks_fts.rowid
+            JOIN documents d ON d.id = c.document_id AND d.state = 'ready'
+            WHERE chunks_fts MATCH ?{scope}
+            ORDER BY bm25(chunks_fts)""",
+        (match, *params),
+    )
+    try:
+        while rows := cursor.fetchmany(256):
+            for r in rows:
+                yield int(r[0]), float(r[1])
+    finally:
+        cursor.close()  # a reader that stops early ends the statement (and its read lock) here
+
+
+def token_counts(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, int]:
+    """Each chunk's length in tokens, as FTS5 stored it (the docsize table)."""
+    if not chunk_ids:
+        return {}
+    rows = conn.execute(
+        f"SELECT id, sz FROM chunks_fts_docsize WHERE id IN ({placeholders(len(chunk_ids))})",
+        tuple(chunk_ids),
+    )
+    return {int(r[0]): sum(_varints(bytes(r[1]))) for r in rows}
+
+
+def all_token_counts(conn: Connection) -> tuple[list[int], list[int]]:
+    """Every row's id and length in tokens (the docsize table), in id order."""
+    ids, sizes = [], []
+    for row_id, size in conn.execute("SELECT id, sz FROM chunks_fts_docsize ORDER BY id"):
+        ids.append(int(row_id))
+        sizes.append(size[0] if len(size) == 1 and size[0] < 0x80 else sum(_varints(bytes(size))))
+    return ids, sizes
+
+
+def rows_at_least(conn: Connection, match: str, cap: int) -> int:
+    """How many rows of the index hold `match`, counted up to `cap` (the doclist is read no further)."""
+    row = conn.execute(
+        "SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)", (match, cap)
+    ).fetchone()
+    return int(row[0])
+
+
+def postings(conn: Connection, token: str) -> tuple[list[int], list[int]]:
+    """The rows holding `token` (a token of the index, not query text) and how often, in id order."""
+    if not conn.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'rlm_index_vocab'").fetchone():
+        conn.execute("CREATE VIRTUAL TABLE temp.rlm_index_vocab USING fts5vocab(main, chunks_fts, instance)")
+    ids, counts = [], []
+    for doc, n in conn.execute(
+        "SELECT doc, count(*) FROM temp.rlm_index_vocab WHERE term = ? GROUP BY doc ORDER BY doc", (token,)
+    ):
+        ids.append(int(doc))
+        counts.append(int(n))
+    return ids, counts
+
+
+def chunk_ids_of(conn: Connection, document_ids: Sequence[int] | None, inside: bool) -> list[int]:
+    """Ids of the chunks of ready documents in the scope (`inside`), or of every other chunk of the
+    index: staging documents' chunks, and those outside the scope. Documents are few; chunks are
+    read through their document index, never scanned."""
+    wanted = set(document_ids or ())
+    owners = [
+        int(doc_id)
+        for doc_id, state in conn.execute("SELECT id, state FROM documents")
+        if (state == "ready" and (not wanted or doc_id in wanted)) == inside
+    ]
+    ids: list[int] = []
+    for start in range(0, len(owners), 500):
+        part = owners[start : start + 500]
+        rows = conn.execute(f"SELECT id FROM chunks WHERE document_id IN ({placeholders(len(part))})", part)
+        ids.extend(int(r[0]) for r in rows)
+    return ids
+
+
+def _tokenizer(conn: Connection) -> None:
+    """The temp table that tokenizes like chunks_fts (created once per connection)."""
+    if conn.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'rlm_tokens'").fetchone():
+        return
+    (sql,) = conn.execute("SELECT sql FROM main.sqlite_master WHERE name = 'chunks_fts'").fetchone()
+    found = TOKENIZE.search(sql)
+    tokenize = f", tokenize = '{found.group(1)}'" if found else ""
+    conn.execute(f"CREATE VIRTUAL TABLE temp.rlm_tokens USING fts5(text, content = ''{tokenize})")
+    conn.execute("CREATE VIRTUAL TABLE temp.rlm_tokens_vocab USING fts5vocab(temp, rlm_tokens, instance)")
+
+
+def tokenize(conn: Connection, texts: Sequence[str]) -> list[list[str]]:
+    """The tokens of each text, in order, as chunks_fts's tokenizer makes them."""
+    _tokenizer(conn)
+    conn.execute(
+        "INSERT INTO temp.rlm_tokens (rowid, text) SELECT key + 1, value FROM json_each(?)",
+        (json.dumps(list(texts), ensure_ascii=False),),
+    )
+    out: list[list[str]] = [[] for _ in texts]
+    for doc, term in conn.execute("SELECT doc, term FROM temp.rlm_tokens_vocab ORDER BY doc, offset"):
+        out[int(doc) - 1].append(str(term))
+    conn.execute("INSERT INTO temp.rlm_tokens (rlm_tokens) VALUES ('delete-all')")
+    return out
+
+
+def term_frequencies(
+    conn: Connection, chunk_ids: Sequence[int], terms: Sequence[str]
+) -> dict[int, dict[str, int]]:
+    """How often each of `terms` (tokens) occurs in each chunk, tokenized as chunks_fts tokenizes."""
+    if not chunk_ids or not terms:
+        return {}
+    _tokenizer(conn)
+    conn.execute(
+        f"""INSERT INTO temp.rlm_tokens (rowid, text)
+            SELECT id, text FROM chunks WHERE id IN ({placeholders(len(chunk_ids))})""",
+        tuple(chunk_ids),
+    )
+    out: dict[int, dict[str, int]] = {}
+    for doc, term, n in conn.execute(
+        f"""SELECT doc, term, count(*) FROM temp.rlm_tokens_vocab WHERE term IN ({placeholders(len(terms))})
+            GROUP BY doc, term""",
+        tuple(terms),
+    ):
+        out.setdefault(int(doc), {})[str(term)] = int(n)
+    conn.execute("INSERT INTO temp.rlm_tokens (rlm_tokens) VALUES ('delete-all')")
+    return out
