@@ -74,6 +74,12 @@ def check(store: Store, texts: Sequence[str], scope: list[int] | None = None) ->
     return compared
 
 
+@pytest.fixture(autouse=True)
+def array_pass_for_small_stores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These stores are small: without this FTS5 would rank every query itself (PLAIN_BELOW)."""
+    monkeypatch.setattr(bm25, "PLAIN_BELOW", 0)
+
+
 @pytest.fixture
 def corpus(project: Path, settings: Settings, store: Store) -> dict[str, int]:
     write_corpus(project, seed=1)
@@ -103,6 +109,18 @@ def test_the_array_pass_is_taken_and_rescores_its_candidates(
     assert calls == [] and len(got) == 10
     want = search_db.bm25_candidates(store.conn(), fts_query("w200 w370 the") or "", None, 10)
     assert_same_ranking(got, want)
+
+
+def test_queries_of_rare_words_are_ranked_by_fts5_itself(
+    store: Store, corpus: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading every row's length costs more than FTS5 ranking a few rows: below PLAIN_BELOW rows the
+    array pass is skipped (and its row lengths are never read)."""
+    monkeypatch.setattr(bm25, "PLAIN_BELOW", 20_000)
+    store.caches.clear()
+    check(store, ["w200 w370", "w1 the"])
+    cache = store.caches[bm25.CACHE_KEY]
+    assert isinstance(cache, bm25.IndexCache) and cache.sizes is None
 
 
 @pytest.mark.parametrize("which", ["one", "half", "all_but_one"])

@@ -39,6 +39,7 @@ K1 = 1.2  # fts5Bm25Function's constants
 B = 0.75
 MIN_IDF = 1e-6
 MAX_POSTINGS = 8_000_000  # cached (id, count) pairs per store, ~100 MB; least recently used go first
+PLAIN_BELOW = 20_000  # queries whose words are in fewer rows than this are ranked by FTS5 itself
 MAX_RESCORED = 4096  # more candidates than this (ties at the k-th): FTS5 ranks them itself
 SLACK = 1e-9  # relative: float rounding in the array pass never decides who is a candidate
 CACHE_KEY = "bm25_index"
@@ -126,6 +127,8 @@ def _top_k(
     flat = [t[0] for t in tokens]
     cache = _cache(store, totals.version)
     first_word = dict(zip(reversed(flat), reversed(words), strict=True))
+    if _reach(conn, cache, first_word, totals.rows) < PLAIN_BELOW:
+        return plain(conn, words, scope, k)
     found = {t: _postings(conn, cache, w, t, totals.rows) for t, w in first_word.items()}
     hits = {t: len(p.ids) if p is not None else totals.rows for t, p in found.items()}
     query = Query(
@@ -159,6 +162,27 @@ def _array_scores(
         f = hit.counts
         scores[hit.ids] += weight * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + B * sizes[hit.ids] / query.avgdl)))
     return scores, floor
+
+
+def _reach(conn: Any, cache: IndexCache, first_word: dict[str, str], total_rows: int) -> int:
+    """About how many rows FTS5 would score (the sum of the words' rows, counted up to PLAIN_BELOW).
+
+    Trigger: the query's words are rare. Why: FTS5 ranks a few thousand rows in milliseconds, while
+    the array pass first reads every row's length (seconds at a million chunks, once per version).
+    Outcome: FTS5 ranks them itself.
+    """
+    reach = 0
+    for token, word in first_word.items():
+        with cache.lock:
+            seen = token in cache.postings
+            known = cache.postings.get(token)
+        if not seen:
+            reach += db.rows_at_least(conn, quote([word]), PLAIN_BELOW - reach)
+        else:  # None: a floor-idf token, in half the rows or more
+            reach += (total_rows + 1) // 2 if known is None else len(known.ids)
+        if reach >= PLAIN_BELOW:
+            break
+    return reach
 
 
 def _postings(conn: Any, cache: IndexCache, word: str, token: str, total_rows: int) -> Postings | None:
