@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from rlm_mcp import data
+from rlm_mcp.chunking.profiles import render_profile
 from rlm_mcp.config import Settings
 from rlm_mcp.documents.reading import remove_document
 from rlm_mcp.errors import NotFound
@@ -184,6 +185,33 @@ def test_profile_carries_exact_top_values(store: Store, settings: Settings) -> N
     top = doc.profile["top_values"]
     assert dict(map(tuple, top["status"])) == Counter(o["status"] for o in orders)
     assert "id" not in top
+
+
+def test_profile_prints_bounds_and_top_values_exactly_never_rounded(store: Store, settings: Settings) -> None:
+    """min/max exact (2432188.16, not 2.43e+06; 20 digits kept; no exponent), and
+    exact counts for low-cardinality columns of every countable type, decimals and dates included."""
+    rng = random.Random(11)
+    discounts = [rng.choice(["0.00", "0.05", "0.10"]) for _ in range(3000)]
+    days = [f"2024-01-0{rng.randint(1, 3)}" for _ in range(3000)]
+    amounts = [f"{rng.randint(1, 99_999)}.{rng.randint(0, 99):02d}" for _ in range(3000)]
+    amounts[7], amounts[8] = "2432188.16", "0.00001"
+    wide = [str(rng.randint(1, 9)) for _ in range(3000)]
+    wide[9] = "12345678901234567.89"
+    rows = zip(amounts, discounts, days, wide, strict=True)
+    text = "amount,discount,day,big,comment\n" + "".join(
+        f"{a},{d},{day},{b},note {i}\n" for i, (a, d, day, b) in enumerate(rows)
+    )
+    doc = _load(store, settings, "money.csv", text)
+    rendered = render_profile(doc.profile)
+    assert "amount float [0.00001..2432188.16]" in rendered, rendered
+    assert "[1..12345678901234567.89]" in rendered, rendered
+    assert "e+" not in rendered and "e-0" not in rendered
+    top = {name: dict(map(tuple, pairs)) for name, pairs in doc.profile["top_values"].items()}
+    assert top["discount"] == {float(k): n for k, n in Counter(discounts).items()}
+    assert top["day"] == Counter(days)
+    assert "comment" not in top and "amount" not in top  # thousands of distinct values: no counts
+    n = Counter(discounts)["0.05"]
+    assert f"discount 0.05 {n:,}" in rendered or f"0.05 {n:,}" in rendered, rendered
 
 
 def test_copies_can_be_turned_off(store: Store, project: Path) -> None:

@@ -5,11 +5,15 @@ over a joined column), so a 400 MB CSV is profiled at tens of MB/s. Distinct cou
 a memory budget shared by all columns, then estimated with a K-minimum-values sketch and marked so.
 """
 
+import decimal
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
+
+from ..answers import exact_number
 
 NULL_TOKENS = frozenset({"NULL", "null", "Null", "NA", "N/A", "n/a", "None", "nil", "\\N"})
 BOOLEANS = frozenset({"true", "false", "True", "False", "TRUE", "FALSE"})
@@ -93,7 +97,9 @@ class _Column:
         self.kind, self.low, self.high = "string", None, None
 
     def _widen(self, kind: str, low: Any, high: Any) -> None:
-        if self.kind and kind != self.kind and self.kind != "integer":  # date -> datetime: compare as text
+        if self.kind == "integer" and kind == "float":  # float bounds are (value, source text)
+            self.low, self.high = _as_float(self.low), _as_float(self.high)
+        elif self.kind and kind != self.kind:  # date -> datetime: compare as text
             low, high = min(str(self.low), str(low)), max(str(self.high), str(high))
         self.kind = kind
         self.low = low if self.low is None else min(self.low, low)
@@ -110,9 +116,28 @@ class _Column:
             assert self.sketch is not None
             result["distinct"] = self.sketch.estimate()
             result["distinct_estimated"] = True
-        if self.kind in ("integer", "float", "date", "datetime") and self.low is not None:
+        if self.kind == "float" and self.low is not None:
+            result["min"], result["max"] = _exact_bound(self.low[1]), _exact_bound(self.high[1])
+        elif self.kind in ("integer", "date", "datetime") and self.low is not None:
             result["min"], result["max"] = self.low, self.high
         return result
+
+
+def _as_float(bound: int) -> tuple[float, str]:
+    return (float(bound) if abs(bound) < 1e308 else math.copysign(math.inf, bound)), str(bound)
+
+
+def _exact_bound(text: str) -> float | str:
+    """A float column's min or max as written: a JSON number when a float holds it digit for digit
+    (`2432188.16`), else its exact decimal text (`12345678901234567.89`, never `1.2345678901234568e+16`)."""
+    value = float(text)
+    try:
+        exact = decimal.Decimal(text.strip().replace("_", ""))
+    except decimal.InvalidOperation:
+        return value
+    if not math.isfinite(value) or not exact.is_finite():
+        return text.strip()
+    return value if decimal.Decimal(repr(value)) == exact else exact_number(exact)
 
 
 def _bounds(kind: str, values: Sequence[str], unique: set[str]) -> tuple[Any, Any] | None:
@@ -121,7 +146,11 @@ def _bounds(kind: str, values: Sequence[str], unique: set[str]) -> tuple[Any, An
         if kind == "integer":
             numbers: list[Any] = list(map(int, unique))
         elif kind == "float":
-            numbers = list(map(float, unique))
+            # (value, source text): the text is what the profile shows, exactly as the file has it
+            texts = list(unique)
+            floats = list(map(float, texts))
+            low, high = min(floats), max(floats)
+            return (low, texts[floats.index(low)]), (high, texts[floats.index(high)])
         elif kind in ("date", "datetime"):
             pattern = DATES if kind == "date" else DATETIMES
             joined = "\n".join(unique)

@@ -5,7 +5,10 @@ form (a 2,500-column CSV keeps its first columns and a count of the types of all
 """
 
 from collections import Counter
+from decimal import Decimal
 from typing import Any
+
+from ..answers import exact_number
 
 MAX_ITEMS = 40  # columns or JSON paths listed one by one
 MAX_PROBLEMS = 5
@@ -58,7 +61,7 @@ def _top_values(top: dict[str, list[list[Any]]]) -> str:
     """`exact counts: status open 12,345 · closed 8,765; region …` within TOP_VALUES_BUDGET."""
     parts: list[str] = []
     for name, pairs in top.items():
-        listed = " · ".join(f"{_short('NULL' if v is None else v)} {n:,}" for v, n in pairs[:8])
+        listed = " · ".join(f"{_short('NULL' if v is None else v)} {_count(n)}" for v, n in pairs[:8])
         more = f" · … {len(pairs) - 8} more" if len(pairs) > 8 else ""
         part = f"{_short(name)} {listed}{more}"
         if parts and sum(len(p) + 2 for p in parts) + len(part) > TOP_VALUES_BUDGET:
@@ -96,10 +99,12 @@ def _column(column: dict[str, Any]) -> str:
     parts = [str(column["name"])[:40], str(column["type"])]
     if "min" in column:
         parts.append(f"[{_short(column['min'])}..{_short(column['max'])}]")
-    if column.get("null_rate"):
+    if column.get("nulls"):
+        parts.append(f"nulls {_count(column['nulls'])}")
+    elif column.get("null_rate"):
         parts.append(f"null {column['null_rate'] * 100:.1f}%")
     approx = "~" if column.get("distinct_estimated") else ""
-    parts.append(f"distinct {approx}{column['distinct']:,}")
+    parts.append(f"distinct {approx}{_count(column['distinct'])}")
     return " ".join(parts)
 
 
@@ -146,8 +151,23 @@ def _problem(problem: dict[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
+    """A value for the profile's text: numbers exact and whole (`2432188.16`, never `2.43e+06`, never
+    cut); other values up to 40 characters."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int | float | Decimal):
+        return exact_number(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_short(k)}: {_short(v)}" for k, v in value.items()) + "}"
     text = str(value)
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _count(value: Any) -> str:
+    """A count with thousands separators (`12,345`), exact; anything else as `_short` prints it."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else _short(value)
 
 
 def summarize_documents(documents: list[tuple[str, dict[str, Any] | None]]) -> str:

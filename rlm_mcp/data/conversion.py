@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from .sandbox import quote_literal, quote_name
+from .values import json_value
 
 BUILD_MEMORY_MB = 192  # a load of a narrow table stays under ~300 MB with the chunker beside it
 WIDE_COLUMN_KB = 256  # DuckDB's CSV reader and Parquet writer hold buffers per column
@@ -75,46 +76,53 @@ def name_list(names: list[str]) -> str:
 
 
 TOP_DISTINCT = 20  # a column with at most this many distinct values gets its exact counts in the profile
+SCREEN_DISTINCT = 2 * TOP_DISTINCT  # the estimate that makes a column worth an exact count
 MAX_TOP_COLUMNS = 60
 DISTINCT_PER_QUERY = 200
 TOP_VALUE_CHARS = 200  # a column holding a longer text is not a category (and the profile stays small)
-COUNTABLE = ("VARCHAR", "BOOLEAN", "BIGINT", "INTEGER", "DATE")
+COUNTABLE = ("VARCHAR", "BOOLEAN", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT",
+             "DOUBLE", "FLOAT", "DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE")  # fmt: skip
+META_COLUMNS = ("record", "line", "json_path")
 
 
 def top_values(
     conn: duckdb.DuckDBPyConnection, path: Path, columns: list[tuple[str, str]]
 ) -> dict[str, list[list[object]]]:
     """Exact value counts of the low-cardinality columns, most frequent first: they often answer
-    the question outright (how many open tickets) before any query is written."""
+    the question outright (how many open tickets) before any query is written.
+
+    Columns are screened with DuckDB's distinct-count estimate (constant memory: an exact
+    count(DISTINCT) of a comment column holds every distinct string), then counted exactly; a column
+    whose exact count has more than TOP_DISTINCT values is left out, so every count shown is exact."""
     source = f"read_parquet({quote_literal(str(path))})"
     kinds = dict(columns)
-    candidates = [
-        name for name, kind in columns if kind in COUNTABLE and name not in ("record", "line", "json_path")
-    ]
+    candidates = [name for name, kind in columns if _countable(kind) and name not in META_COLUMNS]
     low: list[str] = []
     for start in range(0, len(candidates), DISTINCT_PER_QUERY):
         batch = candidates[start : start + DISTINCT_PER_QUERY]
         measures = [
-            f"count(DISTINCT {quote_name(n)}), "
+            f"approx_count_distinct({quote_name(n)}), "
             + (f"coalesce(max(strlen({quote_name(n)})), 0)" if kinds[n] == "VARCHAR" else "0")
             for n in batch
         ]
-        counts = conn.execute("SELECT " + ", ".join(measures) + f" FROM {source}").fetchall()[0]
+        found = conn.execute("SELECT " + ", ".join(measures) + f" FROM {source}").fetchall()[0]
         low += [
             n
             for i, n in enumerate(batch)
-            if 0 < int(counts[2 * i]) <= TOP_DISTINCT and int(counts[2 * i + 1]) <= TOP_VALUE_CHARS
+            if 0 < int(found[2 * i]) <= SCREEN_DISTINCT and int(found[2 * i + 1]) <= TOP_VALUE_CHARS
         ]
-        if len(low) >= MAX_TOP_COLUMNS:
-            break
     result: dict[str, list[list[object]]] = {}
-    for name in low[:MAX_TOP_COLUMNS]:
+    for name in low:
         rows = conn.execute(
-            f"SELECT {quote_name(name)}, count(*) AS n FROM {source} GROUP BY 1 ORDER BY n DESC, 1 NULLS LAST"
+            f"SELECT {quote_name(name)}, count(*) AS n FROM {source} GROUP BY 1 "
+            f"ORDER BY n DESC, 1 NULLS LAST LIMIT {TOP_DISTINCT + 1}"
         ).fetchall()
-        result[name] = [[_plain(value), int(n)] for value, n in rows]
+        if len(rows) <= TOP_DISTINCT:
+            result[name] = [[json_value(value), int(n)] for value, n in rows]
+            if len(result) >= MAX_TOP_COLUMNS:
+                break
     return result
 
 
-def _plain(value: object) -> object:
-    return value if value is None or isinstance(value, bool | int | str) else str(value)
+def _countable(kind: str) -> bool:
+    return kind in COUNTABLE or kind.startswith("DECIMAL")
