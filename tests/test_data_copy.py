@@ -4,6 +4,7 @@ equal the chunks', and bad input (ragged rows, odd headers, mixed JSON types) lo
 import csv
 import io
 import json
+import os
 import random
 from collections import Counter
 from decimal import Decimal
@@ -223,3 +224,24 @@ def test_copies_can_be_turned_off(store: Store, project: Path) -> None:
     doc = _load(store, off, "t.csv", "k,v\na,1\n")
     with pytest.raises(NotFound):
         data.copy_info(data.open_copy(off, store), doc.id)
+
+
+def test_the_staging_read_streams_a_file_larger_than_its_memory_limit(tmp_path: Path) -> None:
+    """DuckDB's serial CSV reader sized its buffer to the whole file (a 400 MB CSV asked for 382 MiB
+    and got no copy); with bounded buffers and row groups a 51 MB file stages under a 40 MB limit."""
+    from rlm_mcp.data import conversion, tables
+    from rlm_mcp.hashing import PinnedFile
+
+    rng = random.Random(1)
+    body = "".join(f"{i},{rng.choice(STATUSES)},{'x' * rng.randint(150, 250)}\n" for i in range(240_000))
+    source = tmp_path / "big.csv"
+    source.write_text("id,status,note\n" + body, encoding="utf-8")
+    assert source.stat().st_size > 50_000_000
+    pinned = PinnedFile(os.open(source, os.O_RDONLY), source)
+    layout = tables.sniff_layout(pinned, "csv")
+    pinned.close()
+    assert layout is not None
+    stage = tmp_path / "stage.parquet"
+    with conversion.build_connection(1, tmp_path / "spill", layout.width, base_mb=40) as conn:
+        tables.stage_source(conn, source, layout, stage)
+        assert conversion.parquet_rows(conn, stage) == 240_000

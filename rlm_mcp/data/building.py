@@ -20,7 +20,16 @@ import duckdb
 from ..hashing import PinnedFile
 from ..store.copies import CopyRow
 from . import files, lines, tables
-from .conversion import build_connection, parquet_columns, parquet_rows, top_values, write_parquet
+from .conversion import (
+    FINAL_MEMORY_MB,
+    JSON_MEMORY_MB,
+    STAGE_MEMORY_MB,
+    build_connection,
+    parquet_columns,
+    parquet_rows,
+    top_values,
+    write_parquet,
+)
 from .files import DataCopy
 from .jsontables import JsonRecordSink, write_json_copy
 
@@ -72,6 +81,14 @@ class CopyBuilder:
         self._layout: tables.CsvLayout | None = None
         self._scan: lines.LineScan | None = None
 
+    @property
+    def _spill(self) -> Path:
+        return self.copy.spill_directory
+
+    def _row_bytes(self, rows: int) -> float:
+        """Source bytes per record: the final writer's row groups are bounded by them."""
+        return self.file.size / rows if rows > 0 else 0.0
+
     def _temp(self, label: str) -> Path:
         path = files.temp_path(self.copy, f"{self.stem}.{label}")
         self._temps.append(path)
@@ -95,12 +112,12 @@ class CopyBuilder:
                 self._layout = tables.sniff_layout(self.file, self.content_type)
                 if self._layout is not None and source is not None:
                     width = self._layout.width
-                    with build_connection(STAGE_THREADS, self.copy.spill_directory, width) as conn:
+                    with build_connection(STAGE_THREADS, self._spill, width, STAGE_MEMORY_MB) as conn:
                         tables.stage_source(conn, source, self._layout, self._stage)
                 return
             self._scan = lines.scan_lines(self.file)
             if self._scan.plain and source is not None:
-                with build_connection(STAGE_THREADS, self.copy.spill_directory) as conn:
+                with build_connection(STAGE_THREADS, self._spill, 1, STAGE_MEMORY_MB) as conn:
                     lines.stage_lines(conn, source, self._stage, quoted=False)
         except (duckdb.Error, OSError, ValueError) as error:
             self._stage_error = error
@@ -114,7 +131,8 @@ class CopyBuilder:
         target = self._temp("final")
         try:
             width = int((profile or {}).get("columns") or 1)
-            with build_connection(FINAL_THREADS, self.copy.spill_directory, width) as conn:
+            memory = JSON_MEMORY_MB if self.content_type in JSON_KINDS else FINAL_MEMORY_MB
+            with build_connection(FINAL_THREADS, self._spill, width, memory) as conn:
                 kind = "lines" if self.content_type in LINE_KINDS else "table"
                 warnings = self._write_final(conn, profile or {}, target)
                 if warnings is None:
@@ -179,15 +197,16 @@ class CopyBuilder:
         select, warnings = tables.typed_select(
             conn, self._stage, layout.names, kinds, None if direct else surplus
         )
+        row_bytes = self._row_bytes(rows)
         try:
-            write_parquet(conn, select, target, layout.width + 1)
+            write_parquet(conn, select, target, layout.width + 1, row_bytes)
         except duckdb.Error as error:
             # Trigger: a cast the checks passed still failed (a value DuckDB parses differently when it
             # casts). Why: never lose a record for a type. Outcome: every column stays text.
             select, _ = tables.typed_select(
                 conn, self._stage, layout.names, ["string"] * layout.width, None if direct else surplus
             )
-            write_parquet(conn, select, target, layout.width + 1)
+            write_parquet(conn, select, target, layout.width + 1, row_bytes)
             warnings.append(
                 f"column types could not be applied ({str(error).splitlines()[0][:120]}): "
                 "all columns are text"
@@ -217,7 +236,7 @@ class CopyBuilder:
             stage = self._temp("stage2")
             lines.stage_lines(conn, normalized, stage, quoted=True)
         assert stage is not None
-        write_parquet(conn, lines.lines_select(stage, scan.bom), target, 2)
+        write_parquet(conn, lines.lines_select(stage, scan.bom), target, 2, self._row_bytes(scan.lines))
         return []
 
     def discard_temps(self) -> None:

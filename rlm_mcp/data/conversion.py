@@ -13,26 +13,36 @@ import duckdb
 from .sandbox import quote_literal, quote_name
 from .values import json_value
 
-BUILD_MEMORY_MB = 192  # a load of a narrow table stays under ~300 MB with the chunker beside it
+STAGE_MEMORY_MB = 64  # the staging read runs beside the chunker: peak RSS is the two together
+FINAL_MEMORY_MB = 96
+JSON_MEMORY_MB = 192  # read_json holds whole objects (maximum_object_size)
 WIDE_COLUMN_KB = 256  # DuckDB's CSV reader and Parquet writer hold buffers per column
+MAX_LINE_BYTES = 8 << 20  # a longer record or line leaves the document without a copy (a warning)
+# DuckDB's CSV reader with parallel = false otherwise reads the whole file (up to 16 x max_line_size)
+# into one buffer: a 400 MB CSV asked for 382 MiB and the copy failed out of memory.
+READ_LIMITS = f"max_line_size = {MAX_LINE_BYTES}, buffer_size = {2 * MAX_LINE_BYTES}"
 MIN_ROW_GROUP = 1024
 MAX_ROW_GROUP = 122_880
 ROW_GROUP_CELLS = 4_000_000  # a 2,500-column table writes row groups of 1,600 rows, not 122,880
+ROW_GROUP_BYTES = 32 << 20  # of source text: long lines or wide rows make smaller groups
+STAGE_ROW_GROUP_BYTES = 2 << 20  # a staging file is read once: small groups, little memory
 
 
-def build_memory(width: int) -> str:
+def build_memory(width: int, base_mb: int = FINAL_MEMORY_MB) -> str:
     """The build's memory limit: flat for narrow tables, growing with the width of wide ones."""
-    return f"{BUILD_MEMORY_MB + width * WIDE_COLUMN_KB // 1024}MB"
+    return f"{base_mb + width * WIDE_COLUMN_KB // 1024}MB"
 
 
-def build_connection(threads: int, spill: Path, width: int = 1) -> duckdb.DuckDBPyConnection:
+def build_connection(
+    threads: int, spill: Path, width: int = 1, base_mb: int = FINAL_MEMORY_MB
+) -> duckdb.DuckDBPyConnection:
     spill.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(spill, 0o700)
     return duckdb.connect(
         ":memory:",
         config={
             "threads": threads,
-            "memory_limit": build_memory(width),
+            "memory_limit": build_memory(width, base_mb),
             "temp_directory": str(spill),
             "preserve_insertion_order": True,
             "autoinstall_known_extensions": False,
@@ -42,15 +52,32 @@ def build_connection(threads: int, spill: Path, width: int = 1) -> duckdb.DuckDB
     )
 
 
-def row_group_rows(width: int) -> int:
-    return max(MIN_ROW_GROUP, min(MAX_ROW_GROUP, ROW_GROUP_CELLS // max(1, width)))
+def row_group_rows(width: int, row_bytes: float = 0, group_bytes: int = ROW_GROUP_BYTES) -> int:
+    """Rows per row group: the writer holds a whole group, so it is bounded in cells and in bytes."""
+    rows = ROW_GROUP_CELLS // max(1, width)
+    if row_bytes > 0:
+        rows = min(rows, int(group_bytes / row_bytes))
+    return max(MIN_ROW_GROUP, min(MAX_ROW_GROUP, rows))
 
 
-def write_parquet(conn: duckdb.DuckDBPyConnection, select: str, target: Path, width: int) -> None:
+def write_parquet(
+    conn: duckdb.DuckDBPyConnection,
+    select: str,
+    target: Path,
+    width: int,
+    row_bytes: float = 0,
+    group_bytes: int = ROW_GROUP_BYTES,
+) -> None:
+    """`row_bytes`: source bytes per row when known (file size / rows)."""
     conn.execute(
         f"COPY ({select}) TO {quote_literal(str(target))} "
-        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group_rows(width)})"
+        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group_rows(width, row_bytes, group_bytes)})"
     )
+
+
+def write_stage(conn: duckdb.DuckDBPyConnection, select: str, target: Path, width: int) -> None:
+    """A staging file: row groups of ~STAGE_ROW_GROUP_BYTES of source (≥ 100 bytes a row assumed)."""
+    write_parquet(conn, select, target, width, max(100.0, 4.0 * width), STAGE_ROW_GROUP_BYTES)
 
 
 def parquet_rows(conn: duckdb.DuckDBPyConnection, path: Path) -> int:

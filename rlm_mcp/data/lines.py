@@ -13,12 +13,11 @@ from pathlib import Path
 import duckdb
 
 from ..hashing import PinnedFile
-from .conversion import positioned, write_parquet
+from .conversion import READ_LIMITS, positioned, write_stage
 from .sandbox import quote_literal
 
 SCAN_BLOCK = 1 << 20
 SEPARATOR = "\x01"
-MAX_LINE_BYTES = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +55,9 @@ def stage_lines(conn: duckdb.DuckDBPyConnection, source: Path, stage: Path, quot
     relation = (
         f"read_csv({quote_literal(str(source))}, columns = {{'text': 'VARCHAR'}}, header = false, "
         f"delim = {quote_literal(SEPARATOR)}, {options}, auto_detect = false, strict_mode = false, "
-        f"new_line = '\\n', max_line_size = {MAX_LINE_BYTES}, parallel = false)"
+        f"new_line = '\\n', {READ_LIMITS}, parallel = false)"
     )
-    write_parquet(conn, f"SELECT text FROM {relation}", stage, 2)
+    write_stage(conn, f"SELECT text FROM {relation}", stage, 2)
 
 
 def normalize_lines(file: PinnedFile, target: Path) -> int:

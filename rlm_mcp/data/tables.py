@@ -20,11 +20,10 @@ from ..chunking.columns import NULL_TOKENS
 from ..chunking.csvrows import RecordReader
 from ..chunking.tabular import looks_like_header
 from ..hashing import PinnedFile
-from .conversion import name_list, positioned, write_parquet
+from .conversion import READ_LIMITS, name_list, positioned, write_stage
 from .naming import unique_names
 from .sandbox import quote_literal, quote_name
 
-MAX_LINE_BYTES = 64 << 20
 DECIMAL_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)"
 MAX_DECIMAL_SCALE = 18
 TOKENS = "(" + ", ".join(quote_literal(t) for t in sorted(NULL_TOKENS)) + ")"
@@ -85,9 +84,9 @@ def _stage(
     source = (
         f"read_csv({quote_literal(str(file))}, columns = {columns}, header = {str(header).lower()}, "
         f"delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', auto_detect = false, "
-        f"strict_mode = true, null_padding = false, max_line_size = {MAX_LINE_BYTES}, parallel = false)"
+        f"strict_mode = true, null_padding = false, {READ_LIMITS}, parallel = false)"
     )
-    write_parquet(conn, f"SELECT {name_list(names)} FROM {source}", stage, width)
+    write_stage(conn, f"SELECT {name_list(names)} FROM {source}", stage, width)
 
 
 def normalize(file: PinnedFile, layout: CsvLayout, target: Path) -> tuple[int, bool]:
