@@ -182,6 +182,16 @@ def test_large_jobs_wait_for_the_users_yes_and_reports_are_saved_where_the_user_
     assert "list_jobs()" in read_doc(PLUGIN_ROOT / "skills" / "resume" / "SKILL.md").body
 
 
+def test_aggregate_questions_go_to_query_data_before_any_job() -> None:
+    """Counting is the engine's work: the playbook and /rlm:analyze reach query_data before create_job."""
+    for name in (ORCHESTRATION_SKILL, "analyze"):
+        body = " ".join(read_doc(PLUGIN_ROOT / "skills" / name / "SKILL.md").body.split())
+        assert "Exact answers first" in body, name
+        assert body.index("`query_data(") < body.index("`create_job("), name
+        for kind in ("counts", "sums", "percentiles", "regex tallies", "cross-tabs"):
+            assert kind in body, (name, kind)
+
+
 @pytest.mark.parametrize("path", AGENTS, ids=lambda p: p.stem)
 def test_agents_do_not_send_analysts_to_tool_search_which_custom_subagents_lack(path: Path) -> None:
     assert "ToolSearch" not in path.read_text(encoding="utf-8")
