@@ -44,9 +44,63 @@ def test_the_shipped_model_embeds_offline_into_unit_vectors_of_384(model: embed.
 def test_the_model_dir_holds_the_pinned_onnx_and_the_shipped_tokenizer(model: embed.FastEmbedder) -> None:
     directory = embed.assemble_model_dir(model._cache_dir)
     assert hash_file(directory / "model.onnx").sha256 == embed.MODEL_SHA256
+    converted = embed.assemble_model_dir(model._cache_dir, int8_compute=True)
+    assert converted != directory and not (converted / "model.onnx").is_symlink()
+    assert (converted / "tokenizer.json").read_bytes() == (directory / "tokenizer.json").read_bytes()
     config = json.loads((directory / "tokenizer_config.json").read_text(encoding="utf-8"))
     assert config["model_max_length"] == 256
     assert (Path(rlm_mcp.__file__).parent / "model" / "NOTICE").read_text().count("Apache License") >= 1
+
+
+def test_the_default_converts_the_pinned_file_to_int8_matmuls_once_and_reuses_it(
+    model: embed.FastEmbedder,
+) -> None:
+    import onnx
+
+    assert model.model_id == embed.DEFAULT_MODEL_ID and model.spec.int8_compute
+    directory = embed.assemble_model_dir(model._cache_dir, int8_compute=True)
+    graph = onnx.load(str(directory / "model.onnx")).graph
+    ops = {n.op_type for n in graph.node}
+    assert "MatMulInteger" in ops and "DynamicQuantizeLinear" in ops
+    assert not any(n.op_type == "MatMul" and n.input[1].endswith("_f") for n in graph.node)
+    built = (directory / "model.onnx").stat().st_mtime_ns
+    assert embed.assemble_model_dir(model._cache_dir, int8_compute=True) == directory
+    assert (directory / "model.onnx").stat().st_mtime_ns == built  # cached, not converted again
+
+
+def test_a_damaged_converted_model_is_converted_again(tmp_path: Path) -> None:
+    directory = embed.assemble_model_dir(tmp_path, int8_compute=True)
+    good = hash_file(directory / "model.onnx").sha256
+    (directory / "model.onnx").write_bytes(b"half a file")
+    again = embed.assemble_model_dir(tmp_path, int8_compute=True)
+    assert again == directory and hash_file(again / "model.onnx").sha256 == good
+
+
+def test_int8_compute_stays_close_to_the_stored_file_and_a_text_gets_one_vector_alone_or_not(
+    model: embed.FastEmbedder, tmp_path: Path
+) -> None:
+    texts = [
+        "Cats purr on the sofa and chase mice at night.",
+        "The stock market fell as bond yields rose sharply in the afternoon session.",
+        "def parse(path):\n    return json.loads(Path(path).read_text())",
+        "Mitochondria are the powerhouse of the cell; they make ATP by oxidative phosphorylation.",
+    ]
+    stored = embed.FastEmbedder(embed.STORED_INT8_MODEL_ID, cache_dir=model._cache_dir)
+    reference = stored.embed_documents(texts)
+    vectors = model.embed_documents(texts)
+    cosines = (reference * vectors).sum(axis=1)
+    assert cosines.min() > 0.98 and cosines.mean() > 0.99, cosines
+    assert np.array_equal(model.embed_documents(texts[1:2])[0], vectors[1])
+    assert np.array_equal(model.embed_query(texts[2]), vectors[2])
+
+
+def test_our_onnx_session_equals_fastembed_on_the_same_file(model: embed.FastEmbedder) -> None:
+    from rlm_mcp.embedding.runtime import OnnxSession
+
+    texts = ["short", "A longer sentence about harbours, tides and the ships that leave at dawn. " * 12]
+    stored = embed.FastEmbedder(embed.STORED_INT8_MODEL_ID, cache_dir=model._cache_dir)
+    ours = OnnxSession(embed.assemble_model_dir(model._cache_dir)).embed(texts)
+    np.testing.assert_allclose(ours, stored.embed_documents(texts), atol=1e-5)
 
 
 def test_a_model_file_with_another_hash_is_refused_with_a_clear_error(

