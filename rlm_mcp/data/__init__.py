@@ -21,8 +21,16 @@ The API (what the loader, query_data and projected jobs use):
         (record, {column: value}) in record order for the records `where` (a SQL condition on that
         document's view, checked like a query) selects; a text document yields (line, {"text": …}).
     count_records(copy: DataCopy, document_id: int, where: str | None = None) -> int
+    copy_records(copy, row: CopyRow, columns=None, where=None), count_copy_records(copy, row, where)
+        The same for a copy row the caller already read inside its own store transaction.
+    count_hint(view, where), crosstab_hint(job, document, dimension) -> str
+        query_data calls to suggest in a message (the SQL text stays in this room).
+    check_columns(row: CopyRow, columns) -> list[str]
+        The copy's spelling of the columns; InvalidInput listing the real ones.
     copy_info(copy: DataCopy, document_id: int) -> CopyRow
         kind ('table' / 'lines'), records, columns [(name, DuckDB type)], warnings; NotFound if none.
+    cell_text(value, limit) -> str
+        A value on one line (newlines and tabs escaped), cut at `limit` characters.
     format_value(value) -> str
         A value printed exactly (2432188.16, never 2.43219e+06).
 
@@ -38,8 +46,17 @@ from ..store import Connection
 from .building import BuiltCopy, CopyBuilder, has_copy, start_copy
 from .files import DataCopy, discard, discard_removed, install, open_copy, sweep
 from .querying import DEFAULT_LIMIT, MAX_LIMIT, QueryResult, query
-from .records import copy_info, count_records, select_records
-from .values import format_value, json_value
+from .records import (
+    check_columns,
+    copy_info,
+    copy_records,
+    count_copy_records,
+    count_hint,
+    count_records,
+    crosstab_hint,
+    select_records,
+)
+from .values import cell_text, format_value, json_value
 
 
 def install_copy(copy: DataCopy, conn: Connection, built: BuiltCopy, document_id: int) -> str | None:
@@ -56,8 +73,14 @@ __all__ = [
     "DataCopy",
     "DuckDBError",
     "QueryResult",
+    "cell_text",
+    "check_columns",
     "copy_info",
+    "copy_records",
+    "count_copy_records",
+    "count_hint",
     "count_records",
+    "crosstab_hint",
     "discard",
     "discard_removed",
     "format_value",

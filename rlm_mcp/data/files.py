@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Settings
+from ..config import DEFAULT_QUERY_MEMORY, DEFAULT_QUERY_SECONDS, Settings
 from ..store import Connection, Store
 from ..store import copies as copies_db
 
@@ -43,8 +43,11 @@ def copy_directory(store: Store) -> Path:
     return store.path.parent / DATA_DIRNAME
 
 
-def open_copy(settings: Settings, store: Store) -> DataCopy:
-    """The copies beside `store` (`<dir of the db>/data/`); nothing is created until a copy is written."""
+def open_copy(settings: Settings | None, store: Store) -> DataCopy:
+    """The copies beside `store` (`<dir of the db>/data/`); nothing is created until a copy is written.
+    Without settings, the default query limits (what a job's claims and submissions read under)."""
+    if settings is None:
+        return DataCopy(store, copy_directory(store), DEFAULT_QUERY_SECONDS, DEFAULT_QUERY_MEMORY)
     return DataCopy(
         store,
         copy_directory(store),

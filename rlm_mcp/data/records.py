@@ -72,7 +72,28 @@ def select_records(
     """(record, {column: value}) for every record of the document's copy that `where` selects, in
     record order. Tables: `record` and the named columns (all of them when None); texts: `line` and
     `text`. Values are Python values as DuckDB returns them (`values.format_value` prints them)."""
-    row = copy_info(copy, document_id)
+    return copy_records(copy, copy_info(copy, document_id), columns, where)
+
+
+def check_columns(row: copies_db.CopyRow, columns: Sequence[str] | None) -> list[str]:
+    """The copy's spelling of `columns` (all of them when None); InvalidInput lists the real ones."""
+    return _columns(row, columns)
+
+
+def copy_records(
+    copy: DataCopy,
+    row: copies_db.CopyRow,
+    columns: Sequence[str] | None = None,
+    where: str | None = None,
+    between: tuple[int, int] | None = None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """select_records for a copy row already read (inside a caller's store transaction); `between`
+    keeps only the records numbered first…last."""
+    if between is not None:
+        span = (
+            f"{'line' if row.kind == 'lines' else 'record'} BETWEEN {int(between[0])} AND {int(between[1])}"
+        )
+        where = f"({where}) AND {span}" if where and where.strip() else span
     names = _columns(row, columns)
     key = "line" if row.kind == "lines" else "record"
     select = ", ".join([key, *(quote_name(n) for n in names)])
@@ -91,7 +112,11 @@ def select_records(
 
 def count_records(copy: DataCopy, document_id: int, where: str | None = None) -> int:
     """How many records of the document's copy `where` selects (all of them when None)."""
-    row = copy_info(copy, document_id)
+    return count_copy_records(copy, copy_info(copy, document_id), where)
+
+
+def count_copy_records(copy: DataCopy, row: copies_db.CopyRow, where: str | None = None) -> int:
+    """count_records for a copy row already read (inside a caller's store transaction)."""
     if where is None or not where.strip():
         return row.records
     sql = _statement(row, "count(*)", where)
@@ -101,3 +126,18 @@ def count_records(copy: DataCopy, document_id: int, where: str | None = None) ->
             return int(conn.execute(sql).fetchall()[0][0])
         except duckdb.Error as error:
             raise InvalidInput(explain_error(error, {_view(row): row})) from None
+
+
+def count_hint(view: str, where: str | None) -> str:
+    """A query_data call that counts the records `where` selects (for a message to the model)."""
+    condition = f" WHERE {where}" if where else ""
+    return f'query_data("SELECT count(*) FROM {view}{condition}")'
+
+
+def crosstab_hint(job: str, document: str, dimension: str) -> str:
+    """A query_data call that cross-tabs a job's labels with a column of the labelled document."""
+    return (
+        f'query_data("SELECT l.value, d.<column>, count(*) FROM labels l JOIN {document} d ON d.record = '
+        f"l.record WHERE l.job_id = '{job}' AND l.document_id = '{document}' AND l.dimension = "
+        f"'{dimension}' GROUP BY ALL ORDER BY ALL\")"
+    )

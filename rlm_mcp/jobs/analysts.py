@@ -60,6 +60,32 @@ REDUCE_INSTRUCTIONS = (
 )
 
 
+RECORDS_INSTRUCTIONS = (
+    "This task holds RECORDS, not chunks: each line is one record, `r<number> | <values>`, with only the "
+    "columns the question needs (the context names them). Judge each record on its own; never count or "
+    "add up yourself (the server does it exactly). Per-record judgements go in labels={dimension: "
+    '{"<record number>": "<value>"}}, every record of the task once per dimension (open dimensions: a '
+    "short lowercase phrase; 'other' or 'none' when nothing fits). Findings only for notable records: "
+    "evidence = a short VERBATIM quote from the record's line, record = its number (instead of "
+    "chunk_id). Submit with submit_findings(task_id, worker, labels=..., findings=[...], summary, "
+    "relevance='high'|'medium'|'low'|'none'); findings=[] is valid. Then call claim_task again."
+)
+
+
+def dimension_rules(dimensions: str, records: int | None) -> str:
+    """What a claim adds when the job fixes its dimensions."""
+    if records is None:
+        return (
+            f"DIMENSIONS (use exactly these keys, nothing else): {dimensions}. counts={{dimension: "
+            "{value: n}}} by these dimensions only."
+        )
+    return (
+        f"DIMENSIONS (use exactly these keys, nothing else): {dimensions}. For each dimension send labels="
+        f"{{dimension: {{record: value}}}} for all {records} records of this task, or counts={{dimension: "
+        f"{{value: n}}}} that add up to exactly {records} (each record once, under one value)."
+    )
+
+
 def analyst_for(content_type: str) -> str:
     return ANALYST_BY_TYPE.get(content_type, CHUNK)
 
@@ -71,5 +97,7 @@ def check_analyst(analyst: str | None) -> str | None:
     return analyst
 
 
-def instructions_for(analyst: str, level: int) -> str:
-    return REDUCE_INSTRUCTIONS if level > 0 else INSTRUCTIONS.get(analyst, INSTRUCTIONS[CHUNK])
+def instructions_for(analyst: str, level: int, records: bool = False) -> str:
+    if level > 0:
+        return REDUCE_INSTRUCTIONS
+    return RECORDS_INSTRUCTIONS if records else INSTRUCTIONS.get(analyst, INSTRUCTIONS[CHUNK])

@@ -10,13 +10,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .. import data
 from ..ids import format_id, parse_id
 from ..store import Store
 from ..store import jobs as db
 from . import analysts, planning
 from .content import TaskChunk, check_worker, task_content
+from .dimensions import Dimensions, describe
+from .dimensions import to_json as dimensions_json
 from .plans import Clock, iso_utc, job_or_raise
 from .progress import Waiting, waiting
+from .records import RecordLines
 from .submissions import SubmitResult, submit_findings
 
 __all__ = ["SubmitResult", "TaskChunk", "TaskClaim", "claim_task", "submit_findings"]
@@ -38,6 +42,9 @@ class TaskClaim:
     claimed_by_others: int = 0
     skipped: tuple[str, ...] = ()
     waiting: Waiting | None = None
+    records: RecordLines | None = None  # a projected task: its records, one line each
+    dimensions: Dimensions | None = None
+    record_count: int | None = None  # records the task holds (projected, or rows of table chunks)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +69,23 @@ class TaskClaim:
             "in_progress": self.claimed_by_others,
             "waiting": self.waiting.to_json() if self.waiting else None,
             "skipped": list(self.skipped),
+            "records": self._records_json(),
+            "record_count": self.record_count,
+            "dimensions": dimensions_json(self.dimensions) if self.dimensions else None,
+        }
+
+    def _records_json(self) -> dict[str, Any] | None:
+        if self.records is None:
+            return None
+        numbers = list(self.records.numbers())
+        return {
+            "document_id": format_id("d", self.records.document_id),
+            "view": self.records.view,
+            "context": self.records.header,
+            "first": numbers[0] if numbers else None,
+            "last": numbers[-1] if numbers else None,
+            "count": len(numbers),
+            "text": self.records.text,
         }
 
     def to_text(self) -> str:
@@ -86,36 +110,52 @@ class TaskClaim:
             f"QUESTION: {self.query}",
             f"INSTRUCTIONS: {self.instructions}",
         ]
+        if self.dimensions:
+            parts.append(analysts.dimension_rules(describe(self.dimensions), self.record_count))
         for c in self.chunks:
             context = f"[context, not part of the chunk]\n{c.context}\n[text]\n" if c.context else ""
             parts.append(f"=== chunk {format_id('c', c.chunk_id)} · {c.location} ===\n{context}{c.text}")
+        if self.records is not None:
+            numbers = list(self.records.numbers())
+            parts.append(
+                f"=== {len(numbers)} records of {format_id('d', self.records.document_id)} "
+                f"(r{numbers[0]}-r{numbers[-1]}) ===\n[context, not part of the records]\n"
+                f"{self.records.header}\n[records]\n{self.records.text}"
+            )
+        labels = "labels={...}, " if self.records is not None or self.dimensions else ""
         parts.append(
             f"=== end of task {task} ===\nNext: submit_findings(task_id={task!r}, worker={self.worker!r}, "
-            "findings=[...], summary=..., relevance=...), then claim_task again."
+            f"{labels}findings=[...], summary=..., relevance=...), then claim_task again."
         )
         return "\n".join(parts)
 
 
 def claim_task(
-    store: Store, job_id: str | int, worker: str, analyst: str | None = None, clock: Clock = time.time
+    store: Store,
+    job_id: str | int,
+    worker: str,
+    analyst: str | None = None,
+    clock: Clock = time.time,
+    copy: data.DataCopy | None = None,
 ) -> TaskClaim:
     """Lease the next pending task to `worker` and return it whole; task_id None when none is left."""
     number = parse_id(job_id, "j")
     worker = check_worker(worker)
     analysts.check_analyst(analyst)
+    copy = copy or data.open_copy(None, store)
     skipped: list[str] = []
     with store.write() as conn:
         job = job_or_raise(conn, number)
         stamp = clock()
         db.requeue_expired(conn, number, stamp)
         while (task := db.next_pending(conn, number, analyst)) is not None:
-            chunks, problem = task_content(conn, task)
-            if problem is None:
+            content = task_content(conn, task, job, copy)
+            if content.problem is None:
                 break
             # Trigger: the document changed under the job. Why: analysing other text than planned would
             # corrupt counts. Outcome: the task fails with its reason; the job reports it in coverage.
-            db.mark_failed(conn, task.id, problem)
-            skipped.append(f"{format_id('t', task.id)}: {problem}.")
+            db.mark_failed(conn, task.id, content.problem)
+            skipped.append(f"{format_id('t', task.id)}: {content.problem}.")
         if task is None:
             wait = waiting(conn, number)
             return TaskClaim(number, worker, None, None, job.query, skipped=tuple(skipped),
@@ -123,10 +163,13 @@ def claim_task(
         expires = stamp + job.lease_seconds
         db.mark_claimed(conn, task.id, worker, stamp, expires)
         remaining = db.count_pending(conn, number)
-        instructions = analysts.instructions_for(task.analyst, task.level)
+        instructions = analysts.instructions_for(task.analyst, task.level, content.records is not None)
+        holds = content.record_set.total if content.record_set is not None else None
         claim = TaskClaim(number, worker, task.id, task.analyst, job.query, task.level,
-                          instructions, tuple(chunks), expires, task.attempts + 1, remaining,
-                          skipped=tuple(skipped))  # fmt: skip
+                          instructions, content.chunks, expires, task.attempts + 1, remaining,
+                          skipped=tuple(skipped), records=content.records,
+                          dimensions=job.dimensions if task.level == 0 else None,
+                          record_count=holds)  # fmt: skip
         text = claim.to_text()
         db.add_served(conn, task.id, len(text), estimate_tokens(text))
     return claim

@@ -5,11 +5,18 @@ Shared by claiming (which hands the content out) and submitting (which checks ev
 
 from dataclasses import dataclass
 
+from .. import data
 from ..errors import InvalidInput
 from ..ids import format_id
 from ..store import Connection
+from ..store import copies as copies_db
 from ..store import jobs as db
-from ..store.rows import CoveredChunk, Task
+from ..store import records as records_db
+from ..store.rows import CoveredChunk, Job, Task
+from .dimensions import TaskRecordSet, record_set
+from .records import RecordLines, task_lines
+
+RECORD_TYPES = ("csv", "tsv", "json", "jsonl")  # chunks of these hold numbered records (rows, elements)
 
 MAX_WORKER_CHARS = 100
 
@@ -61,14 +68,60 @@ def reduce_items(conn: Connection, inputs: list[list[int]] | None) -> list[tuple
     return items
 
 
-def task_content(conn: Connection, task: Task) -> tuple[list[TaskChunk], str | None]:
+@dataclass(frozen=True, slots=True)
+class Content:
+    """What a task shows: chunks, or (a projected task) the lines of its records; or why it cannot."""
+
+    chunks: tuple[TaskChunk, ...] = ()
+    records: RecordLines | None = None
+    states: tuple[records_db.ChunkState, ...] = ()  # a projected task: its chunks and their records
+    record_set: TaskRecordSet | None = None  # the numbered records the task holds, if any
+    problem: str | None = None
+
+
+def task_content(conn: Connection, task: Task, job: Job, copy: data.DataCopy) -> Content:
     if task.level > 0:
-        return [item for item, _ in reduce_items(conn, task.inputs)], None
+        return Content(tuple(item for item, _ in reduce_items(conn, task.inputs)))
+    planned = records_db.task_records(conn, task.id)
+    if planned is not None:
+        return _projected_content(conn, task, job, copy, planned)
     rows = db.task_chunk_rows(conn, task.id)
     problem = chunk_problem(rows)
     if problem:
-        return [], problem
-    return [TaskChunk(r.chunk_id, location(r), r.context or "", r.text or "") for r in rows], None
+        return Content(problem=problem)
+    chunks = tuple(TaskChunk(r.chunk_id, location(r), r.context or "", r.text or "") for r in rows)
+    return Content(chunks, record_set=chunk_records(rows))
+
+
+def _projected_content(
+    conn: Connection, task: Task, job: Job, copy: data.DataCopy, planned: records_db.TaskRecords
+) -> Content:
+    row = copies_db.get_copy(conn, planned.document_id)
+    kind = row.kind if row is not None else None
+    states = records_db.task_chunk_states(conn, task.id, kind == "lines")
+    gone = [s for s in states if s.current_hash != s.planned_hash]
+    if gone or kind is None:
+        ids = ", ".join(format_id("c", s.chunk_id) for s in gone[:6])
+        return Content(
+            problem=f"chunks {ids or 'of the document'} were changed or removed after the job was planned "
+            f"(document {format_id('d', planned.document_id)} reloaded or removed); create_job again to "
+            "analyse the current version"
+        )
+    lines, problem = task_lines(conn, copy, job, planned)
+    if lines is None:
+        return Content(problem=problem)
+    return Content(
+        records=lines, states=tuple(states), record_set=record_set({planned.document_id: planned.runs})
+    )
+
+
+def chunk_records(rows: list[CoveredChunk]) -> TaskRecordSet | None:
+    """The rows (or elements) a task of table chunks holds, by document; None for other content."""
+    runs: dict[int, list[tuple[int, int]]] = {}
+    for r in rows:
+        if r.content_type in RECORD_TYPES and r.start_row is not None and r.end_row is not None:
+            runs.setdefault(r.document_id, []).append((r.start_row, r.end_row))
+    return record_set(runs) if runs else None
 
 
 def check_worker(worker: str) -> str:

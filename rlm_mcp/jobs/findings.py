@@ -9,7 +9,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import InvalidInput
@@ -28,12 +28,16 @@ MAX_ERRORS_SHOWN = 12
 RELEVANCES = ("high", "medium", "low", "none")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 STAT_KEYS = ("n", "sum", "min", "max")
-FINDING_KEYS = frozenset({"title", "detail", "evidence", "chunk_id", "line", "kind", "severity", "tags"})
+FINDING_KEYS = frozenset(
+    {"title", "detail", "evidence", "chunk_id", "record", "line", "kind", "severity", "tags"}
+)
+MAX_LABELS = 20_000  # labels of one submission, over all dimensions
 SHAPE = (
     "Expected: findings=[{title: str, detail: str, evidence: verbatim quote from the chunk, chunk_id: "
-    "'c12' (a chunk of this task), line?: int, kind?: str, severity?: critical|high|medium|low|info, "
-    "tags?: [str]}], summary?: str, relevance?: high|medium|low|none, counts?: {dimension: {value: "
-    "int >= 0}}, stats?: {metric: {n: int, sum: number, min: number, max: number}}, follow_up?: [str]."
+    "'c12' (a chunk of this task; or record: 1042 in a task of records), line?: int, kind?: str, "
+    "severity?: critical|high|medium|low|info, tags?: [str]}], summary?: str, relevance?: "
+    "high|medium|low|none, counts?: {dimension: {value: int >= 0}}, stats?: {metric: {n: int, sum: "
+    "number, min: number, max: number}}, labels?: {dimension: {record: value}}, follow_up?: [str]."
 )
 ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…)\s*")
 QUOTES = "\"'“”‘’`"
@@ -44,11 +48,12 @@ class FindingIn:
     title: str
     detail: str
     evidence: str
-    chunk_id: int
+    chunk_id: int | None  # None when the finding names its record instead (a task of records)
     line: int | None
     kind: str | None
     severity: str | None
     tags: tuple[str, ...]
+    record: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +73,16 @@ class Submission:
     stats: dict[str, Stat]
     follow_up: tuple[str, ...]
     ignored_keys: tuple[str, ...]
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def digest(self) -> str:
         """Same content, same digest: a repeated submission is recognised and stored once."""
         payload = {k: v for k, v in asdict(self).items() if k != "ignored_keys"}
+        if not payload["labels"]:  # digests of submissions without labels stay what they were
+            del payload["labels"]
+        for finding in payload["findings"]:
+            if finding["record"] is None:
+                del finding["record"]
         text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -124,7 +135,12 @@ def _finding(errors: list[str], i: int, raw: Any, ignored: set[str]) -> FindingI
     severity = _text(errors, f"{where}.severity", raw.get("severity"), 20, False)
     if severity is not None and severity.lower() not in SEVERITIES:
         errors.append(f"{where}.severity {severity!r} is not one of {'|'.join(SEVERITIES)}")
-    chunk_id = _chunk_id(errors, where, raw.get("chunk_id"))
+    record = _record(errors, where, raw.get("record"))
+    chunk_id = (
+        None
+        if raw.get("chunk_id") is None and record is not None
+        else _chunk_id(errors, where, raw.get("chunk_id"))
+    )
     line = raw.get("line")
     if isinstance(line, str) and line.strip().isdigit():  # "42" sent as a string
         line = int(line.strip())
@@ -132,7 +148,7 @@ def _finding(errors: list[str], i: int, raw: Any, ignored: set[str]) -> FindingI
         errors.append(f"{where}.line must be a positive integer")
         line = None
     clean_tags = _tags(errors, where, raw.get("tags"))
-    if title is None or evidence is None or chunk_id is None:
+    if title is None or evidence is None or (chunk_id is None and record is None):
         return None
     return FindingIn(
         title.strip(),
@@ -143,7 +159,54 @@ def _finding(errors: list[str], i: int, raw: Any, ignored: set[str]) -> FindingI
         kind and kind.strip().lower(),
         severity and severity.lower(),
         clean_tags,
+        record,
     )
+
+
+def _record(errors: list[str], where: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    text = str(value).strip().lower().removeprefix("r")
+    if isinstance(value, bool) or not text.isdigit() or int(text) < 1 or int(text) > 2**62:
+        errors.append(f"{where}.record {value!r} is not a record number like 1042")
+        return None
+    return int(text)
+
+
+def _labels(errors: list[str], raw: Any) -> dict[str, dict[str, str]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        errors.append("labels must be an object {dimension: {record: value}}")
+        return {}
+    if len(raw) > MAX_DIMENSIONS:
+        errors.append(f"labels has {len(raw)} dimensions; at most {MAX_DIMENSIONS}")
+    labels: dict[str, dict[str, str]] = {}
+    total = 0
+    for dimension, values in raw.items():
+        if not isinstance(values, Mapping):
+            errors.append(
+                f"labels[{dimension!r}] must be an object {{record: value}}, e.g. {{'1042': 'auth'}}"
+            )
+            continue
+        clean: dict[str, str] = {}
+        for record, value in values.items():
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, int | float) and math.isfinite(value):
+                value = str(value)
+            if not isinstance(value, str) or not value.strip() or len(value) > 200:
+                errors.append(
+                    f"labels[{dimension!r}][{record!r}] = {value!r}: a label is a short text "
+                    "(1-200 characters)"
+                )
+                continue
+            clean[str(record)] = value
+        total += len(clean)
+        labels[str(dimension).strip()] = clean
+    if total > MAX_LABELS:
+        errors.append(f"{total} labels; at most {MAX_LABELS:,} per submission")
+    return labels
 
 
 def _counts(errors: list[str], raw: Any) -> dict[str, dict[str, int]]:
@@ -248,9 +311,10 @@ def parse_submission(
     counts: Any = None,
     stats: Any = None,
     follow_up: Any = None,
+    labels: Any = None,
 ) -> Submission:
     """Validate a whole submission; raise one InvalidInput listing every problem and the shape."""
-    size = len(json.dumps([findings, summary, counts, stats, follow_up], default=str))
+    size = len(json.dumps([findings, summary, counts, stats, follow_up, labels], default=str))
     if size > MAX_SUBMISSION_CHARS:
         raise InvalidInput(
             f"Submission is {size:,} characters; at most {MAX_SUBMISSION_CHARS:,}. Nothing was stored. "
@@ -270,6 +334,7 @@ def parse_submission(
         stats=_stats(errors, stats),
         follow_up=_strings(errors, "follow_up", follow_up, MAX_FOLLOW_UPS),
         ignored_keys=tuple(sorted(ignored)),
+        labels=_labels(errors, labels),
     )
     if errors:
         shown = "; ".join(errors[:MAX_ERRORS_SHOWN])

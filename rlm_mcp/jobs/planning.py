@@ -43,10 +43,23 @@ def token_density(texts: Sequence[str]) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedRecords:
+    """The records a projected task holds: runs of consecutive numbers, how many, their text's digest."""
+
+    document_id: int
+    first: int
+    last: int
+    runs: tuple[tuple[int, int], ...]
+    count: int
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedTask:
     analyst: str
     chunks: tuple[PlanChunk, ...]
     tokens: int
+    records: PlannedRecords | None = None  # a projected task: the records it shows (chunks: their owners)
 
 
 def group_chunks(docs: Sequence[tuple[str, float, list[PlanChunk]]], budget: int) -> list[PlannedTask]:

@@ -13,15 +13,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .. import data
 from ..answers import shorten
 from ..config import Settings
 from ..errors import InvalidInput, NotFound
 from ..ids import format_id
 from ..search.scope import resolve_scope
 from ..store import Connection, Store
+from ..store import copies as copies_db
 from ..store import jobs as db
+from ..store import records as records_db
 from ..store.rows import Job, JobDocument, PlanChunk
 from . import analysts, planning
+from . import records as projected
+from .dimensions import Dimensions, check_dimensions, describe
+from .dimensions import to_json as dimensions_json
 from .planning import (
     CONSENT_TASKS,
     MAX_TASK_TOKENS,
@@ -65,6 +71,10 @@ class JobPlan:
     cost: PlanCost
     search: str | None = None
     path: str | None = None
+    records: int | None = None  # a projected job: the records its tasks hold
+    projection: projected.Projection | None = None
+    dimensions: Dimensions | None = None
+    skipped: tuple[str, ...] = ()  # documents a projected job over every document left out (no copy)
 
     @property
     def needs_consent(self) -> bool:
@@ -85,6 +95,11 @@ class JobPlan:
             "tasks_per_agent": TASKS_PER_AGENT,
             "cost": self.cost.to_json(),
             "needs_consent": self.needs_consent,
+            "records": self.records,
+            "columns": list(self.projection.columns) if self.projection and self.projection.columns else None,
+            "where": self.projection.where if self.projection else None,
+            "dimensions": dimensions_json(self.dimensions) if self.dimensions else None,
+            "skipped_documents": list(self.skipped),
         }
 
     def to_text(self) -> str:
@@ -101,10 +116,20 @@ class JobPlan:
             if self.needs_consent
             else ""
         )
+        over = f"{self.chunks} chunks"
+        if self.projection is not None:
+            shown = ", ".join(self.projection.columns) if self.projection.columns else "every column"
+            chosen = f" where {self.projection.where}" if self.projection.where else ""
+            over = f"{self.records:,} records{chosen} (columns: {shown}; in {self.chunks} chunks)"
+        extra = ""
+        if self.dimensions:
+            extra += f"Dimensions every analyst must use: {describe(self.dimensions)}.\n"
+        if self.skipped:
+            extra += f"Left out (no columnar copy): {', '.join(self.skipped[:10])}.\n"
         return (
-            f"Job {job} planned: {self.tasks} tasks over {self.chunks} chunks of {self.documents} "
+            f"Job {job} planned: {self.tasks} tasks over {over} of {self.documents} "
             f"document(s), {scope}, ~{self.tokens:,} tokens. Question: {shorten(self.query, 200)}\n"
-            f"Tasks per analyst: {kinds}.\n{self.cost.to_text()}\n{consent}"
+            f"Tasks per analyst: {kinds}.\n{extra}{self.cost.to_text()}\n{consent}"
             f"Next: {'once the user agrees, ' * self.needs_consent}spawn {agents} agent(s) in parallel, "
             f"each told job_id={job!r} and a unique worker "
             f"name; each loops claim_task → submit_findings for up to {TASKS_PER_AGENT} tasks. When they "
@@ -162,10 +187,20 @@ def create_job(
     bit_indexes: "BitIndexCache | None" = None,
     clock: Clock = time.time,
     path: str | None = None,
+    columns: Any = None,
+    where: Any = None,
+    dimensions: Any = None,
 ) -> JobPlan:
     """Plan tasks over every chunk of the documents (all, by id, or under `path`), or over the chunks
-    `search` finds among them (hybrid with `embedder`, BM25 without)."""
-    budget = _check_plan_args(query, analyst, task_tokens, settings)
+    `search` finds among them (hybrid with `embedder`, BM25 without). With `columns` / `where`, tasks
+    hold only those columns of the records `where` selects (a projected job); `dimensions` fixes the
+    count keys and label vocabularies analysts must use."""
+    projection = projected.check_projection(columns, where)
+    # Projected records are dense and evenly sized, so their estimate is close: a task may fill the
+    # whole budget of one tool result.
+    default = MAX_TASK_TOKENS if projection is not None and task_tokens is None else task_tokens
+    budget = _check_plan_args(query, analyst, default, settings)
+    fixed = check_dimensions(dimensions)
     path = path.strip() if isinstance(path, str) and path.strip() else None
     doc_ids = resolve_scope(store.conn(), settings, document_ids, path)
     search = search.strip() if isinstance(search, str) and search.strip() else None
@@ -173,6 +208,17 @@ def create_job(
     hit_ids = (
         _search_chunk_ids(store, settings, search, doc_ids, k, embedder, bit_indexes) if search else None
     )
+    scope = {"document_ids": doc_ids, "path": path, "search": search, "top_k": k if search else None}
+    scope["analyst"] = analyst
+    if projection is not None:
+        tasks, skipped = _projected_tasks(
+            store, settings, doc_ids, hit_ids, search, projection, analyst, budget
+        )
+        with store.write() as conn:
+            job_id = _insert_job(
+                conn, settings, query.strip(), scope, budget, tasks, clock(), projection, fixed
+            )
+        return _job_plan(job_id, query.strip(), tasks, search, path, projection, fixed, skipped)
     with store.write() as conn:
         docs = db.ready_documents(conn, doc_ids)
         _check_documents(docs, doc_ids)
@@ -180,29 +226,86 @@ def create_job(
         tasks = planning.plan_tasks(conn, per_doc, analyst, budget)
         if not tasks:
             raise NotFound("The documents have no chunks; load_document them again.")
-        scope = {"document_ids": doc_ids, "path": path, "search": search, "top_k": k if search else None}
-        job_id = _insert_job(
-            conn, settings, query.strip(), {**scope, "analyst": analyst}, budget, tasks, clock()
+        job_id = _insert_job(conn, settings, query.strip(), scope, budget, tasks, clock(), None, fixed)
+    return _job_plan(job_id, query.strip(), tasks, search, path, None, fixed)
+
+
+def _projected_tasks(
+    store: Store,
+    settings: Settings,
+    doc_ids: list[int] | None,
+    hit_ids: list[int] | None,
+    search: str | None,
+    projection: projected.Projection,
+    analyst: str | None,
+    budget: int,
+) -> tuple[list[PlannedTask], tuple[str, ...]]:
+    """Tasks over the projected records of each document; documents without a columnar copy are
+    refused when named, skipped (and said) when the job covers every document."""
+    copy = data.open_copy(settings, store)
+    with store.read() as conn:
+        docs = db.ready_documents(conn, doc_ids)
+        _check_documents(docs, doc_ids)
+        sources = []
+        skipped = []
+        for doc in docs:
+            row = copies_db.get_copy(conn, doc.id)
+            if row is None and doc_ids is None:
+                skipped.append(f"{format_id('d', doc.id)} {doc.name}")
+                continue
+            row = row or projected.copy_or_raise(conn, doc)
+            sources.append((doc, row, records_db.ranged_chunks(conn, doc.id, row.kind == "lines")))
+    if not sources:
+        raise InvalidInput(
+            "None of the documents has a columnar copy, so columns= and where= have no records to select; "
+            "omit them to plan over chunks."
         )
-    return _job_plan(job_id, query.strip(), tasks, search, path)
+    only = set(hit_ids) if hit_ids is not None else None
+    tasks: list[PlannedTask] = []
+    for doc, row, chunks in sources:
+        kind = analyst or analysts.analyst_for(doc.content_type)
+        tasks += projected.plan_projected(copy, doc, row, chunks, projection, kind, budget, only)
+    if not tasks:
+        if search:
+            raise NotFound(
+                f"No record in the chunks search {search!r} found matches where={projection.where!r}; "
+                "try other words, or omit search."
+            )
+        raise projected.no_records(sources[0][0] if len(sources) == 1 else None, projection)
+    return tasks, tuple(skipped)
 
 
 def _job_plan(
-    job_id: int, query: str, tasks: list[PlannedTask], search: str | None, path: str | None = None
+    job_id: int,
+    query: str,
+    tasks: list[PlannedTask],
+    search: str | None,
+    path: str | None = None,
+    projection: projected.Projection | None = None,
+    dimensions: Dimensions | None = None,
+    skipped: tuple[str, ...] = (),
 ) -> JobPlan:
     per_analyst = Counter(t.analyst for t in tasks)
+    planned_records = sum(t.records.count for t in tasks if t.records) if projection else None
     return JobPlan(
         job_id,
         query,
         len(tasks),
         sum(len(t.chunks) for t in tasks),
-        len({r.document_id for t in tasks for r in t.chunks}),
+        len(
+            {r.document_id for t in tasks for r in t.chunks}
+            | {t.records.document_id for t in tasks if t.records}
+        ),
         sum(t.tokens for t in tasks),
         dict(sorted(per_analyst.items())),
         spawn_plan(per_analyst),
         planning.plan_cost(tasks),
         search,
         path,
+        planned_records,
+        projection,
+        dimensions,
+        skipped,
     )
 
 
@@ -239,14 +342,23 @@ def _insert_job(
     budget: int,
     tasks: list[PlannedTask],
     created_at: float,
+    projection: projected.Projection | None,
+    dimensions: Dimensions | None,
 ) -> int:
     chunks = sum(len(t.chunks) for t in tasks)
     job_id = db.insert_job(
-        conn, query, scope, budget, settings.lease_seconds, MAX_ATTEMPTS, chunks, created_at
-    )
+        conn, query, scope, budget, settings.lease_seconds, MAX_ATTEMPTS, chunks, created_at,
+        projection.columns if projection else None, projection.where if projection else None, dimensions,
+    )  # fmt: skip
     for ordinal, task in enumerate(tasks):
         task_id = db.insert_task(conn, job_id, 0, ordinal, task.analyst, task.tokens, None)
         db.insert_task_chunks(conn, task_id, task.chunks)
+        if task.records is not None:
+            r = task.records
+            records_db.insert_task_records(
+                conn,
+                records_db.TaskRecords(task_id, r.document_id, r.first, r.last, r.count, r.runs, r.digest),
+            )
     return job_id
 
 

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 from ..answers import shorten
 from ..errors import InvalidInput
 from ..ids import format_id, parse_id
-from ..store import Store
+from ..store import Connection, Store
 from ..store import jobs as db
-from ..store.rows import MissingChunk
+from ..store import records as records_db
+from ..store.rows import Job, MissingChunk
 from .plans import MIN_DONE_FOR_RATE, MIN_RATE_SECONDS, Clock, iso_utc, job_or_raise
 
 if TYPE_CHECKING:  # search brings the embedding layer (numpy): imported when a job searches
@@ -22,6 +23,8 @@ class Coverage:
     done: int
     total: int
     gone: int = 0  # planned chunks whose document was removed, or reloaded with other text
+    records_done: int | None = None  # a projected job: records of done tasks, of all its records
+    records_total: int | None = None
 
     @property
     def ratio(self) -> float:
@@ -31,7 +34,24 @@ class Coverage:
         data: dict[str, Any] = {"done": self.done, "total": self.total, "ratio": self.ratio}
         if self.gone:
             data["gone"] = self.gone
+        if self.records_total is not None:
+            data["records"] = {"done": self.records_done, "total": self.records_total}
         return data
+
+    def records_text(self) -> str:
+        """' · 1,200/2,000 records' for a projected job, else ''."""
+        if self.records_total is None:
+            return ""
+        return f" · {self.records_done or 0:,}/{self.records_total:,} records"
+
+
+def coverage_of(conn: Connection, job: Job, gone: int = 0) -> Coverage:
+    """Chunks of done level-0 tasks of all the job planned; records too, for a projected job."""
+    done = db.done_chunk_count(conn, job.id)
+    if not job.projected:
+        return Coverage(done, job.chunks, gone)
+    records_done, records_total = records_db.record_totals(conn, job.id)
+    return Coverage(done, job.chunks, gone, records_done, records_total)
 
 
 STATES = ("pending", "claimed", "done", "failed")
@@ -148,6 +168,7 @@ class JobStatus:
             f"Job {job}: {t['done']} done, {t['claimed']} claimed, {t['pending']} pending, "
             f"{t['failed']} failed"
             f" · coverage {self.coverage.done}/{self.coverage.total} chunks ({self.coverage.ratio:.1%})"
+            f"{self.coverage.records_text()}"
             f" · question: {shorten(self.query, 120)}"
         ]
         if self.coverage.gone:
@@ -189,8 +210,7 @@ def job_status(store: Store, job_id: str | int, clock: Clock = time.time) -> Job
         job = job_or_raise(conn, number)
         requeued, failed = db.requeue_expired(conn, number, clock())
         by_state = db.task_state_counts(conn, number)
-        done_chunks = db.done_chunk_count(conn, number)
-        gone = db.gone_chunk_count(conn, number)
+        coverage = coverage_of(conn, job, db.gone_chunk_count(conn, number))
         timing = db.timing(conn, number)
         failures = [
             {"task_id": format_id("t", r.task_id), "error": r.error}
@@ -214,7 +234,7 @@ def job_status(store: Store, job_id: str | int, clock: Clock = time.time) -> Job
         job.query,
         tasks,
         levels,
-        Coverage(done_chunks, job.chunks, gone),
+        coverage,
         requeued,
         failed,
         round(rate, 2) if rate else None,
@@ -273,7 +293,7 @@ def list_jobs(store: Store, limit: int = 50, offset: int = 0) -> JobList:
         for r in rows:
             by_state = db.task_state_counts(conn, r.id)
             tasks = {s: sum(n for (_, st), n in by_state.items() if st == s) for s in STATES}
-            coverage = Coverage(db.done_chunk_count(conn, r.id), r.chunks)
+            coverage = coverage_of(conn, r)
             jobs.append(
                 {
                     "job_id": format_id("j", r.id),

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from pydantic import Field, WithJsonSchema
 
-from .. import jobs
+from .. import data, jobs
 from ..report import synthesize_with_report
 from ..workspace import Workspace
 from .common import READ_ONLY, WRITES, WRITES_IDEMPOTENT, ResponseFormatArg, respond
@@ -56,11 +56,31 @@ def register(server: MCPServer, state: Workspace) -> None:
         task_tokens: Annotated[
             int | None, Field(description="Chunk text per task in tokens (default 6000, at most 8000).")
         ] = None,
+        columns: Annotated[
+            list[str] | str | None,
+            Field(description="Tables: hand analysts only these columns of each record (a projected job)."),
+        ] = None,
+        where: Annotated[
+            str | None,
+            Field(
+                description="Only the records this SQL condition on the document's view selects, e.g. "
+                "\"status = 'open'\" (a text's lines: regexp_matches(text, 'error'))."
+            ),
+        ] = None,
+        dimensions: Annotated[
+            list[str] | dict[str, Any] | str | None,
+            Field(
+                description="Fix the count/label keys: ['status'] or {'root_cause': ['auth', 'network', "
+                "'other'], 'sentiment': null} (null: open vocabulary)."
+            ),
+        ] = None,
         response_format: ResponseFormatArg = "text",
     ) -> str:
         """Plan an analysis: tasks of consecutive chunks covering the documents (or a search's hits),
         an analyst per task by content type; says which analyst subagents to spawn, how many rounds,
-        and what it costs in analyst input tokens. Scope it (path, document_ids, search) first."""
+        and what it costs in analyst input tokens. Scope it (path, document_ids, search) first. Counts
+        and sums are query_data's; for tables, project (columns, where) so analysts read only what
+        needs judgement, and fix dimensions so they label records instead of counting."""
         return respond(
             lambda: jobs.create_job(
                 state.store,
@@ -75,6 +95,9 @@ def register(server: MCPServer, state: Workspace) -> None:
                 state.bit_indexes,
                 state.clock,
                 path,
+                columns=columns,
+                where=where,
+                dimensions=dimensions,
             ),
             response_format,
         )
@@ -101,7 +124,10 @@ def register(server: MCPServer, state: Workspace) -> None:
         """Lease the next task of a job: returns the question, instructions and the chunks' text inline.
         task_id is null when no task is left. Finish with submit_findings before the lease expires."""
         return respond(
-            lambda: jobs.claim_task(state.store, job_id, worker, analyst, state.clock), response_format
+            lambda: jobs.claim_task(
+                state.store, job_id, worker, analyst, state.clock, data.open_copy(state.settings, state.store)
+            ),
+            response_format,
         )
 
     # Idempotent: the same submission twice is stored once.
@@ -123,6 +149,13 @@ def register(server: MCPServer, state: Workspace) -> None:
         follow_up: Annotated[
             list[str] | str | None, Field(description="Questions worth a further search.")
         ] = None,
+        labels: Annotated[
+            dict[str, Any] | str | None,
+            Field(
+                description="Per-record judgements: {dimension: {record number: value}}, every record "
+                "of the task once per dimension; the server counts them."
+            ),
+        ] = None,
         response_format: ResponseFormatArg = "text",
     ) -> str:
         """Store a task's findings and complete it: evidence is checked against the task's chunks;
@@ -139,6 +172,8 @@ def register(server: MCPServer, state: Workspace) -> None:
                 stats,
                 follow_up,
                 state.clock,
+                labels=labels,
+                copy=data.open_copy(state.settings, state.store),
             ),
             response_format,
         )

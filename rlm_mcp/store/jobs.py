@@ -29,7 +29,8 @@ from .rows import (
 )
 from .sql import placeholders
 
-JOB_COLUMNS = "id, query, scope, task_tokens, lease_seconds, max_attempts, chunks, created_at"
+JOB_COLUMNS = """id, query, scope, task_tokens, lease_seconds, max_attempts, chunks, created_at, columns,
+    where_sql, dimensions"""
 TASK_COLUMNS = """id, job_id, level, ordinal, analyst, tokens, inputs, state, worker, lease_expires_at,
     attempts, error, claimed_at, completed_at, summary, relevance, counts, stats, follow_up,
     submission_hash"""
@@ -38,7 +39,11 @@ FINDING_COLUMNS = """id, job_id, task_id, level, position, chunk_id, title, deta
 
 
 def _job(r: Any) -> Job:
-    return Job(r[0], r[1], from_json(r[2]), r[3], r[4], r[5], r[6], r[7])
+    columns, dimensions = from_json(r[8]), from_json(r[10])
+    return Job(r[0], r[1], from_json(r[2]), r[3], r[4], r[5], r[6], r[7],
+               tuple(columns) if columns is not None else None, r[9],
+               {k: tuple(v) if v is not None else None for k, v in dimensions.items()}
+               if dimensions is not None else None)  # fmt: skip
 
 
 def _task(r: Any) -> Task:
@@ -108,12 +113,18 @@ def insert_job(
     max_attempts: int,
     chunks: int,
     now: float,
+    columns: Sequence[str] | None = None,
+    where: str | None = None,
+    dimensions: dict[str, tuple[str, ...] | None] | None = None,
 ) -> int:
     cursor = conn.execute(
-        "INSERT INTO jobs (query, scope, task_tokens, lease_seconds, max_attempts, chunks, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (query, to_json(scope), task_tokens, lease_seconds, max_attempts, chunks, now),
-    )
+        "INSERT INTO jobs (query, scope, task_tokens, lease_seconds, max_attempts, chunks, created_at, "
+        "columns, where_sql, dimensions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (query, to_json(scope), task_tokens, lease_seconds, max_attempts, chunks, now,
+         to_json(list(columns)) if columns is not None else None, where,
+         to_json({k: list(v) if v is not None else None for k, v in dimensions.items()})
+         if dimensions is not None else None),
+    )  # fmt: skip
     return int(cursor.lastrowid)
 
 

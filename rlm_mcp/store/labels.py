@@ -77,3 +77,28 @@ def count_labels(conn: Connection, job_id: int | None = None) -> int:
 def delete_task_labels(conn: Connection, task_id: int) -> int:
     """Remove the labels a task submitted (a task that is planned again starts clean)."""
     return int(conn.execute("DELETE FROM labels WHERE task_id = ?", (task_id,)).rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelCount:
+    """How many records of a job carry one value of one dimension."""
+
+    dimension: str
+    value: str
+    records: int
+
+
+def label_distribution(conn: Connection, job_id: int) -> list[LabelCount]:
+    """Records per (dimension, value) of a job's labels, by dimension, the most frequent value first."""
+    rows = conn.execute(
+        "SELECT dimension, value, count(*) FROM labels WHERE job_id = ? GROUP BY dimension, value "
+        "ORDER BY dimension, count(*) DESC, value",
+        (job_id,),
+    )
+    return [LabelCount(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+
+def labelled_documents(conn: Connection, job_id: int) -> list[int]:
+    """The documents a job's labels are on."""
+    rows = conn.execute("SELECT DISTINCT document_id FROM labels WHERE job_id = ? ORDER BY 1", (job_id,))
+    return [int(r[0]) for r in rows]

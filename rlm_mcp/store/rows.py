@@ -125,6 +125,13 @@ class Job:
     max_attempts: int
     chunks: int  # chunks covered by level-0 tasks
     created_at: float
+    columns: tuple[str, ...] | None = None  # a projected job: the columns analysts see
+    where: str | None = None  # a projected job: the predicate that selects its records
+    dimensions: dict[str, tuple[str, ...] | None] | None = None  # fixed keys: name -> vocabulary or open
+
+    @property
+    def projected(self) -> bool:
+        return self.columns is not None or self.where is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,11 @@ from ..errors import InvalidInput
 from ..ids import format_id, parse_id
 from ..jobs import analysts
 from ..jobs.plans import job_or_raise
-from ..jobs.progress import CostTotals, Coverage, Waiting, cost_totals, waiting
+from ..jobs.progress import CostTotals, Coverage, Waiting, cost_totals, coverage_of, waiting
 from ..store import Connection, Store
 from ..store import jobs as db
+from ..store import labels as labels_db
+from ..store.labels import LabelCount
 from ..store.rows import Job, MissingChunk, RatedFinding, TaskResult, UnverifiedFinding
 from .folding import Folded, Theme, build_themes, cap_counts, fold_findings, merge_stats, sum_counts
 from .result import Page, Synthesis
@@ -209,8 +211,23 @@ class _Inputs:
     unverified: list[UnverifiedFinding]
     cost: CostTotals
     waiting: Waiting | None
+    labels: dict[str, dict[str, Any]]
+    labelled_documents: list[int]
     verified_total: int
     themes: list[Theme]
+
+
+def _label_summary(job: Job, counts: list[LabelCount]) -> dict[str, dict[str, Any]]:
+    """Per dimension: records per value (exact, from the labels table), records labelled, vocabulary."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in counts:
+        entry = out.setdefault(c.dimension, {"values": {}, "records": 0, "vocabulary": None})
+        entry["values"][c.value] = c.records
+        entry["records"] += c.records
+    for dimension, entry in out.items():
+        fixed = (job.dimensions or {}).get(dimension)
+        entry["vocabulary"] = list(fixed) if fixed else None
+    return out
 
 
 def _gather(store: Store, number: int, cache: ThemesCache) -> _Inputs:
@@ -225,16 +242,18 @@ def _gather(store: Store, number: int, cache: ThemesCache) -> _Inputs:
         results = db.done_task_results(conn, number, 0)
         reduce_results = db.done_task_results(conn, number, view) if view else []
         missing = db.missing_chunks(conn, number)
-        coverage = Coverage(db.done_chunk_count(conn, number), job.chunks)
+        coverage = coverage_of(conn, job)
         unverified = db.unverified_rows(conn, number)
         cost = cost_totals(conn, number)
         wait = waiting(conn, number)
+        labels = _label_summary(job, labels_db.label_distribution(conn, number))
+        labelled = labels_db.labelled_documents(conn, number) if labels else []
     if cached is None:
         verified = [r for r in rows if r.verified]
         cached = cache.put(key, len(verified), build_themes(fold_findings(verified)))
     return _Inputs(
         job, states, results, view, reduce_open, reduce_results, missing, coverage, unverified, cost, wait,
-        *cached,
+        labels, labelled, *cached,
     )  # fmt: skip
 
 
@@ -253,6 +272,7 @@ def _draft(i: _Inputs, offset: int, pages: int) -> Synthesis:
         paginate(i.themes, offset, 0, pages), i.verified_total, _follow_ups([*i.results, *i.reduce_results]),
         [_unverified(r) for r in i.unverified[:MAX_UNVERIFIED_SHOWN]], len(i.unverified),
         _summaries(i.results), None, None, i.job.scope.get("search"), cost=i.cost, waiting=i.waiting,
+        labels=i.labels, labelled_documents=tuple(i.labelled_documents),
     )  # fmt: skip
 
 

@@ -1,10 +1,11 @@
 """What synthesize answers: the merged result, and the text a synthesizer model reads (coverage first,
 then numbers, themes, follow-ups, next step)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..answers import exact_number, shorten
+from ..data import crosstab_hint
 from ..ids import format_id
 from ..jobs.progress import CostTotals, Coverage, Waiting
 from .folding import Folded, Theme
@@ -47,6 +48,10 @@ class Synthesis:
     report: str | None = None  # the job's HTML report, when one was written
     cost: CostTotals | None = None
     waiting: Waiting | None = None
+    labels: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # dimension -> values, records, vocabulary
+    labelled_documents: tuple[int, ...] = ()
 
     @property
     def partial(self) -> bool:
@@ -88,6 +93,7 @@ class Synthesis:
             "note": self.note,
             "report": self.report,
             "cost": self.cost.to_json() if self.cost else None,
+            "labels": self.labels,
         }
         if self.next is not None:
             data["next"] = self.next
@@ -101,8 +107,10 @@ def _coverage_lines(s: Synthesis) -> list[str]:
     c = s.coverage
     scope = f" — only the chunks search {s.search!r} found, not whole documents" if s.search else ""
     if c.ratio >= 1.0:
-        return [f"Coverage: {c.done}/{c.total} chunks (100%){scope}."]
-    lines = [f"PARTIAL — coverage {c.done}/{c.total} chunks ({c.ratio:.1%}){scope}. Missing:"]
+        return [f"Coverage: {c.done}/{c.total} chunks (100%){c.records_text()}{scope}."]
+    lines = [
+        f"PARTIAL — coverage {c.done}/{c.total} chunks ({c.ratio:.1%}){c.records_text()}{scope}. Missing:"
+    ]
     for m in s.missing:
         states = ", ".join(f"{n} {state}" for state, n in m["states"].items())
         why = f"; {m['errors'][0]}" if m["errors"] else ""
@@ -117,11 +125,29 @@ def _coverage_lines(s: Synthesis) -> list[str]:
     return lines
 
 
+def _label_lines(s: Synthesis) -> list[str]:
+    if not s.labels:
+        return []
+    lines = ["Labels (one per record and dimension, exact counts from the labels view):"]
+    for dimension, entry in s.labels.items():
+        values = list(entry["values"].items())
+        shown = values[:MAX_VALUES_SHOWN]
+        more = f" · … {len(values) - len(shown)} more values" if len(values) > len(shown) else ""
+        pairs = " · ".join(f"{shorten(v, 40)}: {n}" for v, n in shown)
+        kind = "fixed vocabulary" if entry["vocabulary"] else f"open vocabulary, {len(values)} values emerged"
+        lines.append(f"  {dimension} ({kind}; {entry['records']} records): {pairs}{more}")
+    doc = format_id("d", s.labelled_documents[0]) if s.labelled_documents else "d1"
+    hint = crosstab_hint(format_id("j", s.job_id), doc, next(iter(s.labels)))
+    lines.append(f"  Cross-tab labels with any column, exactly: {hint}")
+    return lines
+
+
 def _numbers_lines(s: Synthesis) -> list[str]:
-    lines = []
-    if s.counts:
+    lines = _label_lines(s)
+    counted = {d: v for d, v in s.counts.items() if d not in s.labels}
+    if counted:
         lines.append(f"Counts (exact sums over {s.tasks['done']} completed tasks):")
-        for dimension, values in s.counts.items():
+        for dimension, values in counted.items():
             shown = list(values.items())[:MAX_VALUES_SHOWN]
             more = f" · … {len(values) - len(shown)} more values" if len(values) > len(shown) else ""
             pairs = " · ".join(f"{shorten(v, 40)}: {n}" for v, n in shown)
