@@ -25,7 +25,18 @@ CONTRACT: dict[str, tuple[set[str], bool, bool, bool]] = {
     "remove_document": ({"document_id"}, False, True, True),
     "status": (set(), True, False, True),
     "create_job": (
-        {"query", "document_ids", "path", "search", "top_k", "analyst", "task_tokens"},
+        {
+            "query",
+            "document_ids",
+            "path",
+            "search",
+            "top_k",
+            "analyst",
+            "task_tokens",
+            "columns",
+            "where",
+            "dimensions",
+        },
         False,
         False,
         False,
@@ -34,7 +45,7 @@ CONTRACT: dict[str, tuple[set[str], bool, bool, bool]] = {
     "query_data": ({"sql", "document_ids", "offset", "limit"}, True, False, True),
     "claim_task": ({"job_id", "worker", "analyst"}, False, False, False),
     "submit_findings": (
-        {"task_id", "worker", "findings", "summary", "relevance", "counts", "stats", "follow_up"},
+        {"task_id", "worker", "findings", "summary", "relevance", "counts", "stats", "follow_up", "labels"},
         False,
         False,
         True,

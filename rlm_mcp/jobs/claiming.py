@@ -8,20 +8,22 @@ Submitting is in `submissions` (re-exported here).
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import data
 from ..ids import format_id, parse_id
 from ..store import Store
 from ..store import jobs as db
 from . import analysts, planning
-from .content import TaskChunk, check_worker, task_content
+from .content import TaskChunk, check_worker, copies_for, task_content
 from .dimensions import Dimensions, describe
 from .dimensions import to_json as dimensions_json
 from .plans import Clock, iso_utc, job_or_raise
 from .progress import Waiting, waiting
 from .records import RecordLines
 from .submissions import SubmitResult, submit_findings
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 __all__ = ["SubmitResult", "TaskChunk", "TaskClaim", "claim_task", "submit_findings"]
 
@@ -136,20 +138,20 @@ def claim_task(
     worker: str,
     analyst: str | None = None,
     clock: Clock = time.time,
-    copy: data.DataCopy | None = None,
+    settings: "Settings | None" = None,
 ) -> TaskClaim:
     """Lease the next pending task to `worker` and return it whole; task_id None when none is left."""
     number = parse_id(job_id, "j")
     worker = check_worker(worker)
     analysts.check_analyst(analyst)
-    copy = copy or data.open_copy(None, store)
+    copies = copies_for(store, settings)
     skipped: list[str] = []
     with store.write() as conn:
         job = job_or_raise(conn, number)
         stamp = clock()
         db.requeue_expired(conn, number, stamp)
         while (task := db.next_pending(conn, number, analyst)) is not None:
-            content = task_content(conn, task, job, copy)
+            content = task_content(conn, task, job, copies)
             if content.problem is None:
                 break
             # Trigger: the document changed under the job. Why: analysing other text than planned would

@@ -3,9 +3,10 @@
 Shared by claiming (which hands the content out) and submitting (which checks evidence against it).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .. import data
 from ..errors import InvalidInput
 from ..ids import format_id
 from ..store import Connection
@@ -15,6 +16,23 @@ from ..store import records as records_db
 from ..store.rows import CoveredChunk, Job, Task
 from .dimensions import TaskRecordSet, record_set
 from .records import RecordLines, task_lines
+
+if TYPE_CHECKING:  # the data room brings DuckDB: imported when a task holds records
+    from ..config import Settings
+    from ..data import DataCopy
+    from ..store import Store
+
+Copies = Callable[[], "DataCopy"]  # opens the columnar copies only when a task needs them
+
+
+def copies_for(store: "Store", settings: "Settings | None" = None) -> Copies:
+    def open_copies() -> "DataCopy":
+        from .. import data
+
+        return data.open_copy(settings, store)
+
+    return open_copies
+
 
 RECORD_TYPES = ("csv", "tsv", "json", "jsonl")  # chunks of these hold numbered records (rows, elements)
 
@@ -79,12 +97,12 @@ class Content:
     problem: str | None = None
 
 
-def task_content(conn: Connection, task: Task, job: Job, copy: data.DataCopy) -> Content:
+def task_content(conn: Connection, task: Task, job: Job, copies: Copies) -> Content:
     if task.level > 0:
         return Content(tuple(item for item, _ in reduce_items(conn, task.inputs)))
     planned = records_db.task_records(conn, task.id)
     if planned is not None:
-        return _projected_content(conn, task, job, copy, planned)
+        return _projected_content(conn, task, job, copies, planned)
     rows = db.task_chunk_rows(conn, task.id)
     problem = chunk_problem(rows)
     if problem:
@@ -94,7 +112,7 @@ def task_content(conn: Connection, task: Task, job: Job, copy: data.DataCopy) ->
 
 
 def _projected_content(
-    conn: Connection, task: Task, job: Job, copy: data.DataCopy, planned: records_db.TaskRecords
+    conn: Connection, task: Task, job: Job, copies: Copies, planned: records_db.TaskRecords
 ) -> Content:
     row = copies_db.get_copy(conn, planned.document_id)
     kind = row.kind if row is not None else None
@@ -107,7 +125,7 @@ def _projected_content(
             f"(document {format_id('d', planned.document_id)} reloaded or removed); create_job again to "
             "analyse the current version"
         )
-    lines, problem = task_lines(conn, copy, job, planned)
+    lines, problem = task_lines(conn, copies(), job, planned)
     if lines is None:
         return Content(problem=problem)
     return Content(

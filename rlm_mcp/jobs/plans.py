@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .. import data
 from ..answers import shorten
 from ..config import Settings
 from ..errors import InvalidInput, NotFound
@@ -242,6 +241,8 @@ def _projected_tasks(
 ) -> tuple[list[PlannedTask], tuple[str, ...]]:
     """Tasks over the projected records of each document; documents without a columnar copy are
     refused when named, skipped (and said) when the job covers every document."""
+    from .. import data  # the data room brings DuckDB: imported when a job is projected
+
     copy = data.open_copy(settings, store)
     with store.read() as conn:
         docs = db.ready_documents(conn, doc_ids)

@@ -16,9 +16,8 @@ import hashlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import data
 from ..errors import InvalidInput, NotFound
 from ..ids import format_id
 from ..store import Connection
@@ -26,6 +25,9 @@ from ..store import copies as copies_db
 from ..store import records as records_db
 from ..store.rows import Job, JobDocument, PlanChunk
 from .planning import CHUNK_OVERHEAD_TOKENS, PlannedRecords, PlannedTask, token_density
+
+if TYPE_CHECKING:  # the data room brings DuckDB: imported when a job reads records
+    from ..data import DataCopy
 
 MAX_CELL_CHARS = 1000  # one value of a projected record; longer values are cut (and end in '…')
 DENSITY_SAMPLE = 200  # records rendered before the token density of a document's lines is fixed
@@ -79,6 +81,8 @@ def header(row: copies_db.CopyRow, names: Sequence[str], where: str | None) -> s
 
 
 def render(number: int, values: dict[str, Any], names: Sequence[str]) -> str:
+    from .. import data
+
     cells = [data.cell_text(values[n], MAX_CELL_CHARS) for n in names]
     if len(cells) > 1:  # a value's own '|' must not read as a column break
         cells = [c.replace("|", "\\|") for c in cells]
@@ -148,7 +152,7 @@ class _TaskBuilder:
 
 
 def plan_projected(
-    copy: data.DataCopy,
+    copy: "DataCopy",
     doc: JobDocument,
     row: copies_db.CopyRow,
     chunks: Sequence[records_db.RangedChunk],
@@ -159,6 +163,8 @@ def plan_projected(
 ) -> list[PlannedTask]:
     """Tasks over the projected records of one document (only those owned by `only_chunks` when a
     search chose the chunks), consecutive records up to `budget` tokens each."""
+    from .. import data
+
     names = data.check_columns(row, projection.columns)
     owner = _Owner(chunks)
     head = header(row, names, projection.where)
@@ -231,7 +237,7 @@ def _in_runs(runs: Sequence[tuple[int, int]]) -> Any:
 
 
 def task_lines(
-    conn: Connection, copy: data.DataCopy, job: Job, planned: records_db.TaskRecords
+    conn: Connection, copy: "DataCopy", job: Job, planned: records_db.TaskRecords
 ) -> tuple[RecordLines | None, str | None]:
     """The task's records rendered again from the current copy, or why they cannot be any more."""
     doc = format_id("d", planned.document_id)
@@ -241,6 +247,8 @@ def task_lines(
             f"document {doc} was removed or reloaded without its columnar copy after the job was planned; "
             "create_job again to analyse the current version"
         )
+    from .. import data
+
     names = data.check_columns(row, job.columns)
     contains = _in_runs(planned.runs)
     span = (planned.first, planned.last)
@@ -285,6 +293,8 @@ def record_chunk(states: Sequence[records_db.ChunkState], record: int) -> int:
 def no_records(doc: JobDocument | None, projection: Projection) -> NotFound:
     where = f" where {projection.where}" if projection.where else ""
     what = f"{format_id('d', doc.id)} {doc.name}" if doc else "the documents"
+    from .. import data
+
     view = format_id("d", doc.id) if doc else "d3"
     return NotFound(
         f"No record of {what} matches{where}, so there is nothing to analyse; check the condition with "

@@ -10,9 +10,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import data
 from ..answers import shorten
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ids import format_id, parse_id
@@ -24,11 +23,22 @@ from ..store.labels import LabelRow
 from ..store.rows import Job, NewFinding, Task, TaskCompletion
 from . import dimensions
 from . import records as projected
-from .content import check_worker, chunk_problem, chunk_records, reduce_items, task_content
+from .content import (
+    Copies,
+    check_worker,
+    chunk_problem,
+    chunk_records,
+    copies_for,
+    reduce_items,
+    task_content,
+)
 from .dimensions import TaskRecordSet
 from .findings import EvidenceIndex, Source, Submission, parse_submission
 from .planning import token_density
 from .plans import Clock, job_or_raise
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +107,7 @@ class _Seen:
     lines: bool = False  # the records are a text's lines (a record's number is its line)
 
 
-def _seen(conn: Connection, task: Task, job: Job, copy: data.DataCopy) -> _Seen:
+def _seen(conn: Connection, task: Task, job: Job, copies: Copies) -> _Seen:
     if task.level > 0:
         items = reduce_items(conn, task.inputs)
         sources = [Source(item.chunk_id, item.text, None, item.context) for item, _ in items]
@@ -105,7 +115,7 @@ def _seen(conn: Connection, task: Task, job: Job, copy: data.DataCopy) -> _Seen:
         return _Seen(sources, cites, {c for _, cited in items for c in cited})
     refused = f"Task {format_id('t', task.id)} cannot be completed: {{}}. Nothing stored."
     if records_db.task_records(conn, task.id) is not None:
-        content = task_content(conn, task, job, copy)
+        content = task_content(conn, task, job, copies)
         if content.records is None:
             raise Conflict(refused.format(content.problem))
         groups = projected.lines_by_chunk(content.records, content.states)
@@ -197,15 +207,16 @@ def submit_findings(
     follow_up: Any = None,
     clock: Clock = time.time,
     labels: Any = None,
-    copy: data.DataCopy | None = None,
+    settings: "Settings | None" = None,
 ) -> SubmitResult:
     """Validate, check evidence, store and complete the task, all or nothing; idempotent."""
     number = parse_id(task_id, "t")
     worker = check_worker(worker)
     submission = parse_submission(findings, summary, relevance, counts, stats, follow_up, labels)
     digest = submission.digest()
-    received = json.dumps([findings, summary, relevance, counts, stats, follow_up, labels], default=str)
-    copy = copy or data.open_copy(None, store)
+    sent = [findings, summary, relevance, counts, stats, follow_up] + ([labels] if labels is not None else [])
+    received = json.dumps(sent, default=str)
+    copies = copies_for(store, settings)
     with store.write() as conn:
         task = db.task_row(conn, number)
         if task is None:
@@ -215,7 +226,7 @@ def submit_findings(
         if task.state == "done":
             return _already_done(conn, task, worker, digest)
         job = job_or_raise(conn, task.job_id)
-        seen = _seen(conn, task, job, copy)
+        seen = _seen(conn, task, job, copies)
         _check_chunk_ids(task, submission, seen.allowed)
         chunk_ids = _resolve_chunks(task, submission, seen)
         new_labels = _checked_labels(task, job, submission, seen)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from pydantic import Field, WithJsonSchema
 
-from .. import data, jobs
+from .. import jobs
 from ..report import synthesize_with_report
 from ..workspace import Workspace
 from .common import READ_ONLY, WRITES, WRITES_IDEMPOTENT, ResponseFormatArg, respond
@@ -124,9 +124,7 @@ def register(server: MCPServer, state: Workspace) -> None:
         """Lease the next task of a job: returns the question, instructions and the chunks' text inline.
         task_id is null when no task is left. Finish with submit_findings before the lease expires."""
         return respond(
-            lambda: jobs.claim_task(
-                state.store, job_id, worker, analyst, state.clock, data.open_copy(state.settings, state.store)
-            ),
+            lambda: jobs.claim_task(state.store, job_id, worker, analyst, state.clock, state.settings),
             response_format,
         )
 
@@ -173,7 +171,7 @@ def register(server: MCPServer, state: Workspace) -> None:
                 follow_up,
                 state.clock,
                 labels=labels,
-                copy=data.open_copy(state.settings, state.store),
+                settings=state.settings,
             ),
             response_format,
         )

@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..answers import exact_number, shorten
-from ..data import crosstab_hint
 from ..ids import format_id
 from ..jobs.progress import CostTotals, Coverage, Waiting
 from .folding import Folded, Theme
@@ -137,6 +136,8 @@ def _label_lines(s: Synthesis) -> list[str]:
         kind = "fixed vocabulary" if entry["vocabulary"] else f"open vocabulary, {len(values)} values emerged"
         lines.append(f"  {dimension} ({kind}; {entry['records']} records): {pairs}{more}")
     doc = format_id("d", s.labelled_documents[0]) if s.labelled_documents else "d1"
+    from ..data import crosstab_hint  # DuckDB's room: imported only when a job has labels
+
     hint = crosstab_hint(format_id("j", s.job_id), doc, next(iter(s.labels)))
     lines.append(f"  Cross-tab labels with any column, exactly: {hint}")
     return lines
