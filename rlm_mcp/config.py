@@ -15,6 +15,9 @@ DEFAULT_TASK_TOKENS = 6000
 DEFAULT_REGEX_BUDGET_SECONDS = 5.0
 DEFAULT_QUERY_SECONDS = 10.0
 DEFAULT_QUERY_MEMORY = "1GB"
+# Row chunks of one CSV/TSV that get a vector: 1,000 take ~1 CPU-minute (16 chunks per CPU-second,
+# every row chunk fills the 256 tokens); all of a 400 MB table (~310k chunks) would take ~5 CPU-hours.
+DEFAULT_EMBED_TABLE_CHUNKS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,7 @@ class Settings:
     regex_budget_seconds: float = DEFAULT_REGEX_BUDGET_SECONDS
     embed_model: str | None = None
     embed_in_background: bool = True
+    embed_table_chunks: int | None = DEFAULT_EMBED_TABLE_CHUNKS  # per table document; None: every chunk
     fusion: str = "minmax"  # hybrid search: "minmax" (measured best) or "rrf"
     rrf_k: float = 60.0
     data_copy: bool = True  # tables, JSON and text get a columnar copy at load (query_data)
@@ -87,6 +91,18 @@ def _memory(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _table_chunks(env: Mapping[str, str]) -> int | None:
+    """RLM_EMBED_TABLE_CHUNKS: how many row chunks of one table get a vector (`all`, or 0 and up)."""
+    raw = env.get("RLM_EMBED_TABLE_CHUNKS", "").strip().lower()
+    if not raw:
+        return DEFAULT_EMBED_TABLE_CHUNKS
+    if raw == "all":
+        return None
+    if not raw.isdigit():
+        raise InvalidInput(f"RLM_EMBED_TABLE_CHUNKS={raw!r} must be `all` or a whole number (0: none)")
+    return int(raw)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Project from CLAUDE_PROJECT_DIR, else the working directory; RLM_DB and RLM_ALLOWED_ROOTS override."""
     env = os.environ if env is None else env
@@ -108,6 +124,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         regex_budget_seconds=_positive_number(env, "RLM_REGEX_BUDGET", DEFAULT_REGEX_BUDGET_SECONDS),
         embed_model=env.get("RLM_EMBED_MODEL") or None,
         embed_in_background=env.get("RLM_EMBED_BACKGROUND", "1") not in ("0", "false", "no"),
+        embed_table_chunks=_table_chunks(env),
         fusion=fusion,
         rrf_k=rrf_k,
         data_copy=env.get("RLM_DATA_COPY", "1") not in ("0", "false", "no"),

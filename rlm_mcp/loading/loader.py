@@ -11,7 +11,7 @@ import io
 import os
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .. import data
 
 SNIFF_BYTES = 8192
+TABLE_TYPES = ("csv", "tsv")  # their chunks are rows: a large one embeds a sample (RLM_EMBED_TABLE_CHUNKS)
 MAX_LISTED_DOCUMENTS = 25
 MAX_IDS_IN_NEXT = 5  # more ids than this and the Next line scopes by folder instead
 
@@ -50,6 +51,11 @@ class LoadedDocument:
     changed_chunks: int | None = None
     profile: dict[str, Any] | None = None
     warnings: tuple[str, ...] = ()
+    embedded: tuple[int, int] | None = None  # a table's (chunks that get a vector, chunks)
+
+    @property
+    def sampled(self) -> bool:
+        return self.embedded is not None and self.embedded[0] < self.embedded[1]
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -67,7 +73,23 @@ class LoadedDocument:
             data["profile"] = profiles.compact_profile(self.profile)
         if self.warnings:
             data["warnings"] = list(self.warnings)
+        if self.sampled and self.embedded is not None:
+            data["embedded_chunks"] = self.embedded[0]
         return data
+
+    def sample_line(self) -> str | None:
+        if not self.sampled or self.embedded is None:
+            return None
+        kept, total = self.embedded
+        which = (
+            f"{kept} of {total} row chunks, evenly spaced, get a vector"
+            if kept
+            else "no row chunk gets a vector"
+        )
+        return (
+            f"  embeddings: {which} (RLM_EMBED_TABLE_CHUNKS; every row chunk would take hours): semantic "
+            "search sees that sample of this table; bm25, query_data and jobs see every row."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +124,8 @@ class LoadResult:
             if detailed and doc.profile:
                 lines.append("  profile: " + render_profile(doc.profile))
             lines.extend(f"  warning: {w}" for w in doc.warnings[:5])
+            if sample := doc.sample_line():
+                lines.append(sample)
         if len(self.documents) > MAX_LISTED_DOCUMENTS:
             lines.append(
                 f"… {len(self.documents) - MAX_LISTED_DOCUMENTS} more; list_documents shows them all."
@@ -194,9 +218,25 @@ def load_document(
             failed.append((str(file), str(error)))
     if not loaded and not single and not failed and not skipped:
         raise InvalidInput(f"{path} holds no files to load.")
+    loaded = [_sample_table(store, settings, doc) for doc in loaded]
     scope = [d.id for d in loaded] if len(loaded) <= 500 else None  # SQLite caps bound parameters
     waiting = vectors_db.backlog(store.conn(), scope) if loaded else 0
     return LoadResult(tuple(loaded), dict(skipped), tuple(failed), waiting, _scope_path(settings, loaded))
+
+
+def _sample_table(store: Store, settings: Settings, doc: LoadedDocument) -> LoadedDocument:
+    """A loaded table keeps at most RLM_EMBED_TABLE_CHUNKS of its chunks queued for a vector.
+
+    Trigger: a CSV/TSV was loaded or updated. Why: its row chunks all fill the model's 256 tokens
+    (a 400 MB table is ~310k chunks, ~5 CPU-hours), a vector sees only the first rows of its chunk,
+    and query_data answers over the rows exactly. Outcome: an evenly spaced sample is embedded
+    (every chunk of a small table); a worker that started on the rest meanwhile only adds vectors.
+    """
+    if doc.content_type not in TABLE_TYPES or doc.status == "unchanged":
+        return doc
+    with store.write() as conn:
+        embedded = vectors_db.sample_embeddings(conn, doc.id, settings.embed_table_chunks)
+    return replace(doc, embedded=embedded)
 
 
 def _scope_path(settings: Settings, loaded: list[LoadedDocument]) -> str | None:

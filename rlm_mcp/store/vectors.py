@@ -14,6 +14,7 @@ from .sql import placeholders
 from .sql import scope as _scope
 
 MAX_KNN = 4096  # vec0's largest k
+STRIDE_KEY = "embed_stride:"  # + document id, in vector_meta: which chunks of a large table get a vector
 
 
 # -- which model the stored vectors belong to ------------------------------------------------------
@@ -59,8 +60,38 @@ def switch_model(conn: Connection, model: str, dim: int) -> int:
     if current is None and conn.execute("SELECT count(*) FROM chunks_vec").fetchone()[0] == 0:
         return 0  # a fresh store: the queue already holds every chunk
     conn.execute("DELETE FROM embed_queue")
-    cursor = conn.execute("INSERT INTO embed_queue (chunk_id) SELECT id FROM chunks")
+    cursor = conn.execute(
+        f"""INSERT INTO embed_queue (chunk_id)
+            SELECT c.id FROM chunks c LEFT JOIN vector_meta m ON m.key = '{STRIDE_KEY}' || c.document_id
+            WHERE m.value IS NULL
+               OR (CAST(m.value AS INTEGER) > 0 AND c.ordinal % CAST(m.value AS INTEGER) = 0)"""
+    )
     return int(cursor.rowcount)
+
+
+def sample_embeddings(conn: Connection, document_id: int, limit: int | None) -> tuple[int, int]:
+    """Keep at most `limit` of the document's chunks queued, evenly spaced by ordinal (None: all);
+    returns (chunks that get a vector, chunks).
+
+    The stride (every k-th chunk by ordinal; 0: none) is kept in vector_meta under STRIDE_KEY + the
+    document id, so re-queuing for another model (`switch_model`) keeps to the same sample; a
+    document's id survives its reloads and is never reused.
+    """
+    (total,) = conn.execute("SELECT count(*) FROM chunks WHERE document_id = ?", (document_id,)).fetchone()
+    total = int(total)
+    key = f"{STRIDE_KEY}{document_id}"
+    if limit is None or total <= limit:
+        conn.execute("DELETE FROM vector_meta WHERE key = ?", (key,))
+        return total, total
+    stride = 0 if limit == 0 else -(-total // limit)
+    conn.execute("INSERT OR REPLACE INTO vector_meta (key, value) VALUES (?, ?)", (key, str(stride)))
+    conn.execute(
+        """DELETE FROM embed_queue WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = ?
+           AND (? = 0 OR ordinal % ? != 0))""",
+        (document_id, stride, max(stride, 1)),
+    )
+    kept = 0 if stride == 0 else -(-total // stride)
+    return kept, total
 
 
 def bump_version(conn: Connection) -> None:
