@@ -4,6 +4,7 @@ import argparse
 import ast
 import io
 import itertools
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,34 @@ def test_a_function_too_big_for_one_chunk_is_cut_with_its_signature_as_context()
     assert len(parts) >= 3
     assert parts[1].context == "import sys\ndef huge(total): … (continued)"
     assert all(p.text.startswith("    total += ") for p in parts[1:-1])  # cut between statements
+
+
+def test_a_function_up_to_the_whole_limit_stays_one_chunk_like_json_dump() -> None:
+    source = Path(json.__file__).read_text(encoding="utf-8")
+    chunks, _ = _chunk(source, "python")
+    _assert_tiles(chunks, source)
+    dump = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "dump")
+    (chunk,) = [c for c in chunks if c.section.startswith("def dump") and "dumps" not in c.section]
+    assert chunk.section == "def dump" and (dump.end_lineno or 0) - dump.lineno + 1 >= 60
+    assert chunk.start_line <= dump.lineno and chunk.end_line >= (dump.end_lineno or 0)
+    assert len(chunk.text) <= code_module.WHOLE_FUNCTION_CHARS
+
+
+def test_each_definition_gets_its_own_chunk_and_module_code_between_them_stays_apart() -> None:
+    source = "import os\n\nLIMIT = 3\n\n\ndef one():\n    return 1\n\n\ndef two():\n    return 2\nX = one()\n"
+    chunks, _ = _chunk(source, "python")
+    _assert_tiles(chunks, source)
+    assert [c.section for c in chunks] == ["imports", "def one", "def two", "top-level code"]
+    assert chunks[0].text == "import os\n\nLIMIT = 3\n" and chunks[3].text == "X = one()\n"
+
+
+def test_a_function_over_the_whole_limit_is_cut_with_its_full_signature_as_context() -> None:
+    body = "".join(f"    total += {i}  # a long explanatory comment for line {i}\n" for i in range(120))
+    source = "def huge(\n    total,\n    scale=1,\n):\n" + body + "    return total\n"
+    assert len(source) > code_module.WHOLE_FUNCTION_CHARS
+    chunks, _ = _chunk(source, "python")
+    _assert_tiles(chunks, source)
+    assert len(chunks) >= 3 and chunks[1].context == "def huge( total, scale=1, ): … (continued)"
 
 
 def test_syntax_errors_and_unknown_languages_fall_back_to_line_windows() -> None:

@@ -29,6 +29,12 @@ MAX_PARSE_CHARS = 4 << 20
 IMPORTS_CONTEXT_MAX = 1200
 SIGNATURE_MAX = 300
 MAX_SPLIT_DEPTH = 3
+# Sizes chosen by benchmarks/code_retrieval.py (see the README's design notes). A function up to
+# WHOLE_FUNCTION_CHARS stays one chunk; a class up to WHOLE_CLASS_CHARS, else it is split at its
+# members; neighbouring definitions share a chunk while together they fit PACK_CHARS.
+WHOLE_FUNCTION_CHARS = 4000
+WHOLE_CLASS_CHARS = MAX_CHARS
+PACK_CHARS = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,16 +157,14 @@ class CodeChunker:
         size = 0
         for segment in segments:
             length = self._size(segment.start, segment.end)
-            if length > MAX_CHARS:
+            if length > _whole_limit(segment):
                 yield from self._flush(current, enclosing)
                 current, size = [], 0
                 yield from self._split(segment, enclosing, depth)
                 continue
             has_definition = any(s.kind == "definition" for s in current)
             new_definition = segment.kind == "definition" and not has_definition
-            if current and (
-                new_definition or size + length > (TARGET_CHARS if has_definition else MAX_CHARS)
-            ):
+            if current and (new_definition or size + length > (PACK_CHARS if has_definition else MAX_CHARS)):
                 yield from self._flush(current, enclosing)
                 current, size = [], 0
             current.append(segment)
@@ -185,10 +189,13 @@ class CodeChunker:
         else:
             pieces = self._line_pieces(segment.start, segment.end)
         label = segment.symbol or "top-level code"
-        first = unwrap(node).start_point[0] if node is not None else segment.start - 1
-        first_line = self._lines[first].strip()[:SIGNATURE_MAX]
+        if node is not None and body is not None:
+            signature = " ".join(self._signature(node, body).split())
+        else:
+            first = unwrap(node).start_point[0] if node is not None else segment.start - 1
+            signature = self._lines[first].strip()[:SIGNATURE_MAX]
         for index, (low, high) in enumerate(pieces):
-            extra = [f"{first_line} … (continued)"] if index and node is not None else []
+            extra = [f"{signature} … (continued)"] if index and node is not None else []
             section = label if len(pieces) == 1 else f"{label} (part {index + 1}/{len(pieces)})"
             yield self._chunk(low, high, section, [*enclosing, *extra])
 
@@ -258,6 +265,14 @@ class CodeChunker:
             last = body.start_point[0]
         text = "".join(self._lines[first : last + 1]).rstrip()
         return text if len(text) <= SIGNATURE_MAX else text[:SIGNATURE_MAX] + " …"
+
+
+def _whole_limit(segment: _Segment) -> int:
+    """The largest size at which a segment stays one chunk."""
+    if segment.kind != "definition" or segment.node is None:
+        return MAX_CHARS
+    limit = WHOLE_CLASS_CHARS if kind_of(segment.node) in CLASS_LIKE else WHOLE_FUNCTION_CHARS
+    return min(limit, HARD_MAX_CHARS)
 
 
 def _top_items(root: Node) -> Iterator[Node]:
