@@ -8,8 +8,8 @@ document at the rank of its best chunk), code MRR@10 / nDCG@10 (per function, as
 scores it). The fused lists are cached under the work dirs, so a rerun takes seconds.
 
     python benchmarks/retrieval.py ../shared/data/scifact --skip-scale --skip-bare --workdir W1
-    python benchmarks/code_retrieval.py --variants whole4000 --work W2
-    python benchmarks/fusion.py --scifact W1 --code W2 [--variant whole4000]
+    python benchmarks/code_retrieval.py --variants whole4000_alone --work W2
+    python benchmarks/fusion.py --scifact W1 --code W2 [--variant whole4000_alone]
 """
 
 import argparse
@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--scifact-data", type=Path, default=retrieval.DEFAULT_DATA)
     parser.add_argument("--split", default="train")
     parser.add_argument("--code", type=Path, help="the --work of a code_retrieval.py run")
-    parser.add_argument("--variant", default="whole4000")
+    parser.add_argument("--variant", default="whole4000_alone")
     parser.add_argument("--fraction", type=float, default=0.2)
     args = parser.parse_args(argv)
     embedder = FastEmbedder()

@@ -6,8 +6,7 @@
 - CSV ingest: our `load_document` of a CSV (chunks, FTS5, columnar copy) against DuckDB's CSV reader
   into a table (`CREATE TABLE t AS SELECT * FROM read_csv(...)`) on the same file.
 - basic-memory (MCP + SQLite FTS5 + sqlite-vec + fastembed, the closest product) needs Python >= 3.12;
-  pass `--basic-memory BIN` (its `basic-memory` command in a 3.12 venv) to time it on the same
-  markdown corpus, else the report says why it was not run.
+  this script runs on the project's Python (3.11 here), so it reports why it was not timed.
 
     pip install -e '.[peers]'
     python benchmarks/peers.py [--corpus DIR] [--csv FILE] [--queries 200]
@@ -19,9 +18,7 @@ import json
 import math
 import random
 import re
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,9 +51,11 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
     return {"p50_ms": round(1000 * statistics.median(ordered), 2), "p95_ms": round(1000 * p95, 2)}
 
 
-def open_project(work: Path, name: str) -> tuple[Store, Any]:
+def open_project(work: Path, name: str, data: Path) -> tuple[Store, Any]:
+    """A store under `work` for a project holding `data` (loads are confined to the project)."""
+    project = data if data.is_dir() else data.parent
     settings = load_settings(
-        {"CLAUDE_PROJECT_DIR": str(work), "RLM_DB": str(work / f".rlm-{name}" / "rlm.db")}
+        {"CLAUDE_PROJECT_DIR": str(project), "RLM_DB": str(work / f".rlm-{name}" / "rlm.db")}
     )
     return open_store(settings.db_path), settings
 
@@ -165,26 +164,14 @@ def csv_peers(work: Path, csv_path: Path) -> dict[str, Any]:
     }
 
 
-def basic_memory(binary: str | None, corpus: Path, work: Path) -> dict[str, Any]:
-    if binary is None:
-        return {
-            "run": False,
-            "why": "basic-memory requires Python >= 3.12 (this venv's is "
-            f"{sys.version_info.major}.{sys.version_info.minor}); pass --basic-memory BIN from a 3.12 venv",
-        }
-    home = work / "bm-home"
-    project = work / "bm-project"
-    shutil.copytree(corpus, project, dirs_exist_ok=True)
-    env = {"HOME": str(home), "PATH": str(Path(binary).parent)}
-    started = time.perf_counter()
-    out = subprocess.run(
-        [binary, "--project", str(project), "sync"], capture_output=True, text=True, env=env, timeout=3600
-    )
+def basic_memory() -> dict[str, Any]:
+    """Why basic-memory is not timed here: it needs Python >= 3.12, and its install into a 3.12 venv
+    from this machine's PyPI mirror had not finished after 500 s. Timing it needs a 3.12 run of this
+    script, with its indexing driven through its own API."""
     return {
-        "run": True,
-        "rc": out.returncode,
-        "sync_s": round(time.perf_counter() - started, 2),
-        "stderr": out.stderr[-500:],
+        "run": False,
+        "why": f"basic-memory requires Python >= 3.12 (this is {sys.version_info.major}."
+        f"{sys.version_info.minor}); not timed",
     }
 
 
@@ -193,7 +180,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--csv", type=Path)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--basic-memory", dest="basic_memory")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--work", type=Path)
     args = parser.parse_args(argv)
@@ -209,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if csv_path is not None:
         report["csv"] = csv_peers(work, csv_path)
         log(json.dumps(report["csv"]))
-    report["basic-memory"] = basic_memory(args.basic_memory, corpus, work)
+    report["basic-memory"] = basic_memory()
     print(json.dumps(report, indent=1))
     bm = report["bm25"]
     for name in ("rlm-mcp fts5", "bm25s", "rank-bm25"):
