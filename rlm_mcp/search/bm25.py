@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # numpy loads on the first search, not at server start
 K1 = 1.2  # fts5Bm25Function's constants
 B = 0.75
 MIN_IDF = 1e-6
-MAX_POSTINGS = 8_000_000  # cached (id, count) pairs per store, ~100 MB; least recently used go first
+MAX_POSTINGS = 5_000_000  # cached postings per store (id, count, term: ~120 MB); least recent go first
 PLAIN_BELOW = 20_000  # queries whose words are in fewer rows than this are ranked by FTS5 itself
 MAX_RESCORED = 4096  # more candidates than this (ties at the k-th): FTS5 ranks them itself
 SLACK = 1e-9  # relative: float rounding in the array pass never decides who is a candidate
@@ -58,6 +58,7 @@ class IndexCache:
     version: bytes
     sizes: "NDArray[np.float64] | None" = None  # by row id
     postings: "OrderedDict[str, Postings | None]" = field(default_factory=OrderedDict)  # None: floor idf
+    terms: "dict[str, NDArray[np.float64]]" = field(default_factory=dict)  # each posting's term of the sum
     held: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -134,7 +135,7 @@ def _top_k(
     query = Query(
         tuple(words), tuple(flat), tuple(idf(totals.rows, hits[t]) for t in flat), totals.tokens / totals.rows
     )
-    scores, floor = _array_scores(query, found, _sizes(conn, cache))
+    scores, floor = _array_scores(query, found, _sizes(conn, cache), cache)
     _restrict(conn, scores, scope, totals.rows)
     candidates = _candidates(scores, k, floor)
     if candidates is None:  # fewer than k chunks hold a phrase with a real idf, or too many tie
@@ -147,7 +148,7 @@ def _top_k(
 
 
 def _array_scores(
-    query: Query, found: dict[str, Postings | None], sizes: "NDArray[np.float64]"
+    query: Query, found: dict[str, Postings | None], sizes: "NDArray[np.float64]", cache: IndexCache
 ) -> tuple["NDArray[np.float64]", float]:
     """Every row's sum over the phrases whose postings were read, and the most the others can add."""
     import numpy as np
@@ -159,8 +160,14 @@ def _array_scores(
         if hit is None:
             floor += MIN_IDF * (K1 + 1.0)
             continue
-        f = hit.counts
-        scores[hit.ids] += weight * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + B * sizes[hit.ids] / query.avgdl)))
+        terms = cache.terms.get(token)  # idf and avgdl belong to the version: computed once per token
+        if terms is None:
+            f = hit.counts
+            terms = weight * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + B * sizes[hit.ids] / query.avgdl)))
+            with cache.lock:
+                if token in cache.postings:
+                    cache.terms[token] = terms
+        scores[hit.ids] += terms
     return scores, floor
 
 
@@ -204,7 +211,8 @@ def _postings(conn: Any, cache: IndexCache, word: str, token: str, total_rows: i
             cache.postings[token] = found
             cache.held += 0 if found is None else len(found.ids)
         while cache.held > MAX_POSTINGS and len(cache.postings) > 1:
-            _, gone = cache.postings.popitem(last=False)
+            token_gone, gone = cache.postings.popitem(last=False)
+            cache.terms.pop(token_gone, None)
             cache.held -= 0 if gone is None else len(gone.ids)
     return found
 
