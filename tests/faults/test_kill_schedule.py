@@ -358,11 +358,11 @@ def test_kill_during_claims_submissions_and_synthesize_loses_and_doubles_nothing
     started = time.monotonic()
     second = synthesize_in(project)
     seconds = time.monotonic() - started
-    for n in range(3):
+    for n, (low, high) in enumerate([(0.2, 0.6), (0.6, 0.9), (0.9, 1.0)]):  # start-up, planning, report
         project, settings = fresh(tmp_path, f"synthesize-{n}", reference)
         shutil.rmtree(project / ".rlm" / "reports", ignore_errors=True)
         before = snapshot(settings, with_jobs=True)
-        delay = rng.uniform(0.2 * seconds, 0.9 * seconds)  # start-up, planning, the report
+        delay = rng.uniform(low * seconds, high * seconds)
         outcome = run(project, [], 0, delay, command=synthesize)
         print(f"synthesize killed at {delay:.2f} s of {seconds:.2f}: killed={outcome.killed}")
         for page in (project / ".rlm" / "reports").glob("*.html"):
