@@ -3,7 +3,7 @@
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InvalidInput
@@ -36,6 +36,18 @@ class Settings:
     data_copy: bool = True  # tables, JSON and text get a columnar copy at load (query_data)
     query_seconds: float = DEFAULT_QUERY_SECONDS  # query_data interrupts a query after this long
     query_memory: str = DEFAULT_QUERY_MEMORY  # DuckDB memory limit of one query (it spills beyond)
+    # RLM_DB=postgresql://…: the team's server (never shown: it may hold a password; see `db_location`)
+    db_url: str | None = field(default=None, repr=False)
+    project_key: str = ""  # RLM_PROJECT, else the project folder's name: the schema on a shared server
+
+    @property
+    def db_location(self) -> str:
+        """Where the store is, fit to show: the file, or the server's DSN without its password."""
+        if self.db_url is None:
+            return str(self.db_path)
+        from .store import redact_dsn
+
+        return redact_dsn(self.db_url)
 
 
 def _fusion(env: Mapping[str, str]) -> tuple[str, float]:
@@ -69,14 +81,22 @@ def _positive_number(env: Mapping[str, str], name: str, default: float) -> float
 URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _db_url(raw: str | None) -> str | None:
+    """RLM_DB=postgresql://… (or postgres://…) selects the PostgreSQL backend."""
+    return raw.strip() if raw and raw.strip().lower().startswith(POSTGRES_SCHEMES) else None
+
+
 def _db_path(raw: str, project: Path) -> Path:
-    """RLM_DB is a file path; a URL (postgresql://…) is refused until another backend exists."""
+    """RLM_DB is a file path or a PostgreSQL URL; any other URL is refused."""
     if found := URL_SCHEME.match(raw.strip()):
         scheme = found.group(0)  # never the rest: a URL may carry a password
         raise InvalidInput(
-            f"RLM_DB is a URL ({scheme}…), but only a SQLite file path is supported today: there is no "
-            "PostgreSQL or other server backend yet. Set RLM_DB to a file path such as .rlm/rlm.db, "
-            "or unset it to use <project>/.rlm/rlm.db."
+            f"RLM_DB is a URL ({scheme}…), but the store is a SQLite file path or a PostgreSQL server "
+            "(postgresql://user@host/db). Set RLM_DB to one of those, or unset it to use "
+            "<project>/.rlm/rlm.db."
         )
     path = Path(raw).expanduser()
     return path if path.is_absolute() else project / path
@@ -108,7 +128,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     project = Path(env.get("CLAUDE_PROJECT_DIR") or os.getcwd()).expanduser().resolve()
     db_raw = env.get("RLM_DB")
-    db_path = _db_path(db_raw, project) if db_raw else project / DB_DIRNAME / DB_FILENAME
+    db_url = _db_url(db_raw)
+    # With a server, the local folder still holds what is per machine (reports, headless runs).
+    db_path = _db_path(db_raw, project) if db_raw and not db_url else project / DB_DIRNAME / DB_FILENAME
     roots_raw = env.get("RLM_ALLOWED_ROOTS", "")
     roots = [Path(p).expanduser() for p in roots_raw.split(os.pathsep) if p.strip()]
     fusion, rrf_k = _fusion(env)
@@ -130,4 +152,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         data_copy=env.get("RLM_DATA_COPY", "1") not in ("0", "false", "no"),
         query_seconds=_positive_number(env, "RLM_QUERY_SECONDS", DEFAULT_QUERY_SECONDS),
         query_memory=_memory(env),
+        db_url=db_url,
+        project_key=(env.get("RLM_PROJECT") or project.name or "default").strip(),
     )

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import RlmError
+from ..store import is_postgres_dsn
 from ..workspace import Workspace
-from . import analyze, data, demo, documents, embed, hooks, jobs, report, server, setup
+from . import analyze, data, demo, documents, embed, hooks, jobs, migrate, report, server, setup
 
-MODULES = [server, demo, documents, data, setup, jobs, report, embed, hooks, analyze]
+MODULES = [server, demo, documents, data, setup, jobs, report, embed, hooks, analyze, migrate]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Analyse documents and codebases far larger than a context window (MCP server + CLI).",
     )
     parser.add_argument("--version", action="version", version=f"rlm-mcp {__version__}")
-    parser.add_argument("--db", help="SQLite store to use (default: $RLM_DB, else <project>/.rlm/rlm.db)")
+    parser.add_argument(
+        "--db",
+        help="store to use: a SQLite file or postgresql://… (default: $RLM_DB, else <project>/.rlm/rlm.db)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in MODULES:
@@ -41,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.db:
-        os.environ["RLM_DB"] = os.path.abspath(args.db)
+        os.environ["RLM_DB"] = args.db if is_postgres_dsn(args.db) else os.path.abspath(args.db)
     context = Workspace()
     try:
         code: int = args.handler(args, context)

@@ -1,0 +1,11 @@
+"""The PostgreSQL backend (`RLM_DB=postgresql://…`): a project's schema on a shared server.
+
+Today it holds the store's tables (documents, chunks with a GIN-indexed tsvector, pgvector vectors,
+jobs, tasks, findings), serves the shared job queue (`queue`: SKIP LOCKED claims, leases, attempts,
+idempotent submissions) and receives `rlm-mcp migrate --to` copies of a SQLite store (`copy`).
+"""
+
+from .connection import PgStore, open_pg_store, schema_name
+from .dsn import is_postgres_dsn, redact_dsn
+
+__all__ = ["PgStore", "is_postgres_dsn", "open_pg_store", "redact_dsn", "schema_name"]

@@ -1,0 +1,141 @@
+"""`rlm-mcp migrate --to postgresql://…`: a SQLite store's rows copied into a project's schema.
+
+Rows keep their ids (findings cite c1042 and t17), so a copy is re-runnable: rows already there are
+left alone (ON CONFLICT DO NOTHING), and after every table the copy checks that each SQLite row is
+in Postgres — a count that does not match stops the copy with the table's name.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...errors import Conflict, NotFound
+from ..connection import Connection
+from ..connection import connect as sqlite_connect
+from .connection import PgConnection, PgStore
+
+# Parents before children (foreign keys); each with the key that identifies a row.
+TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("documents", ("id",)),
+    ("chunks", ("id",)),
+    ("jobs", ("id",)),
+    ("tasks", ("id",)),
+    ("task_chunks", ("task_id", "position")),
+    ("findings", ("id",)),
+)
+BATCH_ROWS = 2000
+IDENTITY_TABLES = ("documents", "chunks", "jobs", "tasks", "findings")
+
+
+@dataclass(frozen=True, slots=True)
+class CopiedTable:
+    """One table's copy: rows in SQLite, rows this run inserted, rows found in Postgres afterwards."""
+
+    table: str
+    source: int
+    inserted: int
+    present: int
+
+
+def _sqlite_columns(conn: Connection, table: str) -> list[str]:
+    return [str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})").fetchall()]
+
+
+def _pg_columns(pg: PgConnection, table: str) -> set[str]:
+    rows = pg.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = %s AND is_generated = 'NEVER'",
+        (table,),
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def copy_table(conn: Connection, pg: PgConnection, table: str, key: tuple[str, ...]) -> CopiedTable:
+    """Copy one table in batches; the caller holds the Postgres transaction."""
+    wanted = _pg_columns(pg, table)
+    columns = [c for c in _sqlite_columns(conn, table) if c in wanted]
+    names = ", ".join(columns)
+    insert = (
+        f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING"
+    )
+    key_at = [columns.index(k) for k in key]
+    source = inserted = present = 0
+    cursor = conn.execute(f"SELECT {names} FROM {table} ORDER BY {', '.join(key)}")
+    while batch := cursor.fetchmany(BATCH_ROWS):
+        rows = [tuple(r) for r in batch]
+        with pg.cursor() as cur:
+            cur.executemany(insert, rows)
+            inserted += max(cur.rowcount, 0)
+        source += len(rows)
+        present += _present(pg, table, key, [tuple(r[i] for i in key_at) for r in rows])
+    if present != source:
+        raise Conflict(
+            f"migrate: {table} has {source} rows in SQLite but only {present} of them are in PostgreSQL "
+            "(a row with the same id and other content?); nothing of this run was kept — inspect the "
+            "target schema, or migrate into a fresh project (RLM_PROJECT)."
+        )
+    return CopiedTable(table, source, inserted, present)
+
+
+def _present(pg: PgConnection, table: str, key: tuple[str, ...], keys: list[tuple[Any, ...]]) -> int:
+    if len(key) == 1:
+        row = pg.execute(f"SELECT count(*) FROM {table} WHERE {key[0]} = ANY(%s)", ([k[0] for k in keys],))
+    else:
+        row = pg.execute(
+            f"SELECT count(*) FROM {table} WHERE ({', '.join(key)}) IN "
+            f"(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))",
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        )
+    return int(row.fetchone()[0])
+
+
+def copy_vectors(conn: Connection, pg: PgConnection) -> CopiedTable:
+    """sqlite-vec's vectors into pgvector (as text, which both sides read exactly for float32)."""
+    source = inserted = 0
+    cursor = conn.execute(
+        "SELECT chunk_id, document_id, vec_to_json(embedding) FROM chunks_vec ORDER BY chunk_id"
+    )
+    while batch := cursor.fetchmany(BATCH_ROWS):
+        with pg.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO chunk_vectors (chunk_id, document_id, embedding) VALUES (%s, %s, %s::vector) "
+                "ON CONFLICT DO NOTHING",
+                [tuple(r) for r in batch],
+            )
+            inserted += max(cur.rowcount, 0)
+        source += len(batch)
+    present = int(pg.execute("SELECT count(*) FROM chunk_vectors").fetchone()[0])
+    if present < source:
+        raise Conflict(f"migrate: chunk_vectors has {source} rows in SQLite but {present} in PostgreSQL.")
+    return CopiedTable("chunk_vectors", source, inserted, min(present, source))
+
+
+def advance_identities(pg: PgConnection) -> None:
+    """New rows made on Postgres start above the copied ids."""
+    for table in IDENTITY_TABLES:
+        pg.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"greatest((SELECT coalesce(max(id), 0) FROM {table}), 1))"
+        )
+
+
+def migrate_sqlite(sqlite_path: Path, dsn: str, project: str) -> list[CopiedTable]:
+    """Copy the SQLite store at `sqlite_path` into the project's schema on `dsn`, in one Postgres
+    transaction (all or nothing), checking every table's count. Safe to run again."""
+    if not sqlite_path.exists():
+        raise NotFound(
+            f"No SQLite store at {sqlite_path}: pass --db PATH (or RLM_DB) naming the store to copy."
+        )
+    source = sqlite_connect(sqlite_path)
+    target = PgStore(dsn, project)
+    try:
+        copied = []
+        with target.write() as pg:
+            for table, key in TABLES:
+                copied.append(copy_table(source, pg, table, key))
+            copied.append(copy_vectors(source, pg))
+            advance_identities(pg)
+        return copied
+    finally:
+        target.close()
+        source.close()
