@@ -270,3 +270,13 @@ def test_migrate_copies_a_sqlite_store_checks_counts_and_runs_again(
         ).fetchone()[0]
         assert new > doc  # ids made on Postgres start above the copied ones
     store.close()
+
+
+def test_backends_benchmark_smoke_runs_both_backends(pg_dsn: str) -> None:
+    command = [sys.executable, "benchmarks/backends.py", "--smoke", "--json", "--dsn", pg_dsn]
+    out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=True).stdout
+    rows = json.loads(out)
+    assert {(r["backend"], r["analysts"]) for r in rows} == {
+        (b, n) for b in ("sqlite", "postgres") for n in (2, 8)
+    }
+    assert all(r["tasks"] == 300 and r["cycles_per_s"] > 0 for r in rows)

