@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 PgConnection = Any  # psycopg.Connection; kept opaque at the seam like the SQLite Connection
 SCHEMA_PREFIX = "rlm_"
-SCHEMA_VERSION = 2  # bumped with schema.sql (idempotent DDL); recorded per project schema in rlm_meta
+SCHEMA_VERSION = 3  # bumped with schema.sql (idempotent DDL); recorded per project schema in rlm_meta
 CONNECT_TIMEOUT_SECONDS = 10
 _PROJECT_KEY = re.compile(r"[^a-z0-9_]+")
 

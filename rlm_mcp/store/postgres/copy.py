@@ -21,6 +21,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("jobs", ("id",)),
     ("tasks", ("id",)),
     ("task_chunks", ("task_id", "position")),
+    ("task_records", ("task_id",)),
     ("findings", ("id",)),
 )
 BATCH_ROWS = 2000
@@ -53,7 +54,15 @@ def _pg_columns(pg: PgConnection, table: str) -> set[str]:
 def copy_table(conn: Connection, pg: PgConnection, table: str, key: tuple[str, ...]) -> CopiedTable:
     """Copy one table in batches; the caller holds the Postgres transaction."""
     wanted = _pg_columns(pg, table)
-    columns = [c for c in _sqlite_columns(conn, table) if c in wanted]
+    have = _sqlite_columns(conn, table)
+    if missing := [c for c in have if c not in wanted]:
+        # Trigger: a SQLite migration added a column the Postgres schema lacks. Why: copying the rest
+        # would drop data silently. Outcome: the copy stops, naming the columns.
+        raise Conflict(
+            f"migrate: the PostgreSQL schema has no column {', '.join(missing)} of {table}; this version "
+            "of rlm-mcp cannot copy this store yet (nothing was copied)."
+        )
+    columns = have
     names = ", ".join(columns)
     insert = (
         f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING"

@@ -119,3 +119,18 @@ CREATE OR REPLACE FUNCTION rlm_tsv_tokens(tsvector) RETURNS integer
     AS 'SELECT coalesce(sum(coalesce(array_length(positions, 1), 1)), 0)::integer FROM unnest($1)';
 ALTER TABLE chunks ADD COLUMN IF NOT EXISTS tokens integer
     GENERATED ALWAYS AS (rlm_tsv_tokens(to_tsvector('english', text))) STORED;
+
+-- Projected jobs (SQLite migration 0009): the columns, predicate and dimensions of a table job, and
+-- the records each task holds.
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS columns TEXT;
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS where_sql TEXT;
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS dimensions TEXT;
+CREATE TABLE IF NOT EXISTS task_records (
+    task_id      BIGINT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+    document_id  BIGINT NOT NULL,
+    first_record BIGINT NOT NULL,
+    last_record  BIGINT NOT NULL,
+    records      BIGINT NOT NULL,
+    runs         TEXT NOT NULL,
+    digest       TEXT NOT NULL
+);
