@@ -183,6 +183,7 @@ async def test_job_tools_are_listed_with_their_contract(settings: Settings) -> N
             "columns",
             "where",
             "dimensions",
+            "reuse",
             "response_format",
         },
         "claim_task": {"job_id", "worker", "analyst", "response_format"},

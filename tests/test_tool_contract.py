@@ -36,6 +36,7 @@ CONTRACT: dict[str, tuple[set[str], bool, bool, bool]] = {
             "columns",
             "where",
             "dimensions",
+            "reuse",
         },
         False,
         False,

@@ -20,7 +20,14 @@ MIN_TASK_TOKENS = 500
 CHUNK_OVERHEAD_TOKENS = 20  # the header line each chunk gets in a claimed task
 CHARS_PER_TOKEN = 4
 TOKEN_PIECE = re.compile(r"\d{1,3}|[^\W\d_]{1,6}|[^\w\s]{1,2}|_|\n")
-DENSITY_SAMPLE = 12  # chunks per document read to estimate its token density
+DENSITY_SAMPLE = 12  # a document's first chunks, read to estimate its token density
+# Content-defined task boundaries: once a task holds CUT_FILL of its budget, it also ends after any
+# chunk whose content hash is a cut point (1 in CUT_ONE_IN). An edit that changes a chunk's size then
+# moves the boundaries of its own task only: the next cut point is the same in both versions, and the
+# tasks after it are the same tasks (same work key), so their work is reused (jobs.reuse).
+CUT_FILL = 0.6
+SPAN_TASKS = 2  # a document longer than this many tasks gets its last chunk in a task of its own
+CUT_ONE_IN = 4
 TASKS_PER_AGENT = 8  # an analyst stops after this many tasks, so its context stays small
 MAX_PARALLEL_AGENTS = 8
 
@@ -66,7 +73,8 @@ def group_chunks(docs: Sequence[tuple[str, float, list[PlanChunk]]], budget: int
     """Consecutive chunks into tasks of at most `budget` tokens; small documents of one analyst share a task.
 
     A document that does not fit in the room left starts a new task, so a large document's tasks
-    each cover consecutive chunks of that document alone.
+    each cover consecutive chunks of that document alone (a long one's last chunk in a task of its
+    own). Past CUT_FILL of the budget a task also ends at a content-defined cut point (see CUT_FILL).
     """
     tasks: list[PlannedTask] = []
     current: list[PlanChunk] = []
@@ -83,14 +91,23 @@ def group_chunks(docs: Sequence[tuple[str, float, list[PlanChunk]]], budget: int
         if analyst != current_analyst or used + doc_tokens > budget:
             flush()
             current_analyst = analyst
-        for row in rows:
+        spans = doc_tokens > SPAN_TASKS * budget
+        for i, row in enumerate(rows):
             size = chunk_tokens(row.size, density)
-            if current and used + size > budget:
+            # The last chunk of a document that spans tasks starts a task of its own: it is the chunk
+            # an append changes, and the task before it stays the same task (and is reused).
+            if current and (used + size > budget or (spans and i == len(rows) - 1)):
                 flush()
             current.append(row)
             used += size
+            if used >= budget * CUT_FILL and is_cut_point(row.content_hash):
+                flush()
     flush()
     return tasks
+
+
+def is_cut_point(content_hash: str) -> bool:
+    return int(content_hash[-4:], 16) % CUT_ONE_IN == 0 if content_hash else False
 
 
 def spawn_plan(per_analyst: Counter[str]) -> dict[str, int]:

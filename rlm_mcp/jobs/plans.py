@@ -25,6 +25,7 @@ from ..store import records as records_db
 from ..store.rows import Job, JobDocument, PlanChunk
 from . import analysts, planning
 from . import records as projected
+from . import reuse as reusing
 from .dimensions import Dimensions, check_dimensions, describe
 from .dimensions import to_json as dimensions_json
 from .planning import (
@@ -74,10 +75,40 @@ class JobPlan:
     projection: projected.Projection | None = None
     dimensions: Dimensions | None = None
     skipped: tuple[str, ...] = ()  # documents a projected job over every document left out (no copy)
+    reused: reusing.ReuseTally | None = None  # the tasks born done with earlier jobs' work
+    reuse_mode: str = "exact"
+
+    @property
+    def to_run(self) -> int:
+        return self.tasks - (self.reused.tasks if self.reused else 0)
 
     @property
     def needs_consent(self) -> bool:
-        return self.tasks > CONSENT_TASKS
+        return self.to_run > CONSENT_TASKS
+
+    def reuse_json(self) -> dict[str, Any]:
+        tally = self.reused or reusing.ReuseTally()
+        return {
+            "mode": self.reuse_mode,
+            "tasks": tally.tasks,
+            "from": {format_id("j", j): n for j, n in sorted(tally.from_jobs.items())},
+            "to_run": self.to_run,
+            "tokens_avoided": tally.tokens,
+            "findings": tally.findings,
+            "unverified": tally.unverified,
+            "labels": tally.labels,
+        }
+
+    def reuse_text(self) -> str:
+        """'412 tasks: 398 reused from j7, 14 to run' (or just '412 tasks' when nothing was reused)."""
+        tally = self.reused
+        if tally is None or not tally.tasks:
+            return f"{self.tasks} tasks"
+        sources = ", ".join(f"{n} from {format_id('j', j)}" for j, n in sorted(tally.from_jobs.items()))
+        if len(tally.from_jobs) == 1:
+            sources = f"from {format_id('j', next(iter(tally.from_jobs)))}"
+        text = f"{self.tasks} tasks: {tally.tasks} reused {sources}, {self.to_run} to run"
+        return text
 
     def to_json(self) -> dict[str, Any]:
         job = format_id("j", self.job_id)
@@ -99,6 +130,7 @@ class JobPlan:
             "where": self.projection.where if self.projection else None,
             "dimensions": dimensions_json(self.dimensions) if self.dimensions else None,
             "skipped_documents": list(self.skipped),
+            "reuse": self.reuse_json(),
         }
 
     def to_text(self) -> str:
@@ -109,7 +141,8 @@ class JobPlan:
         kinds = ", ".join(f"{a} {n}" for a, n in self.analysts.items())
         agents = " and ".join(f"{n} {a}" for a, n in self.spawn.items())
         consent = (
-            f"LARGE JOB ({self.tasks} tasks > {CONSENT_TASKS}): show the user this plan and its cost and "
+            f"LARGE JOB ({self.to_run} tasks to run > {CONSENT_TASKS}): show the user this plan and its cost "
+            "and "
             "wait for their yes before spawning anyone. Cheaper first: query_data for what code can count, "
             "a projected job (fewer columns or records), or a scoped job (path=, document_ids=, search=).\n"
             if self.needs_consent
@@ -125,10 +158,26 @@ class JobPlan:
             extra += f"Dimensions every analyst must use: {describe(self.dimensions)}.\n"
         if self.skipped:
             extra += f"Left out (no columnar copy): {', '.join(self.skipped[:10])}.\n"
+        tokens = f"~{self.tokens:,} tokens"
+        if self.reused and self.reused.tasks:
+            tokens = f"~{self.tokens - self.reused.tokens:,} tokens to read (~{self.reused.tokens:,} avoided)"
+            if self.reused.unverified:
+                extra += (
+                    f"{self.reused.unverified} of {self.reused.findings} reused finding(s) quote text that "
+                    "no longer occurs; they are kept, marked unverified.\n"
+                )
+        head = (
+            f"Job {job} planned: {self.reuse_text()} over {over} of {self.documents} "
+            f"document(s), {scope}, {tokens}. Question: {shorten(self.query, 200)}\n"
+        )
+        if not self.to_run:
+            return (
+                f"{head}{extra}Every task was reused from earlier work: nothing to run, no analyst to "
+                "spawn.\n"
+                f"Next: call synthesize(job_id={job!r})."
+            )
         return (
-            f"Job {job} planned: {self.tasks} tasks over {over} of {self.documents} "
-            f"document(s), {scope}, ~{self.tokens:,} tokens. Question: {shorten(self.query, 200)}\n"
-            f"Tasks per analyst: {kinds}.\n{extra}{self.cost.to_text()}\n{consent}"
+            f"{head}Tasks per analyst (to run): {kinds}.\n{extra}{self.cost.to_text()}\n{consent}"
             f"Next: {'once the user agrees, ' * self.needs_consent}spawn {agents} agent(s) in parallel, "
             f"each told job_id={job!r} and a unique worker "
             f"name; each loops claim_task → submit_findings for up to {TASKS_PER_AGENT} tasks. When they "
@@ -189,11 +238,15 @@ def create_job(
     columns: Any = None,
     where: Any = None,
     dimensions: Any = None,
+    reuse: Any = None,
 ) -> JobPlan:
     """Plan tasks over every chunk of the documents (all, by id, or under `path`), or over the chunks
     `search` finds among them (hybrid with `embedder`, BM25 without). With `columns` / `where`, tasks
     hold only those columns of the records `where` selects (a projected job); `dimensions` fixes the
-    count keys and label vocabularies analysts must use."""
+    count keys and label vocabularies analysts must use. A task whose work an earlier job already did
+    (same content, question, analyst, dimensions and instructions: `jobs.reuse`) is born done with
+    that work unless `reuse='none'`."""
+    mode = reusing.check_reuse(reuse)
     projection = projected.check_projection(columns, where)
     # Projected records are dense and evenly sized, so their estimate is close: a task may fill the
     # whole budget of one tool result.
@@ -209,15 +262,16 @@ def create_job(
     )
     scope = {"document_ids": doc_ids, "path": path, "search": search, "top_k": k if search else None}
     scope["analyst"] = analyst
+    scope["reuse"] = mode
     if projection is not None:
-        tasks, skipped = _projected_tasks(
+        tasks, skipped, copy = _projected_tasks(
             store, settings, doc_ids, hit_ids, search, projection, analyst, budget
         )
         with store.write() as conn:
-            job_id = _insert_job(
-                conn, settings, query.strip(), scope, budget, tasks, clock(), projection, fixed
+            job_id, tally = _insert_job(
+                conn, settings, query.strip(), scope, budget, tasks, clock(), projection, fixed, mode, copy
             )
-        return _job_plan(job_id, query.strip(), tasks, search, path, projection, fixed, skipped)
+        return _job_plan(job_id, query.strip(), tasks, search, path, projection, fixed, skipped, tally, mode)
     with store.write() as conn:
         docs = db.ready_documents(conn, doc_ids)
         _check_documents(docs, doc_ids)
@@ -225,8 +279,10 @@ def create_job(
         tasks = planning.plan_tasks(conn, per_doc, analyst, budget)
         if not tasks:
             raise NotFound("The documents have no chunks; load_document them again.")
-        job_id = _insert_job(conn, settings, query.strip(), scope, budget, tasks, clock(), None, fixed)
-    return _job_plan(job_id, query.strip(), tasks, search, path, None, fixed)
+        job_id, tally = _insert_job(
+            conn, settings, query.strip(), scope, budget, tasks, clock(), None, fixed, mode
+        )
+    return _job_plan(job_id, query.strip(), tasks, search, path, None, fixed, (), tally, mode)
 
 
 def _projected_tasks(
@@ -238,9 +294,10 @@ def _projected_tasks(
     projection: projected.Projection,
     analyst: str | None,
     budget: int,
-) -> tuple[list[PlannedTask], tuple[str, ...]]:
-    """Tasks over the projected records of each document; documents without a columnar copy are
-    refused when named, skipped (and said) when the job covers every document."""
+) -> tuple[list[PlannedTask], tuple[str, ...], Any]:
+    """Tasks over the projected records of each document (and the columnar copy they came from);
+    documents without a columnar copy are refused when named, skipped (and said) when the job covers
+    every document."""
     from .. import data  # the data room brings DuckDB: imported when a job is projected
 
     copy = data.open_copy(settings, store)
@@ -273,7 +330,7 @@ def _projected_tasks(
                 "try other words, or omit search."
             )
         raise projected.no_records(sources[0][0] if len(sources) == 1 else None, projection)
-    return tasks, tuple(skipped)
+    return tasks, tuple(skipped), copy
 
 
 def _job_plan(
@@ -285,8 +342,12 @@ def _job_plan(
     projection: projected.Projection | None = None,
     dimensions: Dimensions | None = None,
     skipped: tuple[str, ...] = (),
+    tally: reusing.ReuseTally | None = None,
+    mode: str = "exact",
 ) -> JobPlan:
-    per_analyst = Counter(t.analyst for t in tasks)
+    reused = tally.ordinals if tally else set()
+    to_run = [t for i, t in enumerate(tasks) if i not in reused]
+    per_analyst = Counter(t.analyst for t in to_run)
     planned_records = sum(t.records.count for t in tasks if t.records) if projection else None
     return JobPlan(
         job_id,
@@ -300,13 +361,15 @@ def _job_plan(
         sum(t.tokens for t in tasks),
         dict(sorted(per_analyst.items())),
         spawn_plan(per_analyst),
-        planning.plan_cost(tasks),
+        planning.plan_cost(to_run),
         search,
         path,
         planned_records,
         projection,
         dimensions,
         skipped,
+        tally,
+        mode,
     )
 
 
@@ -345,22 +408,35 @@ def _insert_job(
     created_at: float,
     projection: projected.Projection | None,
     dimensions: Dimensions | None,
-) -> int:
+    mode: reusing.ReuseMode = "exact",
+    copy: Any = None,
+) -> tuple[int, reusing.ReuseTally]:
+    """Insert the job and its tasks, each with its work key; tasks with reusable work are born done."""
     chunks = sum(len(t.chunks) for t in tasks)
+    parts = reusing.KeyParts(query, dimensions, projection.columns if projection else None,
+                             projection.where if projection else None)  # fmt: skip
+    keys = reusing.work_keys(conn, tasks, parts)
+    sources = reusing.find_sources(conn, keys, mode)
+    reused: list[reusing.NewTask] = []
     job_id = db.insert_job(
         conn, query, scope, budget, settings.lease_seconds, MAX_ATTEMPTS, chunks, created_at,
         projection.columns if projection else None, projection.where if projection else None, dimensions,
     )  # fmt: skip
-    for ordinal, task in enumerate(tasks):
-        task_id = db.insert_task(conn, job_id, 0, ordinal, task.analyst, task.tokens, None)
+    for ordinal, (task, key) in enumerate(zip(tasks, keys, strict=True)):
+        task_id = db.insert_task(conn, job_id, 0, ordinal, task.analyst, task.tokens, None, key)
         db.insert_task_chunks(conn, task_id, task.chunks)
+        if key in sources:
+            reused.append(reusing.NewTask(task_id, ordinal, task, sources[key]))
         if task.records is not None:
             r = task.records
             records_db.insert_task_records(
                 conn,
                 records_db.TaskRecords(task_id, r.document_id, r.first, r.last, r.count, r.runs, r.digest),
             )
-    return job_id
+    tally = reusing.ReuseTally()
+    projected_texts = reusing.ProjectedTexts(conn, job_id, copy) if copy is not None else None
+    reusing.attach_reused(conn, job_id, reused, created_at, reusing.TextsOf(conn, projected_texts), tally)
+    return job_id, tally
 
 
 def _check_documents(docs: list[JobDocument], doc_ids: list[int] | None) -> None:

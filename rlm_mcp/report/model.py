@@ -15,6 +15,7 @@ from ..jobs.planning import CHARS_PER_TOKEN
 from ..jobs.plans import job_or_raise
 from ..store import Store
 from ..store import reports as db
+from ..store import reuse as reuse_db
 from ..store.rows import Job
 from ..synthesis.folding import Theme, merge_stats, sum_counts
 from ..synthesis.merge import report_themes
@@ -113,6 +114,16 @@ class Report:
     sources: dict[int, Source]
     timeline: Timeline | None
     workers: tuple[str, ...]
+    reused: dict[int, int]  # {earlier job: its tasks this job reused}
+    level0_tasks: int
+
+    @property
+    def reused_line(self) -> str:
+        """'398 of 412 tasks reused from j7' ('' when the job reused nothing)."""
+        if not self.reused:
+            return ""
+        sources = ", ".join(format_id("j", j) for j in self.reused)
+        return f"{sum(self.reused.values())} of {self.level0_tasks} tasks reused from {sources}"
 
     @property
     def ratio(self) -> float:
@@ -161,6 +172,7 @@ def _task_view(
     names: dict[int, str],
     by_id: dict[int, db.ReportFinding],
     present: dict[int, Source],
+    reused: bool = False,
 ) -> TaskView:
     if t.level == 0:
         chunks = _range([p.chunk_id for p in plan])
@@ -173,6 +185,8 @@ def _task_view(
             len(by_id[i].title) + len(by_id[i].detail) + len(by_id[i].evidence) for i in ids if i in by_id
         )
     tokens_in = t.planned_tokens if t.level == 0 else _tokens(chars_in)
+    if reused:  # born done with an earlier job's work: no analyst read anything
+        chars_in = tokens_in = 0
     if t.served_chars:  # what claim_task really handed out, over every attempt (telemetry)
         chars_in, tokens_in = t.served_chars, t.served_tokens
     out = _chars_out(t, found) if t.state == "done" else 0
@@ -232,6 +246,7 @@ class _Snapshot:
     extents: dict[int, list[db.ChunkExtent]]
     texts: list[db.ChunkText]
     labels: list[db.LabelCount]
+    reused: dict[int, int]  # {task id: the job its work was reused from}
 
 
 def _read(store: Store, number: int) -> _Snapshot:
@@ -246,7 +261,8 @@ def _read(store: Store, number: int) -> _Snapshot:
         extents = {d: db.chunk_extents(conn, d) for d in doc_ids}
         texts = db.chunk_texts(conn, [c for f in findings for c in cited_chunks(f)])
         labels = db.label_counts(conn, number)
-    return _Snapshot(job, fingerprint, tasks, findings, plan, documents, extents, texts, labels)
+        reused = reuse_db.reused_task_ids(conn, number)
+    return _Snapshot(job, fingerprint, tasks, findings, plan, documents, extents, texts, labels, reused)
 
 
 def _label_tables(labels: Sequence[db.LabelCount]) -> tuple[CountTable, ...]:
@@ -301,7 +317,10 @@ def build_report(store: Store, job_id: str | int) -> Report:
     names = {d.id: f"{format_id('d', d.id)} {d.name}" for d in snap.documents}
     sources = _sources(snap)
     views = [
-        _task_view(t, by_task.get(t.id, []), plan_of.get(t.id, []), names, by_id, sources) for t in snap.tasks
+        _task_view(
+            t, by_task.get(t.id, []), plan_of.get(t.id, []), names, by_id, sources, t.id in snap.reused
+        )
+        for t in snap.tasks
     ]
     done = {t.id for t in snap.tasks if t.state == "done" and t.level == 0}
     theme_level, themes = report_themes(store, snap.job.id)
@@ -316,6 +335,7 @@ def build_report(store: Store, job_id: str | int) -> Report:
         _totals(views), _levels(views), _strips(snap, tasks), theme_level, tuple(themes), by_id,
         tuple(f for f in snap.findings if not f.verified), sources,
         build_timeline(snap.tasks, stamp, clock), tuple(sorted({t.worker for t in snap.tasks if t.worker})),
+        dict(Counter(snap.reused.values())), sum(t.level == 0 for t in snap.tasks),
     )  # fmt: skip
 
 

@@ -1,6 +1,6 @@
 """Tools of the RLM loop: create_job, list_jobs, claim_task, submit_findings, job_status, synthesize."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
 from pydantic import Field, WithJsonSchema
@@ -74,6 +74,14 @@ def register(server: MCPServer, state: Workspace) -> None:
                 "'other'], 'sentiment': null} (null: open vocabulary)."
             ),
         ] = None,
+        reuse: Annotated[
+            Literal["exact", "none"],
+            Field(
+                description="'exact' (default): a task whose content, question, analyst and dimensions an "
+                "earlier job already analysed is born done with that work (re-runs pay only for what "
+                "changed); 'none': analyse everything again."
+            ),
+        ] = "exact",
         response_format: ResponseFormatArg = "text",
     ) -> str:
         """Plan an analysis: tasks of consecutive chunks covering the documents (or a search's hits),
@@ -98,6 +106,7 @@ def register(server: MCPServer, state: Workspace) -> None:
                 columns=columns,
                 where=where,
                 dimensions=dimensions,
+                reuse=reuse,
             ),
             response_format,
         )

@@ -79,13 +79,11 @@ def chunk_plan_rows(conn: Connection, document_id: int) -> list[PlanChunk]:
 
 
 def chunk_sample(conn: Connection, document_id: int, n: int) -> list[str]:
-    """The text and context of up to `n` chunks spread evenly over a document."""
-    (total,) = conn.execute("SELECT count(*) FROM chunks WHERE document_id = ?", (document_id,)).fetchone()
-    step = max(1, total // n)
+    """The text and context of a document's first `n` chunks: a sample that appending to a document or
+    editing it past its start leaves alone, so its tasks keep their boundaries (and their reuse)."""
     rows = conn.execute(
-        "SELECT context || text FROM chunks WHERE document_id = ? AND ordinal % ? = 0 "
-        "ORDER BY ordinal LIMIT ?",
-        (document_id, step, n),
+        "SELECT context || text FROM chunks WHERE document_id = ? AND ordinal < ? ORDER BY ordinal",
+        (document_id, n),
     )
     return [r[0] for r in rows]
 
@@ -136,11 +134,14 @@ def insert_task(
     analyst: str,
     tokens: int,
     inputs: list[list[int]] | None,
+    work_key: str | None = None,
 ) -> int:
-    """A task; a reduce task's `inputs` are the groups of finding ids it merges."""
+    """A task; a reduce task's `inputs` are the groups of finding ids it merges; `work_key` what
+    determines a level-0 task's work (jobs.reuse)."""
     cursor = conn.execute(
-        "INSERT INTO tasks (job_id, level, ordinal, analyst, tokens, inputs) VALUES (?, ?, ?, ?, ?, ?)",
-        (job_id, level, ordinal, analyst, tokens, to_json(inputs)),
+        "INSERT INTO tasks (job_id, level, ordinal, analyst, tokens, inputs, work_key) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (job_id, level, ordinal, analyst, tokens, to_json(inputs), work_key),
     )
     return int(cursor.lastrowid)
 

@@ -23,6 +23,7 @@ from ..jobs.progress import CostTotals, Coverage, Waiting, cost_totals, coverage
 from ..store import Connection, Store
 from ..store import jobs as db
 from ..store import labels as labels_db
+from ..store import reuse as reuse_db
 from ..store.labels import LabelCount
 from ..store.rows import Job, MissingChunk, RatedFinding, TaskResult, UnverifiedFinding
 from .folding import Folded, Theme, build_themes, cap_counts, fold_findings, merge_stats, sum_counts
@@ -213,6 +214,7 @@ class _Inputs:
     waiting: Waiting | None
     labels: dict[str, dict[str, Any]]
     labelled_documents: list[int]
+    reused: dict[int, int]  # {earlier job: its tasks this job reused}
     verified_total: int
     themes: list[Theme]
 
@@ -248,12 +250,13 @@ def _gather(store: Store, number: int, cache: ThemesCache) -> _Inputs:
         wait = waiting(conn, number)
         labels = _label_summary(job, labels_db.label_distribution(conn, number))
         labelled = labels_db.labelled_documents(conn, number) if labels else []
+        reused = {r.job_id: r.tasks for r in reuse_db.reused_from(conn, number)}
     if cached is None:
         verified = [r for r in rows if r.verified]
         cached = cache.put(key, len(verified), build_themes(fold_findings(verified)))
     return _Inputs(
         job, states, results, view, reduce_open, reduce_results, missing, coverage, unverified, cost, wait,
-        labels, labelled, *cached,
+        labels, labelled, reused, *cached,
     )  # fmt: skip
 
 
@@ -272,7 +275,8 @@ def _draft(i: _Inputs, offset: int, pages: int) -> Synthesis:
         paginate(i.themes, offset, 0, pages), i.verified_total, _follow_ups([*i.results, *i.reduce_results]),
         [_unverified(r) for r in i.unverified[:MAX_UNVERIFIED_SHOWN]], len(i.unverified),
         _summaries(i.results), None, None, i.job.scope.get("search"), cost=i.cost, waiting=i.waiting,
-        labels=i.labels, labelled_documents=tuple(i.labelled_documents),
+        labels=i.labels, labelled_documents=tuple(i.labelled_documents), reused=i.reused,
+        level0_tasks=sum(n for (level, _), n in i.states.items() if level == 0),
     )  # fmt: skip
 
 

@@ -51,6 +51,17 @@ class Synthesis:
         default_factory=dict
     )  # dimension -> values, records, vocabulary
     labelled_documents: tuple[int, ...] = ()
+    reused: dict[int, int] = field(default_factory=dict)  # {earlier job: its tasks this job reused}
+    level0_tasks: int = 0
+
+    def reused_text(self) -> str | None:
+        """'398 of 412 tasks reused from j7' (None when the job reused nothing)."""
+        if not self.reused:
+            return None
+        n = sum(self.reused.values())
+        sources = ", ".join(f"{format_id('j', j)} ({k})" if len(self.reused) > 1 else format_id("j", j)
+                            for j, k in self.reused.items())  # fmt: skip
+        return f"{n} of {self.level0_tasks} tasks reused from {sources}"
 
     @property
     def partial(self) -> bool:
@@ -93,6 +104,11 @@ class Synthesis:
             "report": self.report,
             "cost": self.cost.to_json() if self.cost else None,
             "labels": self.labels,
+            "reused": {
+                "tasks": sum(self.reused.values()),
+                "of": self.level0_tasks,
+                "from": {format_id("j", j): n for j, n in self.reused.items()},
+            },
         }
         if self.next is not None:
             data["next"] = self.next
@@ -105,8 +121,14 @@ class Synthesis:
 def _coverage_lines(s: Synthesis) -> list[str]:
     c = s.coverage
     scope = f" — only the chunks search {s.search!r} found, not whole documents" if s.search else ""
+    reused = s.reused_text()
+    reuse = (
+        [f"Reused: {reused} (the same content, question and analyst; findings, counts and labels copied, "
+         "evidence re-checked against the current text)."]
+        if reused else []
+    )  # fmt: skip
     if c.ratio >= 1.0:
-        return [f"Coverage: {c.done}/{c.total} chunks (100%){c.records_text()}{scope}."]
+        return [f"Coverage: {c.done}/{c.total} chunks (100%){c.records_text()}{scope}.", *reuse]
     lines = [
         f"PARTIAL — coverage {c.done}/{c.total} chunks ({c.ratio:.1%}){c.records_text()}{scope}. Missing:"
     ]
@@ -121,7 +143,7 @@ def _coverage_lines(s: Synthesis) -> list[str]:
         lines.append(f"  To complete: spawn analysts on job_id={jid!r} (claim_task), then synthesize again.")
     if s.tasks["failed"]:
         lines.append("  Failed tasks: create_job again over those documents (see the reasons above).")
-    return lines
+    return lines + reuse
 
 
 def _label_lines(s: Synthesis) -> list[str]:
