@@ -8,7 +8,9 @@ the current file.
 
 import csv
 import io
+import json
 import random
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ from rlm_mcp.loading import load_document
 from rlm_mcp.report import build_report, render_report
 from rlm_mcp.store import Store
 from rlm_mcp.synthesis import synthesize
+
+from .test_jobs_cli import rlm
 
 CAUSES = ("auth", "network", "disk")
 STATUSES = ("open", "closed", "pending")
@@ -125,9 +129,11 @@ def test_a_projected_job_carries_its_labels_over_and_the_cross_tab_is_exact(
     again = jobs.create_job(store, settings, "root cause of each open ticket", **ask)
     assert again.reused is not None and again.reused.tasks == again.tasks - again.to_run >= 1
     assert again.to_run == 1
+    assert again.reused.findings == again.reused.tasks and again.reused.unverified == 0  # re-checked
     held = _label_all(store, again.job_id, truth)
     assert len(held) == 1 and max(held[0]) > 3000
     open_tickets = [t for t in truth if t["status"] == "open"]
+    assert again.reused.labels == len(open_tickets) - len(held[0])  # every other label carried over
     result = synthesize(store, again.job_id)
     assert result.counts["root_cause"] == dict(Counter(t["cause"] for t in open_tickets))
     assert result.labels["root_cause"]["records"] == len(open_tickets)
@@ -228,3 +234,32 @@ def test_a_reused_finding_whose_quote_no_longer_occurs_is_flagged(store: Store, 
     assert "1 of" in again.to_text() and "marked unverified" in again.to_text()
     result = synthesize(store, again.job_id)
     assert result.unverified_total == 1
+
+
+def test_gc_prunes_old_finished_work_no_job_references_and_says_what(
+    store: Store, settings: Settings, project: Path
+) -> None:
+    _tickets(settings.project_dir / "t.csv", 600)
+    load_document(store, settings, "t.csv")
+    first = jobs.create_job(store, settings, "How many tickets per status?")
+    _count_rows(store, first.job_id)
+    again = jobs.create_job(store, settings, "How many tickets per status?")  # reuses first
+    assert again.reused is not None and again.to_run == 0
+    open_job = jobs.create_job(store, settings, "Which notes mention disk?")  # pending: kept
+    later = time.time() + 10 * 86_400
+    kept = jobs.prune_jobs(store, 30, clock=lambda: later)
+    assert kept.jobs == () and "Nothing to remove" in kept.to_text()
+    dry = jobs.prune_jobs(store, 5, dry_run=True, clock=lambda: later)
+    assert [j.job_id for j in dry.jobs] == [again.job_id]  # first is referenced by again's reuse
+    out = rlm(project, "gc", "--older-than", "0", "--json")
+    assert out.returncode == 0, out.stderr
+    removed = json.loads(out.stdout)
+    assert [r["job_id"] for r in removed["removed"]] == [f"j{again.job_id}"]
+    assert removed["tasks"] == again.tasks and removed["findings"] == again.tasks
+    text = rlm(project, "gc", "--older-than", "0").stdout
+    assert "Removed 1 job(s)" in text and f"j{first.job_id}" in text  # now nothing references it
+    with store.read() as conn:
+        left = [r[0] for r in conn.execute("SELECT id FROM jobs ORDER BY id")]
+        assert conn.execute("SELECT count(*) FROM findings").fetchone()[0] == 0
+    assert left == [open_job.job_id]
+    assert "Nothing to remove" in rlm(project, "gc", "--older-than", "0").stdout

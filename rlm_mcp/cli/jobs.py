@@ -1,4 +1,4 @@
-"""jobs, job-status, synthesize: the RLM loop's read side on the command line."""
+"""jobs, job-status, synthesize: the RLM loop's read side on the command line; gc prunes old jobs."""
 
 import argparse
 from typing import Any
@@ -27,6 +27,17 @@ def register(subparsers: Any) -> None:
     add_json_flag(p)
     p.set_defaults(handler=synthesize)
 
+    p = subparsers.add_parser(
+        "gc", help="remove finished jobs older than --older-than days whose work no other job reused"
+    )
+    p.add_argument(
+        "--older-than", type=float, default=jobs.DEFAULT_GC_DAYS, metavar="DAYS",
+        help=f"only jobs created more than DAYS ago (default {jobs.DEFAULT_GC_DAYS:g})",
+    )  # fmt: skip
+    p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    add_json_flag(p)
+    p.set_defaults(handler=gc)
+
 
 def list_jobs(args: argparse.Namespace, context: Workspace) -> int:
     return emit(jobs.list_jobs(context.store, args.limit, args.offset), args.json)
@@ -34,6 +45,10 @@ def list_jobs(args: argparse.Namespace, context: Workspace) -> int:
 
 def job_status(args: argparse.Namespace, context: Workspace) -> int:
     return emit(jobs.job_status(context.store, args.job_id, context.clock), args.json)
+
+
+def gc(args: argparse.Namespace, context: Workspace) -> int:
+    return emit(jobs.prune_jobs(context.store, args.older_than, args.dry_run, context.clock), args.json)
 
 
 def synthesize(args: argparse.Namespace, context: Workspace) -> int:

@@ -4,12 +4,15 @@ from .analysts import ANALYSTS
 from .claiming import TaskClaim, claim_task
 from .plans import Clock, JobPlan, create_job
 from .progress import Coverage, JobList, JobStatus, job_status, list_jobs
+from .pruning import DEFAULT_GC_DAYS, GcResult, prune_jobs
 from .submissions import SubmitResult, submit_findings
 
 __all__ = [
     "ANALYSTS",
+    "DEFAULT_GC_DAYS",
     "Clock",
     "Coverage",
+    "GcResult",
     "JobList",
     "JobPlan",
     "JobStatus",
@@ -19,5 +22,6 @@ __all__ = [
     "create_job",
     "job_status",
     "list_jobs",
+    "prune_jobs",
     "submit_findings",
 ]
