@@ -303,6 +303,11 @@ def _strips(snap: _Snapshot, tasks: dict[int, db.ReportTask]) -> tuple[Strip, ..
     )
 
 
+def _workers(snap: _Snapshot) -> tuple[str, ...]:
+    """The analysts who worked on the job (not the reuse that completed tasks at planning)."""
+    return tuple(sorted({t.worker for t in snap.tasks if t.worker and t.id not in snap.reused}))
+
+
 def build_report(store: Store, job_id: str | int) -> Report:
     """The report of a job as it stands now (open jobs included)."""
     snap = _read(store, parse_id(job_id, "j"))
@@ -334,7 +339,7 @@ def build_report(store: Store, job_id: str | int) -> Report:
         merge_stats(t.stats for t in snap.tasks if t.id in done and t.stats),
         _totals(views), _levels(views), _strips(snap, tasks), theme_level, tuple(themes), by_id,
         tuple(f for f in snap.findings if not f.verified), sources,
-        build_timeline(snap.tasks, stamp, clock), tuple(sorted({t.worker for t in snap.tasks if t.worker})),
+        build_timeline(snap.tasks, stamp, clock), _workers(snap),
         dict(Counter(snap.reused.values())), sum(t.level == 0 for t in snap.tasks),
     )  # fmt: skip
 

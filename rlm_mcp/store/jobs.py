@@ -202,10 +202,11 @@ def gone_chunk_count(conn: Connection, job_id: int) -> int:
 
 
 def timing(conn: Connection, job_id: int) -> JobTiming:
-    """First claim, last completion and done count of level-0 and reduce tasks alike."""
+    """First claim, last completion and done count of level-0 and reduce tasks alike; tasks born done
+    with reused work were never claimed and count for neither."""
     row = conn.execute(
         "SELECT min(claimed_at), max(completed_at), count(completed_at) FROM tasks "
-        "WHERE job_id = ? AND state = 'done'",
+        "WHERE job_id = ? AND state = 'done' AND claimed_at IS NOT NULL",
         (job_id,),
     ).fetchone()
     return JobTiming(row[0], row[1], int(row[2]))
