@@ -1,6 +1,7 @@
 """Jobs: planning tasks over chunks, leases, failures, status, persistence across processes."""
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -33,8 +34,18 @@ def test_full_coverage_groups_consecutive_chunks_within_the_token_budget(
     texts = _texts(100, 2000)
     _, ids = add_document(store, "log.txt", texts)
     expected, used = 1, 0
-    for size in (planning.chunk_tokens(len(t)) for t in texts):  # greedy: a task takes chunks while they fit
-        expected, used = (expected + 1, size) if used + size > 2000 else (expected, used + size)
+    # greedy: a task takes chunks while they fit; past CUT_FILL it also ends at a cut point, and the
+    # last chunk of a document longer than two tasks starts a task of its own
+    for i, text in enumerate(texts):
+        size = planning.chunk_tokens(len(text))
+        if used and (used + size > 2000 or i == len(texts) - 1):
+            expected, used = expected + 1, 0
+        used += size
+        if used >= 2000 * planning.CUT_FILL and planning.is_cut_point(
+            hashlib.sha256(text.encode()).hexdigest()
+        ):
+            expected, used = expected + 1, 0
+    expected -= used == 0  # a cut after the last chunk opens no task
     plan = jobs.create_job(store, settings, "storms?", task_tokens=2000)
     assert plan.chunks == 100 and plan.tasks == expected and plan.analysts == {analysts.CHUNK: expected}
     covered: list[int] = []
@@ -51,7 +62,8 @@ def test_no_task_exceeds_the_hard_limit_and_small_documents_share_tasks(
         add_document(store, f"f{i}.py", [f"def f{i}():\n    return {i}\n"], content_type="code")
     add_document(store, "big.csv", _texts(40, 1900), content_type="csv", context="a,b,c")
     plan = jobs.create_job(store, settings, "bugs?")
-    assert plan.analysts == {analysts.CODE: 1, analysts.DATA: 4}
+    # 40 CSV chunks of ~1,000 tokens; a long document's last chunk is a task of its own (planning.SPAN_TASKS)
+    assert plan.analysts == {analysts.CODE: 1, analysts.DATA: 5}
     assert plan.to_json()["spawn"] == [
         {"agent": analysts.CODE, "count": 1, "job_id": "j1"},
         {"agent": analysts.DATA, "count": 1, "job_id": "j1"},
