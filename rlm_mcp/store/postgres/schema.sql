@@ -134,3 +134,10 @@ CREATE TABLE IF NOT EXISTS task_records (
     runs         TEXT NOT NULL,
     digest       TEXT NOT NULL
 );
+
+-- Reuse of analysts' work across jobs (SQLite migration 0010): each level-0 task's work key, and the
+-- task and job a reused task's results were copied from.
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS work_key TEXT;
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS reused_from_task BIGINT;
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS reused_from_job BIGINT;
+CREATE INDEX IF NOT EXISTS tasks_work_key ON tasks(work_key) WHERE state = 'done';
