@@ -12,12 +12,11 @@
 2. query_data against DuckDB itself: each SQL run through `data.query` (sandbox, views, paging,
    exact rendering) and by a plain DuckDB connection on the same Parquet file; median of --repeat
    runs; ratio = direct / query_data (target >= 0.8).
-3. Tokens planned for a job on a wide CSV (2,000 rows x 2,500 columns): all columns, and projected
-   to 4 columns when create_job takes `columns` (projected jobs; printed as "not available" until then).
+3. Tokens planned for a job on a wide CSV (2,000 rows x 2,500 columns): over all columns, and
+   projected to the 4 columns the question needs (`create_job(columns=...)`); the ratio of the two.
 """
 
 import argparse
-import inspect
 import json
 import os
 import random
@@ -45,6 +44,7 @@ QUERIES = {
     ),
     "top shipmodes": "SELECT l_shipmode, count(*) FROM {view} GROUP BY 1 ORDER BY 2 DESC",
 }
+PROJECTED_COLUMNS = ["status", "fiscal_year", "priority", "team"]
 SMOKE_QUERIES = {
     "count": "SELECT count(*) FROM {view}",
     "group by": "SELECT k, sum(v) FROM {view} GROUP BY 1",
@@ -159,7 +159,7 @@ def planned_tokens(directory: Path, columns: int, rows: int) -> dict[str, Any]:
     if project.exists():
         shutil.rmtree(project)
     project.mkdir(parents=True)
-    header = ["status", "fiscal_year", "priority", "team", *(f"field_{i}" for i in range(columns - 4))]
+    header = [*PROJECTED_COLUMNS, *(f"field_{i}" for i in range(columns - 4))]
     rng = random.Random(9)
     lines = [",".join(header)] + [
         ",".join([rng.choice(["open", "closed"]), str(2020 + r % 5), rng.choice("abc"), f"t{r % 7}",
@@ -172,14 +172,14 @@ def planned_tokens(directory: Path, columns: int, rows: int) -> dict[str, Any]:
     load_document(store, settings, "wide.csv")
     question = "How many tickets per status in each fiscal year?"
     full = plans.create_job(store, settings, question, ["d1"])
-    result: dict[str, Any] = {"unprojected_tasks": full.tasks, "unprojected_tokens": full.tokens}
-    if "columns" in inspect.signature(plans.create_job).parameters:
-        projected = plans.create_job(
-            store, settings, question, ["d1"], columns=["status", "fiscal_year", "priority", "team"]
-        )  # type: ignore[call-arg]
-        result.update(projected_tasks=projected.tasks, projected_tokens=projected.tokens)
-    else:
-        result["projected"] = "not available: create_job takes no columns= yet (projected jobs)"
+    projected = plans.create_job(store, settings, question, ["d1"], columns=PROJECTED_COLUMNS)
+    result: dict[str, Any] = {
+        "unprojected_tasks": full.tasks,
+        "unprojected_tokens": full.tokens,
+        "projected_tasks": projected.tasks,
+        "projected_tokens": projected.tokens,
+        "token_ratio": round(full.tokens / max(1, projected.tokens), 1),
+    }
     store.close()
     return result
 
@@ -213,6 +213,10 @@ def main() -> None:
               f"duckdb {row['duckdb_ms']:8.1f} ms  ratio {row['ratio']:.2f} (target >= 0.8)")  # fmt: skip
     tokens = planned_tokens(args.work, *wide)
     print(f"wide CSV {wide[1]} rows x {wide[0]} columns: " + json.dumps(tokens))
+    full, projected = tokens["unprojected_tokens"], tokens["projected_tokens"]
+    print(f"job tokens planned: {full:,} over all columns ({tokens['unprojected_tasks']:,} tasks), "
+          f"{projected:,} projected to {len(PROJECTED_COLUMNS)} columns ({tokens['projected_tasks']:,} "
+          f"tasks): {tokens['token_ratio']}x fewer")  # fmt: skip
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
