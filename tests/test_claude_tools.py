@@ -118,6 +118,8 @@ async def run_analyst(client: Client, rx: Prescription, job_id: str, worker: str
         wanted = [a for a in rx.submit_args if a not in ("task_id", "worker")]
         if claim["level"] > 0:  # "send no counts or stats" on a REDUCE task
             wanted = [a for a in wanted if a not in ("counts", "stats")]
+        if not claim.get("dimensions"):  # "labels, when the task lists DIMENSIONS"
+            wanted = [a for a in wanted if a != "labels"]
         assert sorted(result) == sorted(wanted), "the file's submit_findings call names other arguments"
         stored = await call(
             client, "submit_findings", {"task_id": claim["task_id"], "worker": worker, **result}
@@ -189,9 +191,11 @@ def analyse_lines(pattern: str, extra: tuple[str, ...] = ()) -> Analysis:
     return analyse
 
 
-async def run_job(client: Client, query: str, analyse: Analysis) -> tuple[str, list[str], int]:
+async def run_job(
+    client: Client, query: str, analyse: Analysis, projection: dict[str, Any] | None = None
+) -> tuple[str, list[str], int]:
     """The rlm skill, steps 3-5: plan, spawn in parallel what create_job names, repeat while tasks remain."""
-    plan = await call(client, "create_job", {"query": query, "task_tokens": 500})
+    plan = await call(client, "create_job", {"query": query, "task_tokens": 500, **(projection or {})})
     job_id, spawn = plan["job_id"], {s["agent"]: s["count"] for s in plan["spawn"]}
     lines: list[str] = []
     for rounds in range(1, MAX_ROUNDS + 1):
@@ -267,6 +271,63 @@ async def test_scripted_data_analysts_drain_a_real_job_and_the_counts_come_out_e
     assert amount["sum"] == pytest.approx(sum(r[3] for r in rows), rel=1e-12)
     cited = {c for theme in result["themes"] for c in theme["citations"]}
     assert cited and all(re.fullmatch(r"c\d+", c) for c in cited)
+
+
+CAUSES = {"auth": "login token expired", "network": "timeout reaching host", "config": "bad yaml key"}
+
+
+def label_records(claim: dict[str, Any]) -> dict[str, Any]:
+    """rlm-data-analyzer step 3 on a task of RECORDS: one label per record and dimension, judged from
+    the record's own line (here: which cause its note describes), a finding quoting one line."""
+    assert claim["dimensions"] == {"root_cause": ["auth", "network", "config", "other"]}
+    labels, found = {}, []
+    for line in claim["records"]["text"].splitlines():
+        number, note = line.split(" | ")
+        labels[number.removeprefix("r")] = next((c for c, text in CAUSES.items() if text in note), "other")
+        if not found:
+            found.append(
+                {"title": "a failure", "detail": "first", "evidence": note, "record": int(number[1:])}
+            )
+    return {
+        "findings": found, "summary": f"{len(labels)} records", "relevance": "high", "counts": {},
+        "stats": {}, "labels": {"root_cause": labels},
+    }  # fmt: skip
+
+
+async def test_scripted_data_analysts_label_a_projected_job_and_the_cross_tab_is_exact(
+    project: Path,
+) -> None:
+    """The playbook's judgement route: a projected job with a fixed vocabulary, analysts following
+    their file label every record, then query_data's cross-tab of labels by a raw column is exact."""
+    rng = random.Random(5)
+    rows = [(i, rng.choice([2023, 2024]), rng.choice(["failed", "ok"]), rng.choice([*CAUSES, "x"]))
+            for i in range(1, 1201)]  # fmt: skip
+    notes = {cause: f"{CAUSES.get(cause, 'cosmic rays')} on host {i}" for i, _, _, cause in rows}
+    body = "".join(
+        f"{i},{year},{status},{CAUSES.get(c, 'cosmic rays')} on host {i}\n" for i, year, status, c in rows
+    )
+    (project / "tickets.csv").write_text("id,year,status,note\n" + body, encoding="utf-8")
+    assert notes
+    projection = {
+        "document_ids": ["d1"], "columns": ["note"], "where": "status = 'failed'",
+        "dimensions": {"root_cause": ["auth", "network", "config", "other"]},
+    }  # fmt: skip
+    async with Client(server(project)) as client:
+        await call(client, "load_document", {"path": "tickets.csv"})
+        job_id, lines, _ = await run_job(
+            client, "Root cause of each failed ticket.", label_records, projection
+        )
+        sql = (
+            "SELECT l.value, d.year, count(*) FROM labels l JOIN d1 d ON d.record = l.record "
+            f"AND l.document_id = 'd1' WHERE l.job_id = '{job_id}' AND l.dimension = 'root_cause' "
+            "GROUP BY ALL ORDER BY 1, 2"
+        )
+        table = await call(client, "query_data", {"sql": sql})
+    truth = Counter(
+        (c if c in CAUSES else "other", year) for _, year, status, c in rows if status == "failed"
+    )
+    assert [tuple(r) for r in table["rows"]] == [(c, y, n) for (c, y), n in sorted(truth.items())]
+    assert all(line.startswith("data-") for line in lines)
 
 
 def events() -> str:
