@@ -62,8 +62,9 @@ def test_no_task_exceeds_the_hard_limit_and_small_documents_share_tasks(
         add_document(store, f"f{i}.py", [f"def f{i}():\n    return {i}\n"], content_type="code")
     add_document(store, "big.csv", _texts(40, 1900), content_type="csv", context="a,b,c")
     plan = jobs.create_job(store, settings, "bugs?")
-    # 40 CSV chunks of ~1,000 tokens; a long document's last chunk is a task of its own (planning.SPAN_TASKS)
-    assert plan.analysts == {analysts.CODE: 1, analysts.DATA: 5}
+    # 40 CSV chunks of ~1,000 tokens: at least 4 full tasks plus the last chunk's own (planning.SPAN_TASKS);
+    # content-defined cut points (past 60 % of the budget) may end a few tasks earlier
+    assert plan.analysts[analysts.CODE] == 1 and 5 <= plan.analysts[analysts.DATA] <= 8
     assert plan.to_json()["spawn"] == [
         {"agent": analysts.CODE, "count": 1, "job_id": "j1"},
         {"agent": analysts.DATA, "count": 1, "job_id": "j1"},
