@@ -45,7 +45,13 @@ def resolve_allowed(settings: Settings, raw: str) -> Path:
     """The real path of `raw` (symlinks resolved), refused unless it lies under an allowed root."""
     given = Path(raw).expanduser()
     absolute = given if given.is_absolute() else settings.project_dir / given
-    resolved = Path(os.path.realpath(absolute))
+    try:
+        resolved = Path(os.path.realpath(absolute))
+    except OSError as error:  # a link swapped for a file (or back) while it was being resolved
+        raise PathNotAllowed(
+            f"{raw} changed while its real path was being resolved ({error.strerror}); nothing was "
+            "loaded. Load it again once it stops changing."
+        ) from None
     if not within_roots(settings, resolved):
         via = f" (through a symlink, to {resolved})" if Path(os.path.abspath(absolute)) != resolved else ""
         raise PathNotAllowed(
