@@ -16,7 +16,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..errors import InvalidInput, NotFound
 from ..ids import format_id
@@ -28,6 +28,8 @@ from .planning import CHUNK_OVERHEAD_TOKENS, PlannedRecords, PlannedTask, token_
 
 if TYPE_CHECKING:  # the data room brings DuckDB: imported when a job reads records
     from ..data import DataCopy
+
+T = TypeVar("T")
 
 MAX_CELL_CHARS = 1000  # one value of a projected record; longer values are cut (and end in '…')
 DENSITY_SAMPLE = 200  # records rendered before the token density of a document's lines is fixed
@@ -111,18 +113,20 @@ def copy_or_raise(conn: Connection, doc: JobDocument) -> copies_db.CopyRow:
 # ---------------------------------------------------------------- planning
 
 
-class _Owner:
-    """Which chunk owns a record: the last chunk that starts at or before it."""
+class _Owners(Generic[T]):
+    """Which chunk owns a record: of (first record, chunk) pairs, the last that starts at or before it
+    (`fallback` when no chunk has a first record)."""
 
-    def __init__(self, chunks: Sequence[records_db.RangedChunk]) -> None:
-        ranged = [c for c in chunks if c.first is not None]
-        self._starts = [int(c.first or 0) for c in ranged]
-        self._chunks = [c.chunk for c in ranged] or [c.chunk for c in chunks[:1]]
+    def __init__(self, pairs: Iterable[tuple[int | None, T]], fallback: T) -> None:
+        ranged = sorted(((first, owner) for first, owner in pairs if first is not None), key=lambda p: p[0])
+        self._starts = [first for first, _ in ranged]
+        self._owners = [owner for _, owner in ranged]
+        self._fallback = fallback
 
-    def __call__(self, record: int) -> PlanChunk | None:
-        if not self._chunks:
-            return None
-        return self._chunks[max(0, bisect.bisect_right(self._starts, record) - 1)]
+    def __call__(self, record: int) -> T:
+        if not self._owners:
+            return self._fallback
+        return self._owners[max(0, bisect.bisect_right(self._starts, record) - 1)]
 
 
 class _TaskBuilder:
@@ -166,7 +170,7 @@ def plan_projected(
     from .. import data
 
     names = data.check_columns(row, projection.columns)
-    owner = _Owner(chunks)
+    owner = _Owners(((c.first, c.chunk) for c in chunks), chunks[0].chunk if chunks else None)
     head = header(row, names, projection.where)
     head_tokens = math.ceil(len(head) / 4) + CHUNK_OVERHEAD_TOKENS
     tasks: list[PlannedTask] = []
@@ -271,23 +275,16 @@ def lines_by_chunk(
     lines: RecordLines, states: Sequence[records_db.ChunkState]
 ) -> list[tuple[int, list[tuple[int, str]]]]:
     """(chunk id, its records' lines) for the chunks a projected task covers, in order."""
-    ranged = [s for s in states if s.first is not None]
-    starts = [int(s.first or 0) for s in ranged]
+    owner = _Owners(((s.first, s.chunk_id) for s in states), states[0].chunk_id)
     grouped: dict[int, list[tuple[int, str]]] = {s.chunk_id: [] for s in states}
     for number, line in lines.lines:
-        i = max(0, bisect.bisect_right(starts, number) - 1)
-        chunk_id = ranged[i].chunk_id if ranged else states[0].chunk_id
-        grouped.setdefault(chunk_id, []).append((number, line))
+        grouped.setdefault(owner(number), []).append((number, line))
     return [(chunk_id, items) for chunk_id, items in grouped.items() if items]
 
 
 def record_chunk(states: Sequence[records_db.ChunkState], record: int) -> int:
     """The chunk of a projected task that owns one of its records: the last that starts at or before it."""
-    ranged = sorted((int(s.first), s.chunk_id) for s in states if s.first is not None)
-    if not ranged:
-        return states[0].chunk_id
-    i = max(0, bisect.bisect_right([a for a, _ in ranged], record) - 1)
-    return ranged[i][1]
+    return _Owners(((s.first, s.chunk_id) for s in states), states[0].chunk_id)(record)
 
 
 def no_records(doc: JobDocument | None, projection: Projection) -> NotFound:

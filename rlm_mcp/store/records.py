@@ -5,7 +5,6 @@ Record numbers are the columnar copy's (`record` of a table, `line` of a text) a
 """
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .connection import Connection
@@ -99,14 +98,3 @@ def record_totals(conn: Connection, job_id: int) -> tuple[int, int]:
         (job_id,),
     ).fetchone()
     return int(row[0]), int(row[1])
-
-
-def projected_task_ids(conn: Connection, task_ids: Sequence[int]) -> set[int]:
-    """Which of these tasks are projected (hold records rather than whole chunks)."""
-    if not task_ids:
-        return set()
-    rows = conn.execute(
-        "SELECT task_id FROM task_records WHERE task_id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(task_ids)),),
-    )
-    return {int(r[0]) for r in rows}
