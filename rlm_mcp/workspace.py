@@ -12,9 +12,8 @@ import time
 from typing import TYPE_CHECKING
 
 from .config import Settings, load_settings
-from .errors import Unavailable
 from .jobs import Clock
-from .store import Store, open_store
+from .store import Store, open_backend
 from .synthesis import ThemesCache
 
 if TYPE_CHECKING:  # numpy and the model runtime load with the first search or embedding, not before
@@ -58,23 +57,11 @@ class Workspace:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    self._refuse_postgres()
-                    self._store = open_store(self.settings.db_path)
+                    settings = self.settings
+                    self._store = open_backend(settings.db_path, settings.db_url, settings.project_key)
                     if self.background and self.settings.embed_in_background:
                         self._start_worker(self._store)
         return self._store
-
-    def _refuse_postgres(self) -> None:
-        """Trigger: RLM_DB names a PostgreSQL server. Why: the tools' queries run on SQLite only so far
-        (the Postgres backend holds the tables, the shared queue and migrated copies). Outcome: a clear
-        error naming the backend and what to use, never SQLite SQL sent to Postgres."""
-        if self.settings.db_url is not None:
-            raise Unavailable(
-                f"RLM_DB selects the PostgreSQL backend ({self.settings.db_location}), which does not "
-                "serve this tool or command yet: today it takes `rlm-mcp migrate --to` copies of a SQLite "
-                "store and serves the shared job queue to Python callers (README: PostgreSQL). Unset "
-                "RLM_DB (or pass --db PATH) to use the SQLite store."
-            )
 
     @property
     def embedder(self) -> "Embedder":

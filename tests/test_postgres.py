@@ -30,7 +30,7 @@ from rlm_mcp.store.postgres import search as pg_search
 
 from .conftest import project_env
 from .jobs_support import add_document
-from .postgres_support import LONG_LEASE, counts_for, postgres_server
+from .postgres_support import LONG_LEASE, counts_for
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "s3cr3t-Pa55word"
@@ -38,10 +38,9 @@ _projects = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def pg_dsn() -> Iterator[str]:
-    """One server for the session, in a temporary folder, stopped at the end."""
-    with postgres_server() as dsn:
-        yield dsn
+def pg_dsn(pg_server: str) -> str:
+    """The session's server (conftest), in a temporary folder, stopped at the end."""
+    return pg_server
 
 
 @pytest.fixture
@@ -70,9 +69,11 @@ def _with_password(dsn: str) -> str:
 
 def test_server_has_pgvector_and_a_project_gets_its_schema(pg: PgStore) -> None:
     conn = pg.conn()
-    assert conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone() is not None
-    assert conn.execute("SELECT current_schema()").fetchone()[0] == pg.schema
-    distance = conn.execute("SELECT '[1,0,0]'::vector <=> '[0,1,0]'::vector").fetchone()[0]
+    assert (
+        conn.pg.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone() is not None
+    )
+    assert conn.pg.execute("SELECT current_schema()").fetchone()[0] == pg.schema
+    distance = conn.pg.execute("SELECT '[1,0,0]'::vector <=> '[0,1,0]'::vector").fetchone()[0]
     assert distance == pytest.approx(1.0)
 
 
@@ -80,17 +81,17 @@ def test_two_projects_on_one_server_never_see_each_others_documents_or_jobs(pg_d
     alpha, beta = open_pg_store(pg_dsn, "alpha team"), open_pg_store(pg_dsn, "beta")
     try:
         with alpha.write() as conn:
-            conn.execute(
+            conn.pg.execute(
                 "INSERT INTO documents (name, path, content_type, bytes, content_hash, loaded_at) "
                 "VALUES ('a.txt', '/a.txt', 'text', 1, 'h', 0)"
             )
         job = _job(alpha, 3)
         with beta.write() as conn:
-            assert conn.execute("SELECT count(*) FROM documents").fetchone()[0] == 0
-            assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
+            assert conn.pg.execute("SELECT count(*) FROM documents").fetchone()[0] == 0
+            assert conn.pg.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
             assert queue.claim_next(conn, job, "intruder", time.time(), 60) is None
         with alpha.write() as conn:
-            assert conn.execute("SELECT count(*) FROM documents").fetchone()[0] == 1
+            assert conn.pg.execute("SELECT count(*) FROM documents").fetchone()[0] == 1
             assert queue.state_counts(conn, job) == {"pending": 3}
         assert (alpha.schema, beta.schema) == ("rlm_alpha_team", "rlm_beta")
     finally:
@@ -151,11 +152,11 @@ def test_32_analysts_in_4_processes_drain_5000_tasks_each_completed_once(
         completed += json.loads(out)
     with store.write() as conn:
         assert queue.state_counts(conn, job) == {"done": tasks}
-        attempts = conn.execute("SELECT min(attempts), max(attempts) FROM tasks WHERE job_id = %s", (job,))
+        attempts = conn.pg.execute("SELECT min(attempts), max(attempts) FROM tasks WHERE job_id = %s", (job,))
         assert attempts.fetchone() == (1, 1)
         assert len(completed) == tasks and len(set(completed)) == tasks
         summed = queue.summed_counts(conn, job)
-        workers = conn.execute(
+        workers = conn.pg.execute(
             "SELECT count(DISTINCT worker) FROM tasks WHERE job_id = %s", (job,)
         ).fetchone()[0]
     store.close()
@@ -183,8 +184,8 @@ def test_a_process_killed_mid_claim_loses_nothing(pg: PgStore, pg_dsn: str, pg_p
         child.send_signal(signal.SIGKILL)
         child.communicate(timeout=30)
     with pg.write() as conn:  # blocks until the server has rolled the dead transaction back
-        conn.execute("SET LOCAL lock_timeout = '30s'")
-        state = conn.execute("SELECT state, attempts, worker FROM tasks WHERE id = %s FOR UPDATE", (held,))
+        conn.pg.execute("SET LOCAL lock_timeout = '30s'")
+        state = conn.pg.execute("SELECT state, attempts, worker FROM tasks WHERE id = %s FOR UPDATE", (held,))
         assert state.fetchone() == ("pending", 0, None)
     _drain_here(pg, job)
     with pg.write() as conn:
@@ -234,10 +235,10 @@ def test_the_dsn_password_never_appears_in_errors_logs_or_answers(
     assert PASSWORD not in str(raised.value) and "alice:***@127.0.0.1:1/team" in str(raised.value)
     settings = load_settings(project_env(project, RLM_DB=secret))
     assert PASSWORD not in repr(settings) and PASSWORD not in settings.db_location
-    # a command the backend cannot serve yet: a clear error naming it, without the password
-    assert cli_main(["--db", secret, "status"]) == 1
-    err = capsys.readouterr().err
-    assert "PostgreSQL backend" in err and "Unset RLM_DB" in err and PASSWORD not in err
+    # a command on the Postgres store names it without the password, in its output and its logs
+    assert cli_main(["--db", secret, "status"]) == 0
+    out, err = capsys.readouterr()
+    assert "postgres:***@" in out and PASSWORD not in out + err
     assert redact_dsn(f"postgresql://u@h/db?password={PASSWORD}") == "postgresql://u@h/db?password=***"
     assert all(PASSWORD not in r.getMessage() for r in caplog.records)
 
@@ -260,13 +261,13 @@ def test_migrate_copies_a_sqlite_store_checks_counts_and_runs_again(
     assert second["tables"]["chunks"] == {"source": 3, "inserted": 0, "present": 3}
     store = open_pg_store(pg_dsn, pg_project)
     with store.write() as conn:
-        rows = conn.execute("SELECT id, text FROM chunks ORDER BY id").fetchall()
+        rows = conn.pg.execute("SELECT id, text FROM chunks ORDER BY id").fetchall()
         assert rows == list(zip(chunk_ids, ["alpha storms", "beta floods", "gamma storms"], strict=True))
-        found = conn.execute(
+        found = conn.pg.execute(
             "SELECT id FROM chunks WHERE tsv @@ websearch_to_tsquery('english', 'storm') ORDER BY id"
         ).fetchall()
         assert [r[0] for r in found] == [chunk_ids[0], chunk_ids[2]]
-        new = conn.execute(
+        new = conn.pg.execute(
             "INSERT INTO documents (name, path, content_type, bytes, content_hash, loaded_at) "
             "VALUES ('n', '/n', 'text', 1, 'h', 0) RETURNING id"
         ).fetchone()[0]
@@ -291,13 +292,13 @@ def test_bm25_on_postgres_matches_okapi_bm25_computed_in_python_and_scopes_by_do
     }
     with pg.write() as conn:
         for doc, chunks in texts.items():
-            conn.execute(
+            conn.pg.execute(
                 "INSERT INTO documents (id, name, path, content_type, bytes, content_hash, loaded_at) "
                 "VALUES (%s, %s, %s, 'text', 1, 'h', 0)",
                 (doc, f"d{doc}", f"/d{doc}"),
             )
             for n, text in enumerate(chunks):
-                conn.execute(
+                conn.pg.execute(
                     "INSERT INTO chunks (document_id, ordinal, text, content_hash, start_line, end_line) "
                     "VALUES (%s, %s, %s, 'h', 1, 1)",
                     (doc, n, text),
@@ -305,9 +306,9 @@ def test_bm25_on_postgres_matches_okapi_bm25_computed_in_python_and_scopes_by_do
         lexemes = {
             cid: {
                 lex: len(pos)
-                for lex, pos in conn.execute("SELECT lexeme, positions FROM unnest(%s::tsvector)", (tsv,))
+                for lex, pos in conn.pg.execute("SELECT lexeme, positions FROM unnest(%s::tsvector)", (tsv,))
             }
-            for cid, tsv in conn.execute("SELECT id, tsv::text FROM chunks").fetchall()
+            for cid, tsv in conn.pg.execute("SELECT id, tsv::text FROM chunks").fetchall()
         }
         hits = pg_search.bm25_candidates(conn, "Storms, floods!", None, 10)
         scoped = pg_search.bm25_candidates(conn, "floods", [2], 10)

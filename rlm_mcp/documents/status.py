@@ -92,10 +92,13 @@ def status(store: Store, settings: Settings, worker: EmbeddingWorker | None = No
     """`worker`: this process's embedding worker (the server's `Workspace` has one; the CLI none)."""
     totals = asdict(db.totals(store.conn()))
     open_jobs, open_total = _open_jobs(store)
-    size = sum(p.stat().st_size for p in store.path.parent.glob(store.path.name + "*") if p.is_file())
+    if store.backend == "postgres":
+        size = db.schema_bytes(store.conn())
+    else:
+        size = sum(p.stat().st_size for p in store.path.parent.glob(store.path.name + "*") if p.is_file())
     return Status(
         __version__,
-        str(store.path),
+        store.location,
         size,
         str(settings.project_dir),
         tuple(str(r) for r in settings.allowed_roots),

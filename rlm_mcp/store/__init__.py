@@ -1,12 +1,14 @@
 """The store: every SQL statement of the project lives in this package.
 
-`Store` opens connections (one per thread: MCP runs sync tools in worker threads), applies the
-numbered migrations, and gives short read and write transactions. One module per noun holds the
-queries: `documents`, `search`, `jobs`, `vectors`. `postgres/` is the PostgreSQL backend (a project's
-schema on a team's server); psycopg loads only when a PostgreSQL store is opened.
+`Store` (backend.py) is what the core holds: a SQLite file (`SqliteStore`, the default) or a
+project's schema on PostgreSQL (`postgres/`); either opens connections (one per thread: MCP runs
+sync tools in worker threads), applies its migrations, and gives short read and write transactions.
+One module per noun holds the queries (`documents`, `search`, `jobs`, `vectors`, …), for both engines;
+psycopg loads only when a PostgreSQL store is opened.
 """
 
-from .connection import Connection, Store, open_store
+from .backend import Store, open_backend
+from .connection import Connection, SqliteStore, open_store
 from .postgres import PgStore, is_postgres_dsn, open_pg_store, redact_dsn
 from .postgres.copy import CopiedTable, migrate_sqlite
 
@@ -14,9 +16,11 @@ __all__ = [
     "Connection",
     "CopiedTable",
     "PgStore",
+    "SqliteStore",
     "Store",
     "is_postgres_dsn",
     "migrate_sqlite",
+    "open_backend",
     "open_pg_store",
     "open_store",
     "redact_dsn",

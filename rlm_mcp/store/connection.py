@@ -124,11 +124,14 @@ def connect(path: Path) -> Connection:
     return conn
 
 
-class Store:
+class SqliteStore:
     """A database file, with a connection per thread and short transactions."""
+
+    backend = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.location = str(path)  # what answers and logs show
         self._local = threading.local()
         self._all: list[Connection] = []
         self._lock = threading.Lock()
@@ -185,8 +188,8 @@ class Store:
         self._local = threading.local()
 
 
-def open_store(path: Path) -> Store:
+def open_store(path: Path) -> SqliteStore:
     """Open (and migrate) the store at `path`; fails early if the file is not a usable database."""
-    store = Store(path)
+    store = SqliteStore(path)
     store.conn()
     return store

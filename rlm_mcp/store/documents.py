@@ -6,6 +6,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from .connection import Connection
+from .postgres import documents as pg
+from .postgres.adapter import is_postgres
 from .rows import ChunkMove, Document, ListedDocument, NewChunk, StoredChunk, Totals, from_json, to_json
 from .sql import placeholders
 
@@ -49,6 +51,8 @@ def delete_staging(conn: Connection, document_id: int) -> None:
 
 def _next_id(conn: Connection, table: str) -> int:
     """The id a new row of `table` gets: above every id it ever held (ids are never reused, 0007)."""
+    if is_postgres(conn):
+        return pg.next_id(conn, table)
     (value,) = conn.execute(
         f"""SELECT max(coalesce((SELECT max(id) FROM {table}), 0),
                        coalesce((SELECT last_id FROM id_high_water WHERE name = ?), 0)) + 1""",
@@ -60,12 +64,12 @@ def _next_id(conn: Connection, table: str) -> int:
 def insert_staging(
     conn: Connection, name: str, path: str, content_type: str, size: int, content_hash: str, loader: str
 ) -> int:
-    cursor = conn.execute(
+    row = conn.execute(
         """INSERT INTO documents (id, name, path, content_type, bytes, content_hash, state, loader, loaded_at)
-           VALUES (?, ?, ?, ?, ?, ?, 'loading', ?, ?)""",
+           VALUES (?, ?, ?, ?, ?, ?, 'loading', ?, ?) RETURNING id""",
         (_next_id(conn, "documents"), name, path, content_type, size, content_hash, loader, time.time()),
-    )
-    return int(cursor.lastrowid)
+    ).fetchone()
+    return int(row[0])
 
 
 def insert_chunks(conn: Connection, document_id: int, rows: Iterable[NewChunk]) -> None:
@@ -74,7 +78,12 @@ def insert_chunks(conn: Connection, document_id: int, rows: Iterable[NewChunk]) 
     The batch travels as one JSON array into one statement, so SQLite runs the whole insert with the
     GIL released; `executemany` takes the GIL back for every row, and a loader thread that is
     chunking at the same time then stalls the writer for a switch interval per row (2x slower).
+    On Postgres the batch goes by COPY (postgres/documents.py).
     """
+    if is_postgres(conn):
+        pg.insert_chunks(conn, document_id, list(rows))
+        conn.execute("UPDATE documents SET loaded_at = ? WHERE id = ?", (time.time(), document_id))
+        return
     batch = [
         (r.ordinal, r.text, r.context, r.section, r.content_hash, r.start_line, r.end_line, r.start_row,
          r.end_row)
@@ -182,6 +191,16 @@ def totals(conn: Connection) -> Totals:
     ).fetchone()[0]
     loading = conn.execute("SELECT count(*) FROM documents WHERE state = 'loading'").fetchone()[0]
     return Totals(int(count), int(size), int(chunks), int(loading))
+
+
+def schema_bytes(conn: Connection) -> int:
+    """On Postgres: the bytes of the project's tables and indexes (a SQLite store is its files)."""
+    row = conn.execute(
+        """SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')"""
+    ).fetchone()
+    return int(row[0])
 
 
 # -- incremental reloads: chunk rows whose text did not change are kept, not re-inserted ----------

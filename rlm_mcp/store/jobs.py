@@ -340,9 +340,10 @@ def claimed_leases(conn: Connection, job_id: int) -> tuple[int, float | None, fl
 def open_job_rows(conn: Connection, limit: int) -> list[OpenJob]:
     """Jobs with pending or claimed tasks, newest first."""
     rows = conn.execute(
-        "SELECT j.id, j.query, j.chunks, sum(t.state = 'pending'), sum(t.state = 'claimed'), "
-        "sum(t.state = 'done'), count(*) FROM jobs j JOIN tasks t ON t.job_id = j.id GROUP BY j.id "
-        "HAVING sum(t.state IN ('pending', 'claimed')) > 0 ORDER BY j.id DESC LIMIT ?",
+        "SELECT j.id, j.query, j.chunks, count(*) FILTER (WHERE t.state = 'pending'), "
+        "count(*) FILTER (WHERE t.state = 'claimed'), count(*) FILTER (WHERE t.state = 'done'), count(*) "
+        "FROM jobs j JOIN tasks t ON t.job_id = j.id GROUP BY j.id "
+        "HAVING count(*) FILTER (WHERE t.state IN ('pending', 'claimed')) > 0 ORDER BY j.id DESC LIMIT ?",
         (limit,),
     )
     return [
@@ -421,7 +422,7 @@ def insert_findings(conn: Connection, rows: Iterable[NewFinding]) -> None:
 def task_finding_tally(conn: Connection, task_id: int) -> tuple[int, int]:
     """(findings, unverified) stored for a task."""
     row = conn.execute(
-        "SELECT count(*), coalesce(sum(verified = 0), 0) FROM findings WHERE task_id = ?", (task_id,)
+        "SELECT count(*), count(*) FILTER (WHERE verified = 0) FROM findings WHERE task_id = ?", (task_id,)
     ).fetchone()
     return int(row[0]), int(row[1])
 

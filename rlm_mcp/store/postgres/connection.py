@@ -1,22 +1,23 @@
 """The PostgreSQL store: one schema per project on a shared server, a connection per thread, short
 transactions. psycopg (the `postgres` extra) is imported here, on first use, never at start-up."""
 
+import hashlib
 import logging
 import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from ...errors import IncompleteInstall, Unavailable
+from .adapter import PgConnection
 from .dsn import redact_dsn, scrub
 
 log = logging.getLogger(__name__)
 
-PgConnection = Any  # psycopg.Connection; kept opaque at the seam like the SQLite Connection
 SCHEMA_PREFIX = "rlm_"
-SCHEMA_VERSION = 3  # bumped with schema.sql (idempotent DDL); recorded per project schema in rlm_meta
 CONNECT_TIMEOUT_SECONDS = 10
 _PROJECT_KEY = re.compile(r"[^a-z0-9_]+")
 
@@ -40,6 +41,12 @@ def _psycopg() -> Any:
     return psycopg
 
 
+def _schema_sql() -> tuple[str, str]:
+    """schema.sql (idempotent DDL) and the digest of its text, recorded per project schema."""
+    text = resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
+    return text, hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def connect(dsn: str, schema: str) -> PgConnection:
     """A connection whose search_path is the project's schema, created and migrated when new."""
     psycopg = _psycopg()
@@ -54,11 +61,12 @@ def connect(dsn: str, schema: str) -> PgConnection:
         ) from None
     _migrate(conn, schema)
     conn.execute(f'SET search_path TO "{schema}", public')
-    return conn
+    return PgConnection(conn)
 
 
-def _migrate(conn: PgConnection, schema: str) -> None:
-    """Create the project's schema and tables once; an advisory lock makes processes take turns."""
+def _migrate(conn: Any, schema: str) -> None:
+    """Create the project's schema and tables, and apply schema.sql again whenever its text changed
+    (every statement is idempotent); an advisory lock makes processes take turns."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (schema,))
         if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
@@ -67,28 +75,35 @@ def _migrate(conn: PgConnection, schema: str) -> None:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         conn.execute(f'SET LOCAL search_path TO "{schema}", public')
         conn.execute("CREATE TABLE IF NOT EXISTS rlm_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        row = conn.execute("SELECT value FROM rlm_meta WHERE key = 'schema_version'").fetchone()
-        if row is not None and int(row[0]) >= SCHEMA_VERSION:
+        text, digest = _schema_sql()
+        row = conn.execute("SELECT value FROM rlm_meta WHERE key = 'schema_digest'").fetchone()
+        if row is not None and row[0] == digest:
             return
-        log.info("creating the rlm-mcp tables in schema %s", schema)
-        conn.execute(resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8"))
+        log.info("applying the rlm-mcp schema to %s", schema)
+        conn.execute(text)
         conn.execute(
-            "INSERT INTO rlm_meta (key, value) VALUES ('schema_version', %s) "
+            "INSERT INTO rlm_meta (key, value) VALUES ('schema_digest', %s) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (str(SCHEMA_VERSION),),
+            (digest,),
         )
 
 
 class PgStore:
-    """A project's schema on a PostgreSQL server, with a connection per thread."""
+    """A project's schema on a PostgreSQL server, with a connection per thread. `path` is this
+    machine's store folder (`.rlm/rlm.db` by default, never created as a database): what stays local
+    (reports, the cache of columnar copies) goes beside it, as with SQLite."""
 
-    def __init__(self, dsn: str, project: str) -> None:
+    backend = "postgres"
+
+    def __init__(self, dsn: str, project: str, path: Path | None = None) -> None:
         self._dsn = dsn
         self.schema = schema_name(project)
         self.location = f"{redact_dsn(dsn)} (schema {self.schema})"  # what answers and logs show
+        self.path = path if path is not None else Path(".rlm") / "rlm.db"
         self._local = threading.local()
         self._all: list[PgConnection] = []
         self._lock = threading.Lock()
+        self.caches: dict[str, object] = {}  # process-local caches, as on the SQLite store
 
     def __repr__(self) -> str:
         return f"PgStore({self.location})"
@@ -106,10 +121,16 @@ class PgStore:
     def write(self) -> Iterator[PgConnection]:
         """One transaction: committed on success, rolled back on any error."""
         conn = self.conn()
-        with conn.transaction():
+        with conn.pg.transaction():
             yield conn
 
-    read = write  # Postgres snapshots need no separate mode for these short transactions
+    @contextmanager
+    def read(self) -> Iterator[PgConnection]:
+        """A consistent snapshot for several SELECTs (REPEATABLE READ)."""
+        conn = self.conn()
+        with conn.pg.transaction():
+            conn.pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield conn
 
     def release_thread(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -128,8 +149,8 @@ class PgStore:
         self._local = threading.local()
 
 
-def open_pg_store(dsn: str, project: str) -> PgStore:
+def open_pg_store(dsn: str, project: str, path: Path | None = None) -> PgStore:
     """Open (and create when new) the project's schema; fails early with a password-free error."""
-    store = PgStore(dsn, project)
+    store = PgStore(dsn, project, path)
     store.conn()
     return store

@@ -12,7 +12,10 @@ from typing import Any
 from ...errors import Conflict, NotFound
 from ..connection import Connection
 from ..connection import connect as sqlite_connect
-from .connection import PgConnection, PgStore
+from .adapter import native
+from .connection import PgStore
+
+PgConnection = Any  # the psycopg connection (native SQL) of the target
 
 # Parents before children (foreign keys); each with the key that identifies a row.
 TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -107,16 +110,16 @@ def copy_vectors(conn: Connection, pg: PgConnection) -> CopiedTable:
     while batch := cursor.fetchmany(BATCH_ROWS):
         with pg.cursor() as cur:
             cur.executemany(
-                "INSERT INTO chunk_vectors (chunk_id, document_id, embedding) VALUES (%s, %s, %s::vector) "
+                "INSERT INTO chunks_vec (chunk_id, document_id, embedding) VALUES (%s, %s, %s::vector) "
                 "ON CONFLICT DO NOTHING",
                 [tuple(r) for r in batch],
             )
             inserted += max(cur.rowcount, 0)
         source += len(batch)
-    present = int(pg.execute("SELECT count(*) FROM chunk_vectors").fetchone()[0])
+    present = int(pg.execute("SELECT count(*) FROM chunks_vec").fetchone()[0])
     if present < source:
-        raise Conflict(f"migrate: chunk_vectors has {source} rows in SQLite but {present} in PostgreSQL.")
-    return CopiedTable("chunk_vectors", source, inserted, min(present, source))
+        raise Conflict(f"migrate: chunks_vec has {source} rows in SQLite but {present} in PostgreSQL.")
+    return CopiedTable("chunks_vec", source, inserted, min(present, source))
 
 
 def advance_identities(pg: PgConnection) -> None:
@@ -139,7 +142,8 @@ def migrate_sqlite(sqlite_path: Path, dsn: str, project: str) -> list[CopiedTabl
     target = PgStore(dsn, project)
     try:
         copied = []
-        with target.write() as pg:
+        with target.write() as conn:
+            pg = native(conn)
             for table, key in TABLES:
                 copied.append(copy_table(source, pg, table, key))
             copied.append(copy_vectors(source, pg))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..rows import Task, from_json, to_json
-from .connection import PgConnection
+from .adapter import PgConnection, native
 
 TASK_COLUMNS = """id, job_id, level, ordinal, analyst, tokens, inputs, state, worker, lease_expires_at,
     attempts, error, claimed_at, completed_at, summary, relevance, counts, stats, follow_up,
@@ -45,18 +45,22 @@ def insert_job(
     conn: PgConnection, query: str, scope: dict[str, Any], task_tokens: int, lease_seconds: int,
     max_attempts: int, chunks: int, now: float,
 ) -> int:  # fmt: skip
-    row = conn.execute(
-        "INSERT INTO jobs (query, scope, task_tokens, lease_seconds, max_attempts, chunks, created_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (query, to_json(scope), task_tokens, lease_seconds, max_attempts, chunks, now),
-    ).fetchone()
+    row = (
+        native(conn)
+        .execute(
+            "INSERT INTO jobs (query, scope, task_tokens, lease_seconds, max_attempts, chunks, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (query, to_json(scope), task_tokens, lease_seconds, max_attempts, chunks, now),
+        )
+        .fetchone()
+    )
     return int(row[0])
 
 
 def insert_tasks(conn: PgConnection, job_id: int, tasks: Sequence[QueueTask]) -> int:
     """Many tasks at once (COPY): a job of 100k tasks is planned in seconds."""
     with (
-        conn.cursor() as cur,
+        native(conn).cursor() as cur,
         cur.copy("COPY tasks (job_id, level, ordinal, analyst, tokens) FROM STDIN") as out,
     ):
         for task in tasks:
@@ -68,17 +72,21 @@ def requeue_expired(conn: PgConnection, job_id: int, now: float) -> tuple[int, i
     """Expired leases back to the queue, or `failed` once the attempts are spent: (requeued, failed).
     One statement (a round trip less per claim); rows another transaction holds are skipped (that
     transaction is claiming or completing them)."""
-    rows = conn.execute(
-        "WITH expired AS (SELECT t.id, t.attempts >= j.max_attempts AS spent FROM tasks t "
-        "JOIN jobs j ON j.id = t.job_id WHERE t.job_id = %s AND t.state = 'claimed' "
-        "AND t.lease_expires_at < %s FOR UPDATE OF t SKIP LOCKED) "
-        "UPDATE tasks SET state = CASE WHEN e.spent THEN 'failed' ELSE 'pending' END, "
-        "error = CASE WHEN e.spent THEN 'lease expired ' || tasks.attempts || ' times (last worker ' "
-        "|| coalesce(tasks.worker, '?') || ')' "
-        "ELSE 'lease of ' || coalesce(tasks.worker, '?') || ' expired' END, "
-        "worker = NULL, lease_expires_at = NULL FROM expired e WHERE tasks.id = e.id RETURNING e.spent",
-        (job_id, now),
-    ).fetchall()
+    rows = (
+        native(conn)
+        .execute(
+            "WITH expired AS (SELECT t.id, t.attempts >= j.max_attempts AS spent FROM tasks t "
+            "JOIN jobs j ON j.id = t.job_id WHERE t.job_id = %s AND t.state = 'claimed' "
+            "AND t.lease_expires_at < %s FOR UPDATE OF t SKIP LOCKED) "
+            "UPDATE tasks SET state = CASE WHEN e.spent THEN 'failed' ELSE 'pending' END, "
+            "error = CASE WHEN e.spent THEN 'lease expired ' || tasks.attempts || ' times (last worker ' "
+            "|| coalesce(tasks.worker, '?') || ')' "
+            "ELSE 'lease of ' || coalesce(tasks.worker, '?') || ' expired' END, "
+            "worker = NULL, lease_expires_at = NULL FROM expired e WHERE tasks.id = e.id RETURNING e.spent",
+            (job_id, now),
+        )
+        .fetchall()
+    )
     failed = sum(1 for (spent,) in rows if spent)
     return len(rows) - failed, failed
 
@@ -106,14 +114,14 @@ def claim_next(
     the database server can forget the newest claims — the task is pending again and the analyst's
     submission is refused with the reason, so nothing is counted twice — while submissions keep
     Postgres' full durability."""
-    conn.execute("SELECT set_config('synchronous_commit', 'off', true)")
+    native(conn).execute("SELECT set_config('synchronous_commit', 'off', true)")
     requeue_expired(conn, job_id, now)
     params = {"job": job_id, "worker": worker, "now": now, "expires": now + lease_seconds, "analyst": analyst}
     if analyst is not None:
-        row = conn.execute(_CLAIM.format(analyst="AND analyst = %(analyst)s"), params).fetchone()
+        row = native(conn).execute(_CLAIM.format(analyst="AND analyst = %(analyst)s"), params).fetchone()
         if row is not None:
             return _task(row)
-    row = conn.execute(_CLAIM.format(analyst=""), params).fetchone()
+    row = native(conn).execute(_CLAIM.format(analyst=""), params).fetchone()
     return _task(row) if row is not None else None
 
 
@@ -123,9 +131,11 @@ def submit(
 ) -> Submission:  # fmt: skip
     """Complete a task held by `worker`; the same submission again is a no-op; anything else is refused
     with the reason, and nothing is lost."""
-    row = conn.execute(
-        "SELECT state, worker, submission_hash FROM tasks WHERE id = %s FOR UPDATE", (task_id,)
-    ).fetchone()
+    row = (
+        native(conn)
+        .execute("SELECT state, worker, submission_hash FROM tasks WHERE id = %s FOR UPDATE", (task_id,))
+        .fetchone()
+    )
     if row is None:
         return Submission(task_id, "refused", None, f"no task {task_id}")
     state, holder, done_hash = row
@@ -138,7 +148,7 @@ def submit(
             f", held by {holder})" if holder else ")"
         )
         return Submission(task_id, "refused", state, reason)
-    conn.execute(
+    native(conn).execute(
         "UPDATE tasks SET state = 'done', completed_at = %s, lease_expires_at = NULL, error = NULL, "
         "summary = %s, counts = %s, submission_hash = %s WHERE id = %s",
         (now, summary, to_json(counts), submission_hash, task_id),
@@ -147,18 +157,24 @@ def submit(
 
 
 def state_counts(conn: PgConnection, job_id: int) -> dict[str, int]:
-    rows = conn.execute("SELECT state, count(*) FROM tasks WHERE job_id = %s GROUP BY state", (job_id,))
+    rows = native(conn).execute(
+        "SELECT state, count(*) FROM tasks WHERE job_id = %s GROUP BY state", (job_id,)
+    )
     return {str(state): int(n) for state, n in rows.fetchall()}
 
 
 def summed_counts(conn: PgConnection, job_id: int) -> dict[str, dict[str, int]]:
     """The done tasks' `counts`, summed exactly by the database (numeric, no float)."""
-    rows = conn.execute(
-        "SELECT d.key, v.key, sum(v.value::numeric) FROM tasks, jsonb_each(counts::jsonb) d, "
-        "jsonb_each_text(d.value) v WHERE job_id = %s AND state = 'done' AND counts IS NOT NULL "
-        "GROUP BY 1, 2 ORDER BY 1, 2",
-        (job_id,),
-    ).fetchall()
+    rows = (
+        native(conn)
+        .execute(
+            "SELECT d.key, v.key, sum(v.value::numeric) FROM tasks, jsonb_each(counts::jsonb) d, "
+            "jsonb_each_text(d.value) v WHERE job_id = %s AND state = 'done' AND counts IS NOT NULL "
+            "GROUP BY 1, 2 ORDER BY 1, 2",
+            (job_id,),
+        )
+        .fetchall()
+    )
     merged: dict[str, dict[str, int]] = {}
     for dimension, value, total in rows:
         merged.setdefault(str(dimension), {})[str(value)] = int(total)
@@ -166,5 +182,5 @@ def summed_counts(conn: PgConnection, job_id: int) -> dict[str, dict[str, int]]:
 
 
 def task_by_id(conn: PgConnection, task_id: int) -> Task | None:
-    row = conn.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s", (task_id,)).fetchone()
+    row = native(conn).execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s", (task_id,)).fetchone()
     return _task(row) if row is not None else None

@@ -5,7 +5,7 @@ inside the query, like the SQLite store."""
 
 from collections.abc import Sequence
 
-from .connection import PgConnection
+from .adapter import PgConnection, native
 
 K1 = 1.2
 B = 0.75
@@ -43,5 +43,5 @@ def bm25_candidates(
     """(chunk_id, score) best first: every chunk holding one of the text's terms, BM25-ranked."""
     scope = "AND document_id = ANY(%(docs)s)" if document_ids is not None else ""
     params = {"text": text, "k1": K1, "b": B, "limit": limit, "docs": list(document_ids or [])}
-    rows = conn.execute(_BM25.format(scope=scope), params).fetchall()
+    rows = native(conn).execute(_BM25.format(scope=scope), params).fetchall()
     return [(int(chunk_id), float(score)) for chunk_id, score in rows]
