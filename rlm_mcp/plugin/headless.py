@@ -12,6 +12,7 @@ process reports.
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -114,7 +115,13 @@ def mcp_config(settings: Settings, server_command: Sequence[str]) -> dict[str, A
                 "type": "stdio",
                 "command": command[0],
                 "args": [*command[1:], "serve"],
-                "env": {"RLM_DB": str(settings.db_path), "CLAUDE_PROJECT_DIR": str(settings.project_dir)},
+                "env": {
+                    # the analysts' servers share this run's store: the file, or the team's server (the DSN
+                    # may hold a password: the config file is written 0600 inside the 0700 store folder)
+                    "RLM_DB": settings.db_url or str(settings.db_path),
+                    "RLM_PROJECT": settings.project_key,
+                    "CLAUDE_PROJECT_DIR": str(settings.project_dir),
+                },
             }
         }
     }
@@ -161,7 +168,9 @@ class Headless:
         folder = settings.db_path.parent / "headless"
         folder.mkdir(parents=True, exist_ok=True)
         self.config = folder / "mcp.json"
-        self.config.write_text(json.dumps(mcp_config(settings, options.server_command), indent=2))
+        with os.fdopen(os.open(self.config, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "w") as out:
+            out.write(json.dumps(mcp_config(settings, options.server_command), indent=2))
+        os.chmod(self.config, 0o600)  # a file left by an older version may have been 0644
 
     def _budget_left(self) -> float | None:
         return None if self.options.budget_usd is None else self.options.budget_usd - self.cost
