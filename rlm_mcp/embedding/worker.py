@@ -58,7 +58,7 @@ def prepare_model(store: Store, embedder: "Embedder") -> int:
     if requeued:
         log.warning(
             "vectors in %s belong to another model: re-embedding %d chunks with %s",
-            store.path,
+            store.location,
             requeued,
             embedder.model_id,
         )

@@ -88,7 +88,7 @@ class BitIndexCache:
 
     def current(self, store: Store) -> BitIndex | None:
         """The index for the store's vectors as they are now (rebuilt if they changed); None if unreadable."""
-        key = str(store.path)
+        key = store.location
         with store.read() as snapshot:
             version = vdb.vectors_version(snapshot)
             with self._lock:

@@ -237,7 +237,7 @@ def _gather(store: Store, number: int, cache: ThemesCache) -> _Inputs:
         job = job_or_raise(conn, number)
         states = db.task_state_counts(conn, number)
         view, reduce_open = _view_level(states, db.max_level(conn, number))
-        key = (str(store.path), number, job.created_at, view, db.findings_signature(conn, number, view),
+        key = (store.location, number, job.created_at, view, db.findings_signature(conn, number, view),
                (states.get((view, "done"), 0), states.get((view, "failed"), 0)))  # fmt: skip
         cached = cache.get(key)
         rows = [] if cached else db.finding_rows(conn, number, view) + _carried_over(conn, number, view)
