@@ -35,7 +35,7 @@ from rlm_mcp import jobs  # noqa: E402
 from rlm_mcp.config import load_settings  # noqa: E402
 from rlm_mcp.jobs import claiming as tasks  # noqa: E402
 from rlm_mcp.loading.loader import load_document  # noqa: E402
-from rlm_mcp.store import Store, open_store  # noqa: E402
+from rlm_mcp.store import SqliteStore, Store, open_store  # noqa: E402
 from rlm_mcp.store import documents as documents_db  # noqa: E402
 from rlm_mcp.store.rows import NewChunk  # noqa: E402
 from rlm_mcp.synthesis import merge as synthesis  # noqa: E402
@@ -76,7 +76,7 @@ def prepare(db: Path, path: Path | None, chunks: int) -> int:
 
 def analyst(db: str, name: str, sent: Any, shared: Store | None = None) -> None:
     """Claim and submit until the queue is empty; count what was submitted."""
-    store = shared or Store(Path(db))
+    store = shared or SqliteStore(Path(db))
     done = 0
     while (claim := tasks.claim_task(store, 1, name)).task_id is not None:
         chunk = claim.chunks[0]
