@@ -3,7 +3,6 @@
 import contextlib
 import logging
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlean as sqlite3  # stdlib sqlite3 cannot load extensions on pyenv/macOS Pythons
+
+from .threads import PerThread
 
 log = logging.getLogger(__name__)
 
@@ -132,21 +133,13 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.location = str(path)  # what answers and logs show
-        self._local = threading.local()
-        self._all: list[Connection] = []
-        self._lock = threading.Lock()
+        self._connections: PerThread[Connection] = PerThread(lambda: connect(path), _close)
         # Process-local caches of what is derived from the file (search/bm25.py's phrase row counts);
         # each entry carries the version it was read at and is checked against the file's.
         self.caches: dict[str, object] = {}
 
     def conn(self) -> Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.path)
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        return self._connections.get()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -172,20 +165,15 @@ class SqliteStore:
 
     def release_thread(self) -> None:
         """Close this thread's connection (a worker thread that ends calls this)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            with self._lock:
-                self._all.remove(conn)
-            conn.close()
-            self._local.conn = None
+        self._connections.release()
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                with contextlib.suppress(sqlite3.ProgrammingError):  # closed already
-                    conn.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._connections.close_all()
+
+
+def _close(conn: Connection) -> None:
+    with contextlib.suppress(sqlite3.ProgrammingError):  # closed already
+        conn.close()
 
 
 def open_store(path: Path) -> SqliteStore:

@@ -4,7 +4,6 @@ transactions. psycopg (the `postgres` extra) is imported here, on first use, nev
 import hashlib
 import logging
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import IncompleteInstall, Unavailable
+from ..threads import PerThread
 from .adapter import PgConnection
 from .dsn import redact_dsn, scrub
 
@@ -100,22 +100,17 @@ class PgStore:
         self.schema = schema_name(project)
         self.location = f"{redact_dsn(dsn)} (schema {self.schema})"  # what answers and logs show
         self.path = path if path is not None else Path(".rlm") / "rlm.db"
-        self._local = threading.local()
-        self._all: list[PgConnection] = []
-        self._lock = threading.Lock()
+        # psycopg closes a connection the server already dropped without raising
+        self._connections: PerThread[PgConnection] = PerThread(
+            lambda: connect(dsn, self.schema), PgConnection.close, lambda conn: not conn.closed
+        )
         self.caches: dict[str, object] = {}  # process-local caches, as on the SQLite store
 
     def __repr__(self) -> str:
         return f"PgStore({self.location})"
 
     def conn(self) -> PgConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = connect(self._dsn, self.schema)
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        return self._connections.get()
 
     @contextmanager
     def write(self) -> Iterator[PgConnection]:
@@ -133,20 +128,10 @@ class PgStore:
             yield conn
 
     def release_thread(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            with self._lock:
-                if conn in self._all:
-                    self._all.remove(conn)
-            conn.close()
-            self._local.conn = None
+        self._connections.release()
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                conn.close()  # psycopg closes a connection the server already dropped without raising
-            self._all.clear()
-        self._local = threading.local()
+        self._connections.close_all()
 
 
 def open_pg_store(dsn: str, project: str, path: Path | None = None) -> PgStore:
