@@ -9,7 +9,8 @@ from rlm_mcp import jobs
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import Conflict, InvalidInput, NotFound
 from rlm_mcp.jobs import claiming as tasks
-from rlm_mcp.jobs.findings import MAX_SUBMISSION_CHARS, EvidenceIndex, Source
+from rlm_mcp.jobs.evidence import EvidenceIndex, Source
+from rlm_mcp.jobs.findings import MAX_SUBMISSION_CHARS
 from rlm_mcp.store import Store
 
 from .fakes import FakeClock

@@ -28,7 +28,7 @@ from ..store.labels import LabelRow
 from ..store.rows import Finding, NewFinding
 from . import analysts
 from .dimensions import Dimensions
-from .findings import EvidenceIndex, Source
+from .evidence import EvidenceIndex, Source
 from .planning import PlannedTask
 
 ReuseMode = Literal["exact", "none"]

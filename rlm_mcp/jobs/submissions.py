@@ -33,7 +33,8 @@ from .content import (
     task_content,
 )
 from .dimensions import TaskRecordSet
-from .findings import EvidenceIndex, Source, Submission, parse_submission
+from .evidence import EvidenceIndex, Source
+from .findings import Submission, parse_submission
 from .planning import token_density
 from .plans import Clock, job_or_raise
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..ids import format_id
-from ..jobs.findings import ELLIPSIS, QUOTES, TYPOGRAPHY
+from ..jobs.evidence import ELLIPSIS, QUOTES, TYPOGRAPHY
 from ..store.reports import ChunkText
 
 MAX_SOURCE_CHARS = 1_500_000  # all cited text together; past it each chunk shows windows around its quotes
