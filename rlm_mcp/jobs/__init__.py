@@ -2,7 +2,8 @@
 
 from .analysts import ANALYSTS
 from .claiming import TaskClaim, claim_task
-from .plans import Clock, JobPlan, create_job
+from .plan_answer import JobPlan
+from .plans import Clock, create_job
 from .progress import Coverage, JobList, JobStatus, job_status, list_jobs
 from .pruning import DEFAULT_GC_DAYS, GcResult, prune_jobs
 from .submissions import SubmitResult, submit_findings
