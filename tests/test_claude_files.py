@@ -13,7 +13,7 @@ import pytest
 
 import rlm_mcp
 from rlm_mcp.jobs import analysts
-from rlm_mcp.plugin import installer as install
+from rlm_mcp.plugin import shipped
 
 from .claude_support import (
     AGENTS,
@@ -217,14 +217,14 @@ def test_plugin_marketplace_and_package_versions_agree() -> None:
 
 def test_the_top_level_folders_are_the_single_source_of_the_shipped_files() -> None:
     """`rlm-mcp init` reads agents/ and skills/ at the top level in a checkout; no copy to drift."""
-    assert install.shipped_root() == REPO
+    assert shipped.shipped_root() == REPO
     on_disk = {
         p.relative_to(REPO).as_posix()
         for folder in ("agents", "skills")
         for p in (REPO / folder).rglob("*")
         if p.is_file() and "__" not in p.as_posix()
     }
-    assert set(install.plugin_files()) == on_disk
+    assert set(shipped.plugin_files()) == on_disk
     assert (
         not (REPO / "rlm_mcp" / "claude").exists() and not (REPO / "rlm_mcp" / "plugin" / "bundle").exists()
     )
@@ -232,8 +232,8 @@ def test_the_top_level_folders_are_the_single_source_of_the_shipped_files() -> N
 
 def test_the_installer_knows_every_agent_and_skill_the_top_level_folders_hold() -> None:
     """init checks what it finds against these names, so a new agent or skill must be added there too."""
-    assert tuple(p.stem for p in AGENTS) == install.SHIPPED_AGENTS
-    assert tuple(p.parent.name for p in SKILLS) == install.SHIPPED_SKILLS
+    assert tuple(p.stem for p in AGENTS) == shipped.SHIPPED_AGENTS
+    assert tuple(p.parent.name for p in SKILLS) == shipped.SHIPPED_SKILLS
 
 
 def test_repository_settings_allow_the_rlm_tools_in_both_install_modes() -> None:

@@ -9,6 +9,7 @@ import pytest
 from rlm_mcp.cli import main
 from rlm_mcp.errors import InvalidInput, NotFound
 from rlm_mcp.plugin import installer as install
+from rlm_mcp.plugin import shipped
 
 from .claude_support import PLUGIN_ROOT, REPO, read_doc
 
@@ -48,7 +49,7 @@ def test_init_registers_the_server_allows_its_tools_and_installs_agents_and_skil
 
 def test_project_copies_differ_from_the_plugin_files_only_in_command_names(project: Path) -> None:
     install.install(project, command=COMMAND)
-    for rel, text in install.plugin_files().items():
+    for rel, text in shipped.plugin_files().items():
         parts = rel.split("/")
         if parts[0] == "skills" and parts[1] != "rlm":
             parts[1] = "rlm-" + parts[1]

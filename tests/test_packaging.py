@@ -22,6 +22,7 @@ import pytest
 
 from rlm_mcp.errors import IncompleteInstall
 from rlm_mcp.plugin import installer as install
+from rlm_mcp.plugin import shipped
 
 from .claude_support import AGENTS, REPO, SKILLS
 
@@ -202,8 +203,8 @@ def test_init_from_a_plugin_cache_copy_reads_the_folders_beside_the_package(tmp_
 
 
 def test_an_editable_install_reads_the_top_level_folders() -> None:
-    assert install.shipped_root() == REPO
-    assert len(install.project_files()) == len(expected_project_files()) - 2  # less .mcp.json, settings
+    assert shipped.shipped_root() == REPO
+    assert len(shipped.project_files()) == len(expected_project_files()) - 2  # less .mcp.json, settings
 
 
 def partial_copy(tmp_path: Path, drop: tuple[str, ...]) -> Path:
@@ -220,7 +221,7 @@ def test_init_fails_loudly_and_writes_nothing_when_agents_or_skills_are_missing(
     tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     partial = partial_copy(tmp_path, ("agents/rlm-synthesizer.md", "skills/load"))
-    monkeypatch.setattr(install, "shipped_root", lambda: partial)
+    monkeypatch.setattr(shipped, "shipped_root", lambda: partial)
     with pytest.raises(IncompleteInstall) as raised:
         install.install(project, command=("rlm-mcp",))
     message = str(raised.value)
@@ -235,7 +236,7 @@ def test_init_fails_loudly_when_the_package_holds_no_agents_at_all(
     tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A wheel built without the mapping: nothing to copy must not be reported as success."""
-    monkeypatch.setattr(install, "shipped_root", lambda: tmp_path / "empty")
+    monkeypatch.setattr(shipped, "shipped_root", lambda: tmp_path / "empty")
     with pytest.raises(IncompleteInstall, match=rf"0 of {len(AGENTS)} agents and 0 of {len(SKILLS)} skills"):
         install.install(project, command=("rlm-mcp",), dry_run=True)
     assert install.install(project, plugin=True).mode == "plugin"  # the plugin brings its own files

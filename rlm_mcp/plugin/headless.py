@@ -31,7 +31,7 @@ from ..loading.loader import load_document
 from ..store import Store
 from ..store import jobs as jobs_db
 from ..synthesis import merge as synthesis
-from .installer import plugin_files
+from .shipped import plugin_files
 
 SERVER = "rlm"
 ANALYST_TOOLS = ("claim_task", "submit_findings", "get_chunk", "job_status")
