@@ -21,7 +21,6 @@ for bm25, semantic and each fusion of the two, plus chunk counts and sizes.
 
 import argparse
 import ast
-import hashlib
 import json
 import math
 import re
@@ -37,9 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vector_cache import CachedEmbedder, cache_path
 
 from rlm_mcp.chunking import code as code_chunking
 from rlm_mcp.config import load_settings
@@ -197,50 +197,6 @@ def build_corpus(files: Sequence[Path], root: Path, target: Path) -> list[Unit]:
     ]
 
 
-# -- embeddings cached by text ------------------------------------------------------------------------
-
-
-class CachedEmbedder:
-    """The real model with its document vectors kept on disk by text hash: a rerun, or a variant whose
-    chunks are partly the same, runs the model only on texts it has not seen."""
-
-    def __init__(self, inner: FastEmbedder, path: Path) -> None:
-        self.inner = inner
-        self.path = path
-        self.cache: dict[str, bytes] = {}
-        self.computed = 0
-        if path.exists():
-            data = np.load(path)
-            self.cache = {k: data[k].tobytes() for k in data.files}
-
-    @property
-    def model_id(self) -> str:
-        return self.inner.model_id
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    def embed_documents(self, texts: Sequence[str]) -> Any:
-        keys = [hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest() for t in texts]
-        missing = [i for i, k in enumerate(keys) if k not in self.cache]
-        if missing:
-            matrix = self.inner.embed_documents([texts[i] for i in missing])
-            for row, i in enumerate(missing):
-                self.cache[keys[i]] = matrix[row].astype(np.float32).tobytes()
-            self.computed += len(missing)
-        return np.stack([np.frombuffer(self.cache[k], dtype=np.float32) for k in keys])
-
-    def embed_query(self, text: str) -> Any:
-        return self.inner.embed_query(text)
-
-    def save(self) -> None:
-        arrays = {k: np.frombuffer(v, dtype=np.float32) for k, v in self.cache.items()}
-        tmp = self.path.with_suffix(".tmp.npz")
-        np.savez(tmp, **arrays)
-        tmp.replace(self.path)
-
-
 # -- one variant ----------------------------------------------------------------------------------------
 
 
@@ -388,6 +344,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fraction", type=float, default=0.2, help="share of the stdlib's files (by hash)")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--work", type=Path, help="keeps the vector cache between runs")
+    parser.add_argument("--model", help="RLM_EMBED_MODEL for this run (default: the shipped default)")
     parser.add_argument("--smoke", action="store_true", help="the json package only, two variants")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
@@ -404,7 +361,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     units = build_corpus(files, root, corpus)
     queries = sum(1 for u in units if u.query)
     log(f"{len(files)} files, {len(units)} functions, {queries} queries; work dir {work}")
-    embedder = CachedEmbedder(FastEmbedder(), work / f"vectors-{FastEmbedder().model_id}.npz")
+    model = FastEmbedder(args.model)
+    embedder = CachedEmbedder(model, cache_path(work, model.model_id))
     report: dict[str, Any] = {
         "files": len(files),
         "functions": len(units),

@@ -5,11 +5,14 @@
   chunk texts* our load produced, with the same queries; index build time for each too.
 - CSV ingest: our `load_document` of a CSV (chunks, FTS5, columnar copy) against DuckDB's CSV reader
   into a table (`CREATE TABLE t AS SELECT * FROM read_csv(...)`) on the same file.
-- basic-memory (MCP + SQLite FTS5 + sqlite-vec + fastembed, the closest product) needs Python >= 3.12;
-  this script runs on the project's Python (3.11 here), so it reports why it was not timed.
+- basic-memory (MCP + SQLite FTS5 + sqlite-vec + fastembed, the closest product) on the same markdown
+  notes as our load (SciFact abstracts): documents/s to searchable and to fully embedded, search
+  p50/p95 over MCP stdio (`benchmarks/basic_memory_peer.py`). It needs Python >= 3.12, so it runs in
+  the interpreter `--basic-memory-python` names; without one the report says why it was not timed.
 
     pip install -e '.[peers]'
     python benchmarks/peers.py [--corpus DIR] [--csv FILE] [--queries 200]
+                               [--basic-memory-python V/bin/python [--notes 500] [--notes-queries 100]]
     python benchmarks/peers.py --smoke      # small generated corpus and CSV (tests/test_benchmark_peers.py)
 """
 
@@ -26,7 +29,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import basic_memory_peer
 
 from rlm_mcp.config import load_settings
 from rlm_mcp.loading.loader import load_document
@@ -164,17 +170,6 @@ def csv_peers(work: Path, csv_path: Path) -> dict[str, Any]:
     }
 
 
-def basic_memory() -> dict[str, Any]:
-    """Why basic-memory is not timed here: it needs Python >= 3.12, and its install into a 3.12 venv
-    from this machine's PyPI mirror had not finished after 500 s. Timing it needs a 3.12 run of this
-    script, with its indexing driven through its own API."""
-    return {
-        "run": False,
-        "why": f"basic-memory requires Python >= 3.12 (this is {sys.version_info.major}."
-        f"{sys.version_info.minor}); not timed",
-    }
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -182,6 +177,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--work", type=Path)
+    parser.add_argument(
+        "--basic-memory-python", help="a Python >= 3.12 with basic-memory and pysqlite3-binary"
+    )
+    parser.add_argument("--notes", type=int, default=500, help="SciFact abstracts as notes for basic-memory")
+    parser.add_argument("--notes-queries", type=int, default=100)
+    parser.add_argument("--notes-data", type=Path, default=SHARED / "data" / "scifact")
+    parser.add_argument(
+        "--skip-bm25", action="store_true", help="only the basic-memory comparison (and --csv)"
+    )
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="rlm-peers-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -190,15 +194,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         corpus, csv_path = make_smoke(work)
         args.queries = min(args.queries, 30)
     report: dict[str, Any] = {"corpus": str(corpus)}
-    report["bm25"] = bm25_peers(work, corpus, args.queries)
-    log(json.dumps(report["bm25"]))
+    if not args.skip_bm25:
+        report["bm25"] = bm25_peers(work, corpus, args.queries)
+        log(json.dumps(report["bm25"]))
     if csv_path is not None:
         report["csv"] = csv_peers(work, csv_path)
         log(json.dumps(report["csv"]))
-    report["basic-memory"] = basic_memory()
+    report["basic-memory"] = basic_memory_peer.compare(
+        args.basic_memory_python, work, args.notes_data, args.notes, args.notes_queries
+    )
     print(json.dumps(report, indent=1))
-    bm = report["bm25"]
-    for name in ("rlm-mcp fts5", "bm25s", "rank-bm25"):
+    bm = report.get("bm25", {})
+    for name in ("rlm-mcp fts5", "bm25s", "rank-bm25") if bm else ():
         print(
             f"BM25 {name:13} build {bm[name]['build_s']:7.2f} s  "
             f"p50 {bm[name]['p50_ms']:8.2f} ms  p95 {bm[name]['p95_ms']:8.2f} ms"
@@ -209,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"CSV {c['mb']} MB: rlm-mcp {c['rlm-mcp load']['mb_per_s']} MB/s, DuckDB read_csv "
             f"{c['duckdb read_csv']['mb_per_s']} MB/s, ratio {c['ratio (ours / duckdb)']}"
         )
-    print(f"basic-memory: {json.dumps(report['basic-memory'])}")
+    print(f"basic-memory: {json.dumps(report['basic-memory'].get('ratios', report['basic-memory']))}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ text and vectors (real vectors plus noise), exact KNN against the binary-quantiz
 
     python benchmarks/retrieval.py [DATA_DIR] [--split train] [--limit-docs N] [--limit-queries N]
                                    [--scales 10000,100000,1000000] [--skip-quality] [--skip-scale]
+                                   [--model ID] [--vector-cache DIR [--seed-stores DB ...]]
 """
 
 import argparse
@@ -26,7 +27,10 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vector_cache import CachedEmbedder, cache_path, seed_from_stores
 
 from rlm_mcp.config import load_settings
 from rlm_mcp.embedding.model import EMBED_BATCH_SIZE, FastEmbedder
@@ -112,13 +116,15 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
 
 
 def build_corpus_store(
-    work: Path, corpus: list[dict[str, str]], embedder: FastEmbedder, bare: bool = True
+    work: Path, corpus: list[dict[str, str]], embedder: Any, bare: bool = True
 ) -> tuple[Store, Any, dict[str, Any]]:
-    """Load the corpus in SLICES loads; after each, time bare fastembed then our pipeline on its chunks."""
+    """Load the corpus in SLICES loads; after each, time bare fastembed then our pipeline on its chunks.
+    `embedder`: a FastEmbedder, or a CachedEmbedder (then only texts it has not seen reach the model)."""
     settings = load_settings({"CLAUDE_PROJECT_DIR": str(work), "RLM_DB": str(work / ".rlm" / "rlm.db")})
     store = open_store(settings.db_path)
-    bare_model = FastEmbedder(embedder.spec)  # a second instance: neither run warms the other's caches
-    bare_model.load()
+    if bare:
+        bare_model = FastEmbedder(embedder.spec)  # a second instance: neither run warms the other's caches
+        bare_model.load()
     embedder.load()
     timing = {"bare_s": 0.0, "pipeline_s": 0.0, "texts": 0, "load_s": 0.0}
     size = math.ceil(len(corpus) / SLICES)
@@ -144,6 +150,8 @@ def build_corpus_store(
         started = time.perf_counter()
         embed_all(store, embedder)
         timing["pipeline_s"] += time.perf_counter() - started
+        if isinstance(embedder, CachedEmbedder):
+            embedder.save()
         timing["texts"] += len(texts)
         log(
             f"slice {number + 1}/{SLICES}: {len(texts)} chunks, bare {timing['bare_s']:.1f} s, "
@@ -249,7 +257,7 @@ def search_latency(
         samples = []
         for text in queries:
             started = time.perf_counter()
-            search_chunks(store, settings, text, mode, 10, 0, embedder, bit_indexes)
+            search_chunks(store, settings, text, mode, top_k=10, embedder=embedder, bit_indexes=bit_indexes)
             samples.append(time.perf_counter() - started)
         result[mode] = percentiles(samples)
     return result
@@ -400,15 +408,35 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--skip-bare", action="store_true", help="no bare fastembed run (quality only)")
     parser.add_argument("--workdir", type=Path, help="keep the stores here (default: a temporary dir)")
     parser.add_argument("--out", type=Path, help="also write the figures here as JSON")
+    parser.add_argument("--model", help="RLM_EMBED_MODEL for this run (default: the shipped default)")
+    parser.add_argument(
+        "--vector-cache", type=Path, help="keep document vectors by text here (implies --skip-bare)"
+    )
+    parser.add_argument(
+        "--seed-stores",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="rlm.db files whose vectors of this model fill the --vector-cache first (checked)",
+    )
     args = parser.parse_args(argv)
+    if args.seed_stores and not args.vector_cache:
+        parser.error("--seed-stores needs --vector-cache")
     if not (args.data / "corpus.jsonl").is_file():
         parser.error(f"{args.data} has no corpus.jsonl (BEIR layout expected)")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="rlm-retrieval-"))
     work.mkdir(parents=True, exist_ok=True)
     corpus, queries, qrels = read_beir(args.data, args.split, args.limit_docs, args.limit_queries)
     log(f"{len(corpus)} documents, {len(queries)} {args.split} queries; work dir {work}")
-    embedder = FastEmbedder()
+    embedder: Any = FastEmbedder(args.model)
+    if args.vector_cache:  # the bare run would embed every text anyway: a cache makes no sense with it
+        args.skip_bare = True
+        embedder = CachedEmbedder(embedder, cache_path(args.vector_cache, embedder.model_id))
+        log(f"vector cache {embedder.path}: {len(embedder.cache)} vectors")
+        if seed_from_stores(embedder, args.seed_stores, log):
+            embedder.save()
     report: dict[str, Any] = {
+        "model": embedder.model_id,
         "data": str(args.data),
         "split": args.split,
         "documents": len(corpus),
@@ -417,6 +445,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     store, settings, timing = build_corpus_store(work / "quality", corpus, embedder, not args.skip_bare)
     report["chunks"] = vdb.count_vectors(store.conn())
+    if isinstance(embedder, CachedEmbedder):
+        timing["embedded_now"] = embedder.computed
     report["embedding"] = timing | {
         "bare_chunks_per_s": round(timing["texts"] / timing["bare_s"], 2) if not args.skip_bare else None,
         "pipeline_chunks_per_s": round(timing["texts"] / timing["pipeline_s"], 2),
