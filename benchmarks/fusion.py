@@ -35,6 +35,7 @@ from rlm_mcp.store import search as search_db
 from rlm_mcp.store import vectors as vdb
 
 Lists = dict[str, list[tuple[int, float]]]
+SEMANTIC_SHARES = (0.5, 0.55, 0.6, 0.65, 0.7)
 
 
 def log(message: str) -> None:
@@ -65,7 +66,10 @@ def lists_for(store: Store, embedder: FastEmbedder, texts: Sequence[str], cache:
     return out
 
 
-def fused_runs(all_lists: Sequence[Lists]) -> dict[str, list[list[int]]]:
+def fused_runs(all_lists: Sequence[Lists], content_type: str) -> dict[str, list[list[int]]]:
+    """Each mode and fusion on the same lists; `default` is the product's hybrid (its fusion and
+    weights for `content_type`, every chunk of the benchmark having that type); `sem_share_W`
+    weighs the semantic list W and BM25 1 - W in min-max fusion, for every chunk alike."""
     runs: dict[str, list[list[int]]] = {"bm25": [], "semantic": []}
     for lists in all_lists:
         runs["bm25"].append([c for c, _ in lists["bm25"]])
@@ -73,7 +77,12 @@ def fused_runs(all_lists: Sequence[Lists]) -> dict[str, list[list[int]]]:
         pair = {"bm25": lists["bm25_lean"], "semantic": lists["semantic"]}
         for method in fusion.FUSION_METHODS:
             runs.setdefault(method, []).append([f.id for f in fusion.fuse(pair, method)])  # type: ignore[arg-type]
-        runs.setdefault("default", []).append([f.id for f in fusion.fuse(pair, hybrid.DEFAULT_FUSION)])
+        for share in SEMANTIC_SHARES:
+            weights = {"bm25": 2 * (1 - share), "semantic": 2 * share}
+            runs.setdefault(f"sem_share_{share}", []).append([f.id for f in fusion.minmax(pair, weights)])
+        types = {c: content_type for ranked in pair.values() for c, _ in ranked}
+        fused = hybrid.fuse_candidates(pair["bm25"], pair["semantic"], types, hybrid.DEFAULT_FUSION)
+        runs.setdefault("default", []).append([f.id for f in fused])
     return runs
 
 
@@ -86,7 +95,9 @@ def scifact(work: Path, data: Path, split: str, embedder: FastEmbedder) -> dict[
     _corpus, queries, qrels = retrieval.read_beir(data, split, None, None)
     qrels = {q: d & present for q, d in qrels.items() if d & present}
     ids = sorted(qrels)
-    runs = fused_runs(lists_for(store, embedder, [queries[q] for q in ids], work / "fusion-lists.json"))
+    runs = fused_runs(
+        lists_for(store, embedder, [queries[q] for q in ids], work / "fusion-lists.json"), "text"
+    )
     store.close()
     result = {"queries": len(ids), "chunks": len(chunk_doc)}
     for name, ranked in runs.items():
@@ -109,7 +120,7 @@ def code(work: Path, variant: str, fraction: float, embedder: FastEmbedder) -> d
     mapping = code_retrieval.chunk_units(store, corpus, units)
     queries = [(i, u.query) for i, u in enumerate(units) if u.query]
     texts = [q for _i, q in queries]
-    runs = fused_runs(lists_for(store, embedder, texts, folder / "fusion-lists.json"))
+    runs = fused_runs(lists_for(store, embedder, texts, folder / "fusion-lists.json"), "code")
     store.close()
     answers = [i for i, _ in queries]
     result: dict[str, Any] = {"queries": len(queries), "variant": variant}
@@ -128,9 +139,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--code", type=Path, help="the --work of a code_retrieval.py run")
     parser.add_argument("--variant", default="whole4000_alone")
     parser.add_argument("--fraction", type=float, default=0.2)
+    parser.add_argument("--model", help="RLM_EMBED_MODEL of the stores (default: the default)")
     args = parser.parse_args(argv)
-    embedder = FastEmbedder()
-    report: dict[str, Any] = {"default": hybrid.DEFAULT_FUSION}
+    embedder = FastEmbedder(args.model)
+    report: dict[str, Any] = {"default": hybrid.DEFAULT_FUSION, "model": embedder.model_id}
     if args.scifact:
         report["scifact"] = scifact(args.scifact, args.scifact_data, args.split, embedder)
     if args.code:

@@ -16,9 +16,10 @@ from rlm_mcp.documents.status import status
 from rlm_mcp.embedding import worker as embedding_worker
 from rlm_mcp.embedding.model import DEFAULT_MODEL_ID
 from rlm_mcp.loading.loader import load_document
-from rlm_mcp.search import SearchResult, fusion, search_chunks
+from rlm_mcp.search import SearchResult, fusion, hybrid, search_chunks
 from rlm_mcp.server import create_server
 from rlm_mcp.store import Store
+from rlm_mcp.store import search as search_db
 from rlm_mcp.workspace import Workspace
 
 from .conftest import project_env
@@ -65,6 +66,52 @@ def test_minmax_rescales_each_list_and_adds_them_with_equal_weights() -> None:
     scores = {f.id: f.score for f in fused}
     assert scores == {1: 1.0, 2: 0.5, 3: 1.0, 4: 0.0}
     assert [f.id for f in fused][:2] == [1, 3]  # ties go to the better best rank, then the smaller id
+
+
+def test_minmax_weighs_code_chunks_towards_the_semantic_list() -> None:
+    bm25 = [(1, 10.0), (2, 4.0), (3, 0.0)]  # rescaled: 1.0, 0.4, 0.0
+    semantic = [(2, 0.9), (1, 0.5), (3, 0.1)]  # rescaled: 1.0, 0.5, 0.0
+    prose = hybrid.fuse_candidates(bm25, semantic, dict.fromkeys((1, 2, 3), "text"))
+    assert [(f.id, f.score) for f in prose] == [(1, pytest.approx(1.5)), (2, pytest.approx(1.4)), (3, 0.0)]
+    assert prose == fusion.minmax({"bm25": bm25, "semantic": semantic})  # prose: equal weights, as before
+    share = hybrid.SEMANTIC_SHARE["code"]
+    code = hybrid.fuse_candidates(bm25, semantic, dict.fromkeys((1, 2, 3), "code"))
+    assert {f.id: f.score for f in code} == {
+        1: pytest.approx(2 * (1 - share) * 1.0 + 2 * share * 0.5),
+        2: pytest.approx(2 * (1 - share) * 0.4 + 2 * share * 1.0),
+        3: 0.0,
+    }
+    assert [f.id for f in code] == [2, 1, 3]
+    mixed = hybrid.fuse_candidates(bm25, semantic, {1: "markdown", 2: "code"})  # 3: no type known
+    assert {f.id: f.score for f in mixed} == {1: pytest.approx(1.5), 2: pytest.approx(1.52), 3: 0.0}
+    rrf = hybrid.fuse_candidates(bm25, semantic, dict.fromkeys((1, 2, 3), "code"), "rrf")
+    assert rrf == fusion.rrf({"bm25": bm25, "semantic": semantic})  # weights are min-max's only
+
+
+def test_hybrid_search_weighs_each_hit_by_its_documents_content_type(
+    project: Path, store: Store, settings: Settings, search: Search, embedder: FakeEmbedder
+) -> None:
+    (project / "tide.py").write_text(
+        "".join(f"def tide_table_{i}(harbour):\n    return harbour.tide * {i}\n\n\n" for i in range(8)),
+        encoding="utf-8",
+    )
+    (project / "tide.md").write_text(
+        "\n\n".join(f"# Tides {i}\n\nThe harbour tide table, note {i}." for i in range(8)), encoding="utf-8"
+    )
+    load_document(store, settings, ".")
+    embedding_worker.embed_all(store, embedder)
+    query = "harbour tide table"
+    result = search(query, "hybrid", top_k=40)
+    conn = store.conn()
+    bm25 = search_db.bm25_candidates(conn, hybrid.candidate_query(query) or "", None, hybrid.CANDIDATES)
+    vectors = hybrid.vector_candidates(store, query, None, hybrid.CANDIDATES, embedder).ranked
+    kinds = {h.chunk_id: "code" if h.location.startswith("tide.py") else "markdown" for h in result.hits}
+    assert set(kinds.values()) == {"code", "markdown"}
+    expected = hybrid.fuse_candidates(bm25, vectors, kinds)
+    assert [(h.chunk_id, h.score) for h in result.hits] == [(f.id, pytest.approx(f.score)) for f in expected]
+    equal = {f.id: f.score for f in fusion.minmax({"bm25": bm25, "semantic": vectors})}
+    changed = {h.chunk_id for h in result.hits if h.score != pytest.approx(equal[h.chunk_id])}
+    assert changed and all(kinds[c] == "code" for c in changed)  # only code chunks moved
 
 
 def test_scoped_semantic_search_returns_k_hits_from_the_scope(search: Search, corpus: dict[str, str]) -> None:

@@ -30,7 +30,12 @@ def rrf(lists: Mapping[str, Ranked], k: float = RRF_K) -> list[Fused]:
     return _ordered(scores, lists)
 
 
-def minmax(lists: Mapping[str, Ranked], weights: Mapping[str, float] | None = None) -> list[Fused]:
+def minmax(
+    lists: Mapping[str, Ranked],
+    weights: Mapping[str, float] | None = None,
+    item_weights: Mapping[int, Mapping[str, float]] | None = None,
+) -> list[Fused]:
+    """`weights`: per list (default 1); `item_weights`: per id and list, in place of `weights`."""
     scores: dict[int, float] = {}
     for name, ranked in lists.items():
         if not ranked:
@@ -41,7 +46,8 @@ def minmax(lists: Mapping[str, Ranked], weights: Mapping[str, float] | None = No
         span = high - low
         for item, score in ranked:
             norm = (score - low) / span if span > 0 else 1.0
-            scores[item] = scores.get(item, 0.0) + weight * norm
+            own = item_weights.get(item) if item_weights else None
+            scores[item] = scores.get(item, 0.0) + (weight if own is None else own.get(name, 1.0)) * norm
     return _ordered(scores, lists)
 
 

@@ -8,16 +8,17 @@ answer with BM25 and say why.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..embedding.model import Embedder
 from ..errors import Unavailable
 from ..store import Store
+from ..store import documents as documents_db
 from ..store import search as search_db
 from ..store import vectors as vdb
-from .fusion import RRF_K, Fused, FusionMethod, fuse
+from .fusion import RRF_K, Fused, FusionMethod, fuse, minmax
 from .lexical import bm25_candidates, bm25_search, fts_query
 from .quantized import BitIndexCache
 from .quantized import knn as bit_knn
@@ -32,6 +33,10 @@ QUANTIZED_CANDIDATES = 400  # first-pass hamming candidates rescored exactly (ve
 PRUNE_ABOVE = 50_000  # chunks in scope; from here hybrid's BM25 list leaves out the commonest words
 COMMON_SHARE = 0.05
 STAGING_SLACK = 8  # KNN may return chunks of documents still loading; ask for a few more
+# Min-max fusion's semantic share per content type (BM25 gets the rest; other types 0.5, equal
+# weights). Code: natural-language queries share few words with code, so BM25 is the weaker list
+# (benchmarks/fusion.py, stdlib code benchmark: see the README's design notes).
+SEMANTIC_SHARE = {"code": 0.6}
 # Lucene's English stopwords: dropped from hybrid's BM25 candidate query, same quality (SciFact) and
 # 2.5x faster, since FTS5 scores every chunk holding any query word and these are in almost all of them.
 STOPWORDS = frozenset(
@@ -163,20 +168,45 @@ def _hybrid(
     conn = store.conn()
     match = candidate_query(query, conn, vdb.scope_size(conn, scope))
     bm25 = bm25_candidates(store, match, scope, CANDIDATES) if match else []
-    fused = fuse({"bm25": bm25, "semantic": vectors.ranked}, fusion, rrf_k)
-    page: list[Fused] = []
-    rows: dict[int, Any] = {}
-    start = offset
-    while len(page) < top_k and start < len(fused):  # skip chunks of documents still loading
-        batch = fused[start : start + top_k - len(page)]
-        rows |= search_db.hit_rows(conn, [f.id for f in batch])
-        page.extend(f for f in batch if f.id in rows)
-        start += len(batch)
+    # every candidate's row up front: its content type picks its fusion weights; a chunk of a
+    # document still loading has no row and is skipped
+    rows = search_db.hit_rows(conn, list(dict.fromkeys(c for c, _s in (*bm25, *vectors.ranked))))
+    fused = fuse_candidates(bm25, vectors.ranked, _content_types(conn, rows), fusion, rrf_k)
+    page = [f for f in fused if f.id in rows][offset : offset + top_k]
     snippets = (
         search_db.bm25_snippets(conn, match, [f.id for f in page if f.id in dict(bm25)]) if match else {}
     )
     hits = tuple(hit_from_row(rows[f.id], f.score, snippets.get(f.id), dict(f.ranks)) for f in page)
     return SearchResult(query, "hybrid", hits, offset, len(fused), False, vectors.note)
+
+
+def fuse_candidates(
+    bm25: Sequence[tuple[int, float]],
+    semantic: Sequence[tuple[int, float]],
+    content_types: Mapping[int, str],
+    fusion: FusionMethod = DEFAULT_FUSION,
+    rrf_k: float = RRF_K,
+) -> list[Fused]:
+    """Hybrid's fusion of its two lists; min-max weighs each chunk's two scores by its content type
+    (SEMANTIC_SHARE), the weights adding up to 2 as equal weights do, so scores stay comparable."""
+    lists = {"bm25": bm25, "semantic": semantic}
+    if fusion != "minmax":
+        return fuse(lists, fusion, rrf_k)
+    weights = {
+        chunk: {"bm25": 2 * (1 - share), "semantic": 2 * share}
+        for chunk, kind in content_types.items()
+        if (share := SEMANTIC_SHARE.get(kind)) is not None
+    }
+    return minmax(lists, item_weights=weights)
+
+
+def _content_types(conn: Any, rows: Mapping[int, Any]) -> dict[int, str]:
+    kinds: dict[int, str] = {}
+    for document_id in {row.document_id for row in rows.values()}:
+        document = documents_db.get_ready(conn, document_id)
+        if document is not None:
+            kinds[document_id] = document.content_type
+    return {chunk: kinds[row.document_id] for chunk, row in rows.items() if row.document_id in kinds}
 
 
 def candidate_query(query: str, conn: Any = None, chunks: int = 0) -> str | None:
