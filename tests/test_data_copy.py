@@ -140,8 +140,14 @@ def test_log_like_text_is_lines_not_a_table_and_every_line_counts(store: Store, 
 
 @pytest.mark.parametrize(
     "raw",
-    [b"\xef\xbb\xbfone\r\ntwo\r\n\r\nfour", b"a\rb\rc\n", b"ok\nbad \xff byte\n\x01sep\n"],
-    ids=["bom-crlf", "lone-cr", "invalid-utf8"],
+    [
+        b"\xef\xbb\xbfone\r\ntwo\r\n\r\nfour",
+        b"a\rb\rc\n",
+        b"ok\nbad \xff byte\n\x01sep\n",
+        b"\xef\xbb\xbf\xef\xbb\xbftwice\n\xef\xbb\xbflater\n\n",
+        b"no newline at the end, no bom",
+    ],
+    ids=["bom-crlf", "lone-cr", "invalid-utf8", "bom-twice", "no-final-newline"],
 )
 def test_text_lines_match_the_lines_the_chunks_number(store: Store, settings: Settings, raw: bytes) -> None:
     doc = _load(store, settings, "notes.txt", raw)
@@ -149,6 +155,27 @@ def test_text_lines_match_the_lines_the_chunks_number(store: Store, settings: Se
     expected = raw.decode("utf-8-sig", errors="replace").splitlines()
     got = _rows(copy, f"SELECT line, text FROM d{doc.id}_lines ORDER BY line")
     assert got == [(i, line) for i, line in enumerate(expected, start=1)]
+
+
+def test_a_lines_copy_with_a_stored_line_column_reads_the_same(store: Store, settings: Settings) -> None:
+    """Copies written before the one-pass lines copy hold `line` as a column; the view numbers lines by
+    their position either way, so such a file answers exactly what it held."""
+    import duckdb
+
+    lines = [f"entry {i} {'error' if i % 7 == 0 else 'ok'}" for i in range(1, 3001)]
+    doc = _load(store, settings, "old.txt", "\n".join(lines) + "\n")
+    copy = data.open_copy(settings, store)
+    path = copy.directory / data.copy_info(copy, doc.id).file
+    old = path.with_name("old-format.parquet")
+    with duckdb.connect() as conn:
+        conn.execute(
+            f"COPY (SELECT file_row_number + 1 AS line, text FROM read_parquet('{path}', file_row_number = "
+            f"true)) TO '{old}' (FORMAT parquet, ROW_GROUP_SIZE 1024)"
+        )
+    os.replace(old, path)
+    sql = f"SELECT line, text FROM d{doc.id}_lines WHERE text LIKE '%error%' ORDER BY line"
+    assert _rows(copy, sql) == [(i, line) for i, line in enumerate(lines, start=1) if "error" in line]
+    assert _rows(copy, f"SELECT max(line), count(*) FROM d{doc.id}_lines") == [(3000, 3000)]
 
 
 def test_a_2500_column_table_is_queried(store: Store, settings: Settings) -> None:

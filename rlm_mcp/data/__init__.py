@@ -34,8 +34,9 @@ The API (what the loader, query_data and projected jobs use):
     format_value(value) -> str
         A value printed exactly (2432188.16, never 2.43219e+06).
 
-Loading uses `start_copy(copy, file: PinnedFile, content_type, stem) -> CopyBuilder | None` (the
-file opened once by the loader, read only through its descriptor), then
+Loading uses `start_copy(copy, file: PinnedFile, content_type, stem, connection) -> CopyBuilder | None`
+(the file opened once by the loader, read only through its descriptor; `connection`, a
+`BuildConnection(copy.spill_directory)` the documents of one load share in turn), then
 `builder.finish(profile) -> BuiltCopy | None`, `install_copy(copy, conn, built, document_id)` inside
 the transaction that swaps the document in, and `discard(copy, old_file)` after it commits.
 """
@@ -44,6 +45,7 @@ from duckdb import Error as DuckDBError
 
 from ..store import Connection
 from .building import BuiltCopy, CopyBuilder, has_copy, start_copy
+from .conversion import BuildConnection
 from .files import DataCopy, discard, discard_removed, install, open_copy, sweep
 from .querying import DEFAULT_LIMIT, MAX_LIMIT, QueryResult, query
 from .records import (
@@ -68,6 +70,7 @@ def install_copy(copy: DataCopy, conn: Connection, built: BuiltCopy, document_id
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "BuildConnection",
     "BuiltCopy",
     "CopyBuilder",
     "DataCopy",

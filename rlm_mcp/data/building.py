@@ -9,6 +9,7 @@ the document still loads, without a copy.
 """
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from .conversion import (
     FINAL_MEMORY_MB,
     JSON_MEMORY_MB,
     STAGE_MEMORY_MB,
-    build_connection,
+    BuildConnection,
     parquet_columns,
     parquet_rows,
     top_values,
@@ -68,8 +69,17 @@ def has_copy(content_type: str) -> bool:
 class CopyBuilder:
     """The copy of one file of one content type; `sink` is set for JSON (the chunker feeds it)."""
 
-    def __init__(self, copy: DataCopy, file: PinnedFile, content_type: str, stem: str) -> None:
+    def __init__(
+        self,
+        copy: DataCopy,
+        file: PinnedFile,
+        content_type: str,
+        stem: str,
+        connection: BuildConnection | None = None,
+    ) -> None:
         self.copy = copy
+        self._own_connection = connection is None
+        self._connection = connection or BuildConnection(copy.spill_directory)
         self.file = file
         self.content_type = content_type
         self.stem = stem
@@ -80,10 +90,6 @@ class CopyBuilder:
         self._stage: Path | None = None
         self._layout: tables.CsvLayout | None = None
         self._scan: lines.LineScan | None = None
-
-    @property
-    def _spill(self) -> Path:
-        return self.copy.spill_directory
 
     def _row_bytes(self, rows: int) -> float:
         """Source bytes per record: the final writer's row groups are bounded by them."""
@@ -112,13 +118,14 @@ class CopyBuilder:
                 self._layout = tables.sniff_layout(self.file, self.content_type)
                 if self._layout is not None and source is not None:
                     width = self._layout.width
-                    with build_connection(STAGE_THREADS, self._spill, width, STAGE_MEMORY_MB) as conn:
-                        tables.stage_source(conn, source, self._layout, self._stage)
+                    conn = self._connection.use(STAGE_THREADS, width, STAGE_MEMORY_MB)
+                    tables.stage_source(conn, source, self._layout, self._stage)
                 return
-            self._scan = lines.scan_lines(self.file)
-            if self._scan.plain and source is not None:
-                with build_connection(STAGE_THREADS, self._spill, 1, STAGE_MEMORY_MB) as conn:
-                    lines.stage_lines(conn, source, self._stage, quoted=False)
+            self._scan = scan = lines.scan_lines(self.file)
+            if scan.plain and source is not None:  # the final file at once: see _finish_lines
+                conn = self._connection.use(STAGE_THREADS, 1, STAGE_MEMORY_MB)
+                row_bytes = self._row_bytes(scan.lines)
+                lines.write_lines(conn, source, self._stage, False, scan.returns, row_bytes)
         except (duckdb.Error, OSError, ValueError) as error:
             self._stage_error = error
 
@@ -132,14 +139,14 @@ class CopyBuilder:
         try:
             width = int((profile or {}).get("columns") or 1)
             memory = JSON_MEMORY_MB if self.content_type in JSON_KINDS else FINAL_MEMORY_MB
-            with build_connection(FINAL_THREADS, self._spill, width, memory) as conn:
-                kind = "lines" if self.content_type in LINE_KINDS else "table"
-                warnings = self._write_final(conn, profile or {}, target)
-                if warnings is None:
-                    return None
-                records = parquet_rows(conn, target)
-                columns = tuple(parquet_columns(conn, target))
-                top = top_values(conn, target, list(columns)) if kind == "table" else {}
+            conn = self._connection.use(FINAL_THREADS, width, memory)
+            kind = "lines" if self.content_type in LINE_KINDS else "table"
+            warnings = self._write_final(conn, profile or {}, target)
+            if warnings is None:
+                return None
+            records = parquet_rows(conn, target)
+            columns = lines.LINE_COLUMNS if kind == "lines" else tuple(parquet_columns(conn, target))
+            top = top_values(conn, target, list(columns)) if kind == "table" else {}
             self._temps.remove(target)
             return BuiltCopy(target, kind, records, columns, tuple(warnings), top)
         finally:
@@ -220,6 +227,8 @@ class CopyBuilder:
         return names or None
 
     def _finish_lines(self, conn: duckdb.DuckDBPyConnection, target: Path) -> list[str] | None:
+        """The lines file DuckDB wrote beside the chunker, when it read exactly the pinned bytes and
+        found the lines they hold; else the lines as Python reads them, written out and read again."""
         scan = self._scan or lines.scan_lines(self.file)
         stage = self._stage
         ok = (
@@ -230,13 +239,12 @@ class CopyBuilder:
             and self.file.unchanged()
             and parquet_rows(conn, stage) == scan.lines
         )
-        if not ok:
-            normalized = self._temp("lines")
-            lines.normalize_lines(self.file, normalized)
-            stage = self._temp("stage2")
-            lines.stage_lines(conn, normalized, stage, quoted=True)
-        assert stage is not None
-        write_parquet(conn, lines.lines_select(stage, scan.bom), target, 2, self._row_bytes(scan.lines))
+        if ok and stage is not None:
+            os.replace(stage, target)
+            return []
+        normalized = self._temp("lines")
+        lines.normalize_lines(self.file, normalized)  # universal newlines: no \r is left in a line
+        lines.write_lines(conn, normalized, target, True, False, self._row_bytes(scan.lines))
         return []
 
     def discard_temps(self) -> None:
@@ -247,12 +255,21 @@ class CopyBuilder:
         for path in self._temps:
             files.discard_temp(path)
         self._temps.clear()
+        if self._own_connection:
+            self._connection.close()
 
 
-def start_copy(copy: DataCopy, file: PinnedFile, content_type: str, stem: str) -> CopyBuilder | None:
-    """A builder already reading `file`, or None when copies are off or the type has none."""
+def start_copy(
+    copy: DataCopy,
+    file: PinnedFile,
+    content_type: str,
+    stem: str,
+    connection: BuildConnection | None = None,
+) -> CopyBuilder | None:
+    """A builder already reading `file`, or None when copies are off or the type has none;
+    `connection`: the load's DuckDB connection, shared by its documents in turn (else one of its own)."""
     if not copy.copy_enabled or not has_copy(content_type):
         return None
-    builder = CopyBuilder(copy, file, content_type, stem)
+    builder = CopyBuilder(copy, file, content_type, stem, connection)
     builder.start()
     return builder

@@ -7,6 +7,7 @@ from ..ids import format_id
 from ..store import copies as copies_db
 from ..store.labels import LabelRow
 from .files import DataCopy
+from .lines import lines_view
 from .sandbox import LABELS_VIEW, quote_literal, quote_name
 
 LABEL_COLUMNS = "job_id VARCHAR, document_id VARCHAR, record BIGINT, dimension VARCHAR, value VARCHAR"
@@ -18,9 +19,10 @@ def view_setup(copy: DataCopy, copies: dict[str, copies_db.CopyRow]) -> tuple[li
     for name, row in sorted(copies.items()):
         path = str(copy.directory / row.file)
         files.append(path)
-        statements.append(
-            f"CREATE VIEW {quote_name(name)} AS SELECT * FROM read_parquet({quote_literal(path)})"
+        relation = (
+            lines_view(path) if row.kind == "lines" else f"SELECT * FROM read_parquet({quote_literal(path)})"
         )
+        statements.append(f"CREATE VIEW {quote_name(name)} AS {relation}")
     return statements, files
 
 

@@ -56,31 +56,44 @@ class BatchWriter:
     """Writes batches of chunks in a second thread while the next batch is being chunked.
 
     SQLite releases the GIL while it indexes, so chunking and indexing overlap on two cores. At most
-    MAX_BATCHES_IN_FLIGHT batches wait, so memory stays bounded; the first error is raised here.
+    MAX_BATCHES_IN_FLIGHT batches wait, so memory stays bounded; the first error is raised here. One
+    writer (its thread and its connection) serves every document of a load: `drain` waits for one
+    document's batches before its swap.
     """
 
-    def __init__(self, store: Store, staging: int) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self._staging = staging
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rlm-load")
         self._pending: list[Future[None]] = []
 
     def __enter__(self) -> "BatchWriter":
         return self
 
-    def write(self, rows: list[NewChunk]) -> None:
-        self._pending.append(self._pool.submit(self._insert, rows))
+    def write(self, staging: int, rows: list[NewChunk]) -> None:
+        self._pending.append(self._pool.submit(self._insert, staging, rows))
         while len(self._pending) > MAX_BATCHES_IN_FLIGHT:
             self._pending.pop(0).result()
 
-    def _insert(self, rows: list[NewChunk]) -> None:
+    def _insert(self, staging: int, rows: list[NewChunk]) -> None:
         with self._store.write() as conn:
-            db.insert_chunks(conn, self._staging, rows)
+            db.insert_chunks(conn, staging, rows)
+
+    def drain(self, raise_error: bool = True) -> None:
+        """Wait for every batch written so far, then raise the first error (unless `raise_error` is
+        false: a document that failed already has its error, and its staging row is deleted next)."""
+        pending, self._pending = self._pending, []
+        error: Exception | None = None
+        for future in pending:
+            try:
+                future.result()
+            except Exception as failed:  # every batch waited for: none lands after its row is deleted
+                error = error or failed
+        if error is not None and raise_error:
+            raise error
 
     def __exit__(self, *exc: object) -> None:
         try:
-            for future in self._pending:
-                future.result()
+            self.drain(raise_error=exc[0] is None)
         finally:
             self._pool.submit(self._store.release_thread).result()
             self._pool.shutdown()
