@@ -170,8 +170,8 @@ from rlm_mcp.config import load_settings
 from rlm_mcp.store import open_store
 original = batches.BatchWriter._insert
 calls = []
-def insert_then_die(self, rows):
-    original(self, rows)
+def insert_then_die(self, *batch):
+    original(self, *batch)
     calls.append(1)
     if len(calls) == 2:
         os.kill(os.getpid(), signal.SIGKILL)

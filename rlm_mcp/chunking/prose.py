@@ -59,10 +59,10 @@ def _paragraphs(text: TextIO) -> Iterator[tuple[str, int]]:
         for match in PARAGRAPH_BREAK.finditer(buffer):
             if match.end() == len(buffer) and block:
                 break  # the break may continue in the next block
-            paragraph = buffer[start : match.start()]
-            yield paragraph, line
-            line += paragraph.count("\n") + match.group().count("\n")
-            start = match.end()
+            end = match.end()
+            yield buffer[start : match.start()], line
+            line += buffer.count("\n", start, end)  # the paragraph's and the break's
+            start = end
         buffer = buffer[start:]
         if not block:
             if buffer.strip():
@@ -103,7 +103,10 @@ class ProseChunker:
                     pending = _Pending()
                 elif pending.size:  # a few words before the heading: the chunk belongs to what follows
                     pending.section = self._heading_path()
-            for piece, start_line, end_line in self._pieces(block):
+            # one piece, the common case, without a generator per paragraph
+            short = len(block.text) <= MAX_CHARS
+            pieces = ((block.text, block.start_line, block.end_line),) if short else self._pieces(block)
+            for piece, start_line, end_line in pieces:
                 if pending.size and pending.size + len(piece) > MAX_CHARS:
                     chunk = self._flush_one(pending, previous_tail)
                     previous_tail = chunk.text[-OVERLAP_CHARS:]
@@ -127,29 +130,35 @@ class ProseChunker:
     def _blocks(self, text: TextIO) -> Iterator[_Block]:
         fence_open: list[tuple[str, int]] = []  # markdown: paragraphs of an open code fence
         last_line = 0
+        markdown = self.content_type == "markdown"
         for paragraph, line in _paragraphs(text):
             body = paragraph.strip("\r\n")
-            if not body.strip():
+            if not body or body.isspace():
                 continue
-            lead = len(paragraph) - len(paragraph.lstrip("\r\n"))
-            start = line + paragraph.count("\n", 0, lead)
+            start = line
+            if paragraph[0] in "\r\n":
+                lead = len(paragraph) - len(paragraph.lstrip("\r\n"))
+                start += paragraph.count("\n", 0, lead)
             end = start + body.count("\n")
             last_line = max(last_line, end)
-            if self.content_type == "markdown" and (fence_open or len(FENCE.findall(body)) % 2):
+            if markdown and (fence_open or len(FENCE.findall(body)) % 2):
                 fence_open.append((body, start))
                 closes = len(fence_open) > 1 and len(FENCE.findall(body)) % 2
                 if closes or sum(len(b) for b, _ in fence_open) > MAX_CHARS * 8:  # closed, or never closes
                     yield self._block("\n\n".join(b for b, _ in fence_open), fence_open[0][1], end)
                     fence_open = []
                 continue
-            yield self._block(body, start, end)
+            yield self._block(body, start, end, end == start)
         if fence_open:
             joined = "\n\n".join(b for b, _ in fence_open)
             yield self._block(joined, fence_open[0][1], fence_open[0][1] + joined.count("\n"))
         self._stats["lines"] = last_line
 
-    def _block(self, body: str, start: int, end: int) -> _Block:
-        level = self._heading_level(body) if "\n" not in body else 0
+    def _block(self, body: str, start: int, end: int, one_line: bool | None = None) -> _Block:
+        """`one_line`: the caller knows whether the body holds a newline (it counted them)."""
+        if one_line is None:
+            one_line = "\n" not in body
+        level = self._heading_level(body) if one_line else 0
         self._stats["headings" if level else "paragraphs"] += 1
         return _Block(body + "\n\n", start, end, level)
 
