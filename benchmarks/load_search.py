@@ -36,7 +36,15 @@ def cpu_seconds() -> float:
 
 
 def files_of(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    """The files our load reads: folders it never walks (a store's `.rlm/`, `.git`) are left out, so the
+    baseline indexes the same text (a `.rlm/` of Parquet copies in the data folder doubled its input)."""
+    from rlm_mcp.loading.files import NEVER_WALKED
+
+    if not path.is_dir():
+        return [path]
+    return sorted(
+        p for p in path.rglob("*") if p.is_file() and not NEVER_WALKED & set(p.relative_to(path).parts)
+    )
 
 
 def phase_load(path: Path, db: Path) -> dict[str, float]:
