@@ -37,8 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/retrieval.py's helpers
 
 from rlm_mcp.config import load_settings
+from rlm_mcp.documents.reading import remove_document
 from rlm_mcp.loading.loader import load_document
-from rlm_mcp.search import fts_query, hybrid, lexical, search_chunks
+from rlm_mcp.search import bm25, fts_query, hybrid, lexical, search_chunks
 from rlm_mcp.search.quantized import BitIndexCache
 from rlm_mcp.store import Store, open_store
 from rlm_mcp.store import documents as documents_db
@@ -51,6 +52,7 @@ DEFAULT_CACHE = Path("/tmp/rlm-bm25-scale")
 PER_DOCUMENT = 10_000
 WINDOW = (100, 300)  # words per synthetic chunk
 SEED_TITLES = 64
+LOAD_CHUNKS = 1_000  # the load whose first searches are measured (a document added, then removed)
 
 
 def log(message: str) -> None:
@@ -247,20 +249,60 @@ def timed(
     return samples, answers
 
 
-def measure(path: Path, sets: dict[str, list[str]], embedder: Any) -> dict[str, Any]:
-    """Old and new path on the same store and queries: bm25 (new: first use of each query's words,
-    then again), hybrid; the number of queries whose top 10 differ."""
+@contextlib.contextmanager
+def no_read_ahead() -> Iterator[None]:
+    """A process whose first searches find nothing read ahead (search/bm25.py's WARM_ABOVE)."""
+    saved = bm25.WARM_ABOVE
+    bm25.WARM_ABOVE = sys.maxsize
+    try:
+        yield
+    finally:
+        bm25.WARM_ABOVE = saved
+
+
+def read_ahead(store: Store) -> tuple[float, int]:
+    """Seconds until the read-ahead begun by the first search has ended, and the postings it holds."""
+    started = time.perf_counter()
+    cache = store.caches.get(bm25.CACHE_KEY)
+    if isinstance(cache, bm25.IndexCache):
+        cache.warmed.wait(3600)
+        return time.perf_counter() - started, cache.held
+    return 0.0, 0
+
+
+def add_chunks(store: Store, words: Sequence[str], n: int) -> int:
+    """A document of `n` new chunks (a load), committed; its id."""
+    texts = window_texts(words, 10**9, n)
+    with store.write() as w:
+        doc = documents_db.insert_staging(w, "added", "/synthetic/added.txt", "text", 1, "added", "bench")
+        documents_db.insert_chunks(
+            w, doc, (NewChunk(i, t, "", "", f"a{i}", i + 1, i + 1, None, None) for i, t in enumerate(texts))
+        )
+        return documents_db.finalize(w, doc, None, None)
+
+
+def measure(path: Path, sets: dict[str, list[str]], embedder: Any, words: Sequence[str]) -> dict[str, Any]:
+    """Old and new path on the same store and queries: bm25 (new: first use of each query's words in
+    a process without read-ahead, then with it, then again), hybrid; the first searches after a
+    load; the number of queries whose top 10 differ."""
     settings = load_settings({"CLAUDE_PROJECT_DIR": str(path.parent), "RLM_DB": str(path)})
+    sets = {name: texts for name, texts in sets.items() if texts}
+    row: dict[str, Any] = {}
+    with no_read_ahead():
+        store = open_store(path)
+        row["chunks"] = int(store.conn().execute("SELECT count(*) FROM chunks").fetchone()[0])
+        started = time.perf_counter()
+        search_chunks(store, settings, "the of and in to with", "bm25")  # a first search reads row lengths
+        row["first_search_s"] = round(time.perf_counter() - started, 2)
+        bare = {name: timed(store, settings, t, "bm25", embedder, None)[0] for name, t in sets.items()}
+        store.close()
     store = open_store(path)
     bits = BitIndexCache()  # what a server's Workspace holds
-    row: dict[str, Any] = {"chunks": int(store.conn().execute("SELECT count(*) FROM chunks").fetchone()[0])}
-    started = time.perf_counter()
-    search_chunks(store, settings, "the of and in to with", "bm25")  # a first search reads row lengths
-    row["first_search_s"] = round(time.perf_counter() - started, 2)
+    search_chunks(store, settings, "the of and in to with", "bm25")
+    seconds, held = read_ahead(store)
+    row["read_ahead_s"], row["read_ahead_postings"] = round(seconds, 1), held
     search_chunks(store, settings, "warm vectors", "hybrid", embedder=embedder, bit_indexes=bits)
     for name, texts in sets.items():
-        if name == "words" and len(texts) == 0:
-            continue
         cold, new = timed(store, settings, texts, "bm25", embedder, bits)
         warm, _ = timed(store, settings, texts, "bm25", embedder, bits)
         hybrid_new, hybrid_hits = timed(store, settings, texts, "hybrid", embedder, bits)
@@ -270,6 +312,7 @@ def measure(path: Path, sets: dict[str, list[str]], embedder: Any) -> dict[str, 
         row[name] = {
             "queries": len(texts),
             "bm25_old": percentiles(old),
+            "bm25_new_bare": percentiles(bare[name]),
             "bm25_new_first": percentiles(cold),
             "bm25_new_again": percentiles(warm),
             "hybrid_old": percentiles(hybrid_old),
@@ -281,6 +324,19 @@ def measure(path: Path, sets: dict[str, list[str]], embedder: Any) -> dict[str, 
             ),
         }
         log(f"  {path.name} {name}: {json.dumps(row[name])}")
+    texts = next(iter(sets.values()))
+    added = add_chunks(store, words, LOAD_CHUNKS)
+    after, hits = timed(store, settings, texts, "bm25", embedder, bits)
+    with old_path():
+        _, reference = timed(store, settings, texts, "bm25", embedder, bits)
+    remove_document(store, added)
+    row["after_load"] = {
+        "chunks_added": LOAD_CHUNKS,
+        "first_query_ms": round(1000 * after[0], 1),
+        **percentiles(after),
+        "bm25_top10_differ": sum(not same_ranking(a, b) for a, b in zip(hits, reference, strict=True)),
+    }
+    log(f"  {path.name} after a load: {json.dumps(row['after_load'])}")
     store.close()
     return row
 
@@ -343,6 +399,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.smoke:
         sizes, args.queries, args.word_queries = [2000], 8, 4
+        bm25.WARM_ABOVE = 0  # the read-ahead runs on the small store too
     else:
         sizes = [int(s) for s in args.sizes.split(",") if s]
     words = source_words(args.data, args.smoke)
@@ -359,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         store = open_store(path)
         sampled = word_queries(store, args.word_queries)
         store.close()
-        report["sizes"][str(size)] = measure(path, {"scifact": scifact, "words": sampled}, embedder)
+        report["sizes"][str(size)] = measure(path, {"scifact": scifact, "words": sampled}, embedder, words)
     if not args.skip_quality:
         limits = (150, 20) if args.smoke else (None, None)
         report["quality"] = quality(args.data, args.cache, *limits)
@@ -369,27 +426,30 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def print_report(report: dict[str, Any]) -> None:
+    columns = ("bm25_old", "bm25_new_bare", "bm25_new_first", "bm25_new_again", "hybrid_old", "hybrid_new")
     print(
-        "| chunks | queries | bm25 old p50/p95 ms | bm25 new, first use | bm25 new, again | hybrid old "
-        "| hybrid new | top-10 differ (bm25 / hybrid) |"
+        "| chunks | queries | bm25 FTS5 p50/p95 ms | bm25 new, first use, no read-ahead | first use, after "
+        "read-ahead | again | hybrid FTS5 | hybrid new | top-10 differ (bm25 / hybrid) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in report["sizes"].values():
         for name in ("scifact", "words"):
             if name not in row:
                 continue
             f = row[name]
-            cells = [
-                f"{f[key]['p50_ms']} / {f[key]['p95_ms']}"
-                for key in ("bm25_old", "bm25_new_first", "bm25_new_again", "hybrid_old", "hybrid_new")
-            ]
+            cells = [f"{f[key]['p50_ms']} / {f[key]['p95_ms']}" for key in columns]
             print(
                 f"| {row['chunks']} | {f['queries']} {name} | "
                 + " | ".join(cells)
                 + f" | {f['bm25_top10_differ']} / {f['hybrid_top10_differ']} |"
             )
-        first = row["first_search_s"]
-        print(f"first search of a process at {row['chunks']} chunks (reads row lengths): {first} s")
+        a = row["after_load"]
+        print(
+            f"{row['chunks']} chunks: first search of a process {row['first_search_s']} s; read-ahead "
+            f"{row['read_ahead_s']} s ({row['read_ahead_postings']} postings); after a load of "
+            f"{a['chunks_added']} chunks: first query {a['first_query_ms']} ms, p50/p95 {a['p50_ms']} / "
+            f"{a['p95_ms']} ms, top-10 differ {a['bm25_top10_differ']}"
+        )
     if "quality" in report:
         q = report["quality"]
         print(

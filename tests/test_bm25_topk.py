@@ -189,3 +189,190 @@ def test_search_chunks_bm25_mode_pages_through_the_fts5_ranking(
     want = search_db.bm25_candidates(store.conn(), fts_query("w4 w8 w15") or "", None, 20)
     pages = [search_chunks(store, settings, "w4 w8 w15", "bm25", top_k=10, offset=o).hits for o in (0, 10)]
     assert_same_ranking([(h.chunk_id, h.score) for page in pages for h in page], want)
+
+
+def _cached(store: Store) -> bm25.IndexCache:
+    cache = store.caches[bm25.CACHE_KEY]
+    assert isinstance(cache, bm25.IndexCache)
+    return cache
+
+
+def _count_postings_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    reads: list[str] = []
+    read = search_db.postings
+    monkeypatch.setattr(search_db, "postings", lambda conn, token: reads.append(token) or read(conn, token))
+    return reads
+
+
+def test_a_reload_carries_the_cache_to_the_new_index_and_answers_stay_exact(
+    project: Path, settings: Settings, store: Store, corpus: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a write the cached lengths and postings are carried forward (the rows that went are
+    dropped, the new rows' postings tokenized), not read again from FTS5's index: same answers."""
+    texts = queries(5, 15)
+    check(store, texts)
+    before = _cached(store)
+    carried_tokens = {t for t, p in before.postings.items() if p is not None}
+    assert carried_tokens
+    rng = random.Random(11)
+    changed = project / "src" / "f3.txt"
+    kept = changed.read_text(encoding="utf-8").split("\n\n")
+    changed.write_text("\n\n".join(kept[:50] + [paragraph(rng) for _ in range(40)]) + "\n", encoding="utf-8")
+    (project / "docs" / "more.txt").write_text("\n\n".join(paragraph(rng) for _ in range(30)) + "\n", "utf-8")
+    load_document(store, settings, ".")
+    reads = _count_postings_reads(monkeypatch)
+    assert check(store, texts) > 20
+    after = _cached(store)
+    assert after is not before and after.version != before.version
+    assert not set(reads) & carried_tokens  # carried, not read again
+    assert after.sizes is not None and after.present is not None
+    assert int(after.present.sum()) == search_db.index_totals(store.conn()).rows
+
+
+def test_a_removal_drops_the_rows_that_went_from_the_carried_cache(
+    store: Store, corpus: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = queries(6, 15)
+    check(store, texts)
+    carried_tokens = {t for t, p in _cached(store).postings.items() if p is not None}
+    gone = set(range(*_chunk_span(store, corpus["docs/f2.txt"])))
+    remove_document(store, corpus["docs/f2.txt"])
+    reads = _count_postings_reads(monkeypatch)
+    assert check(store, texts) > 20
+    cache = _cached(store)
+    assert not set(reads) & carried_tokens
+    assert cache.present is not None and not any(cache.present[c] for c in gone if c < len(cache.present))
+    for found in cache.postings.values():
+        assert found is None or not set(found.ids.tolist()) & gone
+
+
+def test_a_write_of_many_rows_keeps_the_lengths_and_reads_postings_again(
+    project: Path, settings: Settings, store: Store, corpus: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = queries(7, 10)
+    check(store, texts)
+    monkeypatch.setattr(bm25, "DELTA_ROWS", 0)
+    write_corpus(project / "docs", seed=12, files=2, paragraphs=40)
+    load_document(store, settings, ".")
+    reads = _count_postings_reads(monkeypatch)
+    sizes = search_db.token_counts_after
+    monkeypatch.setattr(
+        search_db, "token_counts_after", lambda conn, last: reads.append(f"sizes>{last}") or sizes(conn, last)
+    )
+    assert check(store, texts) > 10
+    assert "sizes>-1" not in reads and any(r.startswith("sizes>") for r in reads)  # only the new rows
+    assert any(not r.startswith("sizes>") for r in reads)  # postings read again from the index
+
+
+def test_a_text_rewritten_in_place_is_caught_by_the_totals_and_the_cache_read_afresh(
+    store: Store, corpus: dict[str, int]
+) -> None:
+    """The store never rewrites a chunk's text (a reload makes new chunks), but if something did, the
+    carried lengths would no longer add up to FTS5's totals: the cache is read again, answers exact."""
+    texts = queries(8, 10)
+    check(store, texts)
+    first, _ = documents_db.chunk_range(store.conn(), corpus["docs/f0.txt"])
+    with store.write() as w:
+        w.execute("UPDATE chunks SET text = text || ' w1 w2 w3 w4 the' WHERE id = ?", (first,))
+    assert check(store, [*texts, "w1 w2 w3 w4"]) > 10
+    cache = _cached(store)
+    assert (
+        cache.sizes is not None and cache.sizes[first] == search_db.token_counts(store.conn(), [first])[first]
+    )
+
+
+def test_a_search_in_an_older_snapshot_never_uses_a_newer_cache(
+    project: Path, settings: Settings, store: Store, corpus: dict[str, int]
+) -> None:
+    """A reader whose transaction began before a reload (same row count: rows gone and rows added)
+    searches after another thread has cached the new index: it answers for its own snapshot."""
+    import threading
+
+    texts = queries(9, 10)
+    check(store, texts)
+    changed = project / "docs" / "f4.txt"
+    paragraphs = changed.read_text(encoding="utf-8").split("\n\n")
+    rng = random.Random(13)
+    changed.write_text(
+        "\n\n".join(paragraphs[:60] + [paragraph(rng) for _ in range(len(paragraphs) - 60)]) + "\n", "utf-8"
+    )
+    old = store.conn()
+    old.execute("BEGIN")
+    want = {t: search_db.bm25_candidates(old, fts_query(t) or "", None, 10) for t in texts}
+    errors: list[BaseException] = []
+
+    def writer_and_new_reader() -> None:
+        try:
+            load_document(store, settings, ".")
+            check(store, texts)  # caches the new index (this thread's connection)
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+        finally:
+            store.release_thread()
+
+    thread = threading.Thread(target=writer_and_new_reader)
+    thread.start()
+    thread.join()
+    assert not errors
+    assert _cached(store).version != search_db.index_totals(old).version  # the newer one is cached
+    for text in texts:
+        assert_same_ranking(bm25_candidates(store, fts_query(text) or "", None, 10), want[text])
+    old.execute("COMMIT")
+    check(store, texts)
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_snippets_from_a_table_of_the_page_alone_equal_fts5_snippets_of_the_index(
+    store: Store, corpus: dict[str, int], seed: int
+) -> None:
+    """snippet() depends only on the row's text, length and instances: the temp table holding just
+    the page's chunks gives chunks_fts's own snippets (words of several tokens, repeated tokens)."""
+    texts = [*queries(seed, 12), "w1 w1 cells cell the", "don't w2 the", "w2999 zzz_unknown w3"]
+    compared = 0
+    conn = store.conn()
+    for text in texts:
+        match = fts_query(text) or ""
+        ids = [c for c, _ in search_db.bm25_candidates(conn, match, None, 25)]
+        want = {}
+        for c in ids:
+            (snippet,) = conn.execute(
+                "SELECT snippet(chunks_fts, 0, '«', '»', '…', ?) FROM chunks_fts WHERE chunks_fts MATCH ? "
+                "AND rowid = ?",
+                (search_db.SNIPPET_TOKENS, match, c),
+            ).fetchone()
+            want[c] = snippet
+        assert search_db.bm25_snippets(conn, match, ids) == want
+        compared += len(want)
+    assert compared > 100
+
+
+def test_read_ahead_caches_the_commonest_tokens_so_first_uses_read_nothing(
+    store: Store, corpus: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a large index the first search starts a background read of the row lengths and the
+    postings of the tokens common in a sample of rows; later first uses of those words read nothing."""
+    monkeypatch.setattr(bm25, "WARM_ABOVE", 0)
+    monkeypatch.setattr(bm25, "WARM_SHARE", 0.05)
+    store.caches.clear()
+    check(store, ["w7"])
+    cache = _cached(store)
+    assert cache.warmed.wait(60)
+    ahead = {t for t, p in cache.postings.items() if p is not None} - {"w7"}
+    assert len(ahead) >= 5 and cache.sizes is not None
+    reads = _count_postings_reads(monkeypatch)
+    texts = [" ".join(sorted(ahead)[:4]), " ".join(sorted(ahead)[-3:]) + " the"]
+    assert check(store, texts) > 4
+    assert not set(reads) & ahead
+
+
+def test_a_read_ahead_whose_version_a_write_replaced_stops_without_caching(
+    store: Store, corpus: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check(store, ["w3 w4"])
+    cache = _cached(store)
+    held, tokens = cache.held, set(cache.postings)
+    remove_document(store, corpus["docs/f6.txt"])
+    monkeypatch.setattr(bm25, "WARM_SHARE", 0.0)
+    bm25._warm(store, cache)  # the thread's body, run here: the index it was for is gone
+    assert cache.warmed.is_set() and cache.held == held and set(cache.postings) == tokens
+    check(store, ["w3 w4", "w5 w6 the"])

@@ -78,14 +78,27 @@ def bm25_candidates(
 
 
 def bm25_snippets(conn: Connection, match: str, chunk_ids: Sequence[int]) -> dict[int, str]:
-    """Snippets around the matched words, for a page of hits only (snippet() costs per row)."""
+    """Snippets around the matched words, for a page of hits only: FTS5's snippet() over a temp FTS5
+    table that holds just these chunks' texts, tokenized like chunks_fts. snippet() reads only the
+    row's text, its length and the match's instances in it, so it gives chunks_fts's snippets, while
+    asking chunks_fts costs a lookup in each of its segments per phrase and row (`rowid = ?`) or
+    reads every row the match finds (`rowid IN`): tens of ms at 100k chunks for a 15-word query."""
     if not chunk_ids:
         return {}
-    rows = conn.execute(
-        f"""SELECT rowid, snippet(chunks_fts, 0, '«', '»', '…', {SNIPPET_TOKENS}) FROM chunks_fts
-            WHERE chunks_fts MATCH ? AND rowid IN ({placeholders(len(chunk_ids))})""",
-        (match, *chunk_ids),
+    _tokenizer(conn)
+    conn.execute(
+        f"""INSERT INTO temp.rlm_snippets (rowid, text)
+            SELECT id, text FROM chunks WHERE id IN ({placeholders(len(chunk_ids))})""",
+        tuple(dict.fromkeys(chunk_ids)),
     )
+    try:
+        rows = conn.execute(
+            f"""SELECT rowid, snippet(rlm_snippets, 0, '«', '»', '…', {SNIPPET_TOKENS}) FROM temp.rlm_snippets
+                WHERE rlm_snippets MATCH ?""",
+            (match,),
+        ).fetchall()
+    finally:
+        conn.execute("DELETE FROM temp.rlm_snippets")
     return {int(r[0]): str(r[1]) for r in rows}
 
 
@@ -176,13 +189,32 @@ def token_counts(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, int]:
     return {int(r[0]): sum(_varints(bytes(r[1]))) for r in rows}
 
 
-def all_token_counts(conn: Connection) -> tuple[list[int], list[int]]:
-    """Every row's id and length in tokens (the docsize table), in id order."""
-    ids, sizes = [], []
-    for row_id, size in conn.execute("SELECT id, sz FROM chunks_fts_docsize ORDER BY id"):
-        ids.append(int(row_id))
-        sizes.append(size[0] if len(size) == 1 and size[0] < 0x80 else sum(_varints(bytes(size))))
-    return ids, sizes
+def token_counts_after(conn: Connection, last_id: int) -> tuple[str, str]:
+    """Every row's id and length above `last_id` (the docsize table), in id order, packed for numpy:
+    the ids comma-separated, the lengths as the hex of their varints, one after the other."""
+    ids, sizes = conn.execute(
+        """SELECT group_concat(id), group_concat(hex(sz), '')
+           FROM (SELECT id, sz FROM chunks_fts_docsize WHERE id > ? ORDER BY id)""",
+        (last_id,),
+    ).fetchone()
+    return str(ids or ""), str(sizes or "")
+
+
+def chunk_high_water(conn: Connection) -> int:
+    """The highest chunk id the store ever gave (ids are never reused, 0007): it never goes down, and
+    rows added to the index later all have higher ids."""
+    (value,) = conn.execute(
+        """SELECT max(coalesce((SELECT max(id) FROM chunks), 0),
+                   coalesce((SELECT last_id FROM id_high_water WHERE name = 'chunks'), 0))"""
+    ).fetchone()
+    return int(value)
+
+
+def rows_through(conn: Connection, last_id: int) -> int:
+    """How many rows of the index have an id of `last_id` or less."""
+    return int(
+        conn.execute("SELECT count(*) FROM chunks_fts_docsize WHERE id <= ?", (last_id,)).fetchone()[0]
+    )
 
 
 def rows_at_least(conn: Connection, match: str, cap: int) -> int:
@@ -193,17 +225,53 @@ def rows_at_least(conn: Connection, match: str, cap: int) -> int:
     return int(row[0])
 
 
-def postings(conn: Connection, token: str) -> tuple[list[int], list[int]]:
-    """The rows holding `token` (a token of the index, not query text) and how often, in id order."""
+def postings(conn: Connection, token: str) -> str:
+    """The row of each instance of `token` (a token of the index, not query text), comma-separated in
+    id order (a row once per instance): fts5vocab's instance table, read in one string."""
     if not conn.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'rlm_index_vocab'").fetchone():
         conn.execute("CREATE VIRTUAL TABLE temp.rlm_index_vocab USING fts5vocab(main, chunks_fts, instance)")
-    ids, counts = [], []
-    for doc, n in conn.execute(
-        "SELECT doc, count(*) FROM temp.rlm_index_vocab WHERE term = ? GROUP BY doc ORDER BY doc", (token,)
+    (docs,) = conn.execute(
+        "SELECT group_concat(doc) FROM temp.rlm_index_vocab WHERE term = ?", (token,)
+    ).fetchone()
+    return str(docs or "")
+
+
+def postings_above(conn: Connection, last_id: int) -> dict[str, str]:
+    """`postings` of every token in the rows above `last_id` only, from their text tokenized as
+    chunks_fts tokenizes it (the rows an index grew by since a version whose rows end at `last_id`)."""
+    _tokenizer(conn)
+    conn.execute(
+        """INSERT INTO temp.rlm_tokens (rowid, text)
+           SELECT id, text FROM chunks WHERE id IN (SELECT id FROM chunks_fts_docsize WHERE id > ?)""",
+        (last_id,),
+    )
+    out = {
+        str(term): str(docs)
+        for term, docs in conn.execute(
+            "SELECT term, group_concat(doc) FROM temp.rlm_tokens_vocab GROUP BY term ORDER BY term"
+        )
+    }
+    conn.execute("INSERT INTO temp.rlm_tokens (rlm_tokens) VALUES ('delete-all')")
+    return out
+
+
+def row_frequencies(conn: Connection, chunk_ids: Sequence[int]) -> dict[str, int]:
+    """How many of the chunks `chunk_ids` hold each token, tokenized as chunks_fts tokenizes them."""
+    _tokenizer(conn)
+    out: dict[str, int] = {}
+    for start in range(0, len(chunk_ids), 500):
+        part = list(chunk_ids[start : start + 500])
+        conn.execute(
+            f"""INSERT INTO temp.rlm_tokens (rowid, text)
+                SELECT id, text FROM chunks WHERE id IN ({placeholders(len(part))})""",
+            part,
+        )
+    for term, rows in conn.execute(
+        "SELECT term, count(DISTINCT doc) FROM temp.rlm_tokens_vocab GROUP BY term"
     ):
-        ids.append(int(doc))
-        counts.append(int(n))
-    return ids, counts
+        out[str(term)] = int(rows)
+    conn.execute("INSERT INTO temp.rlm_tokens (rlm_tokens) VALUES ('delete-all')")
+    return out
 
 
 def chunk_ids_of(conn: Connection, document_ids: Sequence[int] | None, inside: bool) -> list[int]:
@@ -225,13 +293,15 @@ def chunk_ids_of(conn: Connection, document_ids: Sequence[int] | None, inside: b
 
 
 def _tokenizer(conn: Connection) -> None:
-    """The temp table that tokenizes like chunks_fts (created once per connection)."""
+    """The temp tables that tokenize like chunks_fts (created once per connection): a contentless one
+    for tokens, and one with its text for snippets."""
     if conn.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'rlm_tokens'").fetchone():
         return
     (sql,) = conn.execute("SELECT sql FROM main.sqlite_master WHERE name = 'chunks_fts'").fetchone()
     found = TOKENIZE.search(sql)
     tokenize = f", tokenize = '{found.group(1)}'" if found else ""
     conn.execute(f"CREATE VIRTUAL TABLE temp.rlm_tokens USING fts5(text, content = ''{tokenize})")
+    conn.execute(f"CREATE VIRTUAL TABLE temp.rlm_snippets USING fts5(text{tokenize})")
     conn.execute("CREATE VIRTUAL TABLE temp.rlm_tokens_vocab USING fts5vocab(temp, rlm_tokens, instance)")
 
 
