@@ -99,9 +99,9 @@ def test_rlm_db_as_a_url_is_a_clear_error_without_the_credentials(project: Path,
 def test_rlm_db_as_a_postgres_url_names_the_backend_without_the_password(project: Path) -> None:
     settings = load_settings(project_env(project, RLM_DB="postgresql://rlm:secret@db.example/rlm"))
     assert settings.db_location == "postgresql://rlm:***@db.example/rlm" and "secret" not in repr(settings)
-    with pytest.raises(Unavailable, match="PostgreSQL backend") as raised:
-        _ = Workspace(settings).store  # no tool runs on Postgres yet: a clear error, no SQLite SQL sent
-    assert "secret" not in str(raised.value)
+    with pytest.raises(Unavailable, match="Cannot connect to the PostgreSQL store") as raised:
+        _ = Workspace(settings).store  # a server that cannot be reached: a clear error naming it
+    assert "secret" not in str(raised.value) and "postgresql://rlm:***@db.example/rlm" in str(raised.value)
     assert not (project / "postgresql:").exists()
 
 
