@@ -12,14 +12,15 @@ import time
 from typing import TYPE_CHECKING
 
 from .config import Settings, load_settings
-from .jobs import Clock
-from .store import Store, open_backend
-from .synthesis import ThemesCache
 
-if TYPE_CHECKING:  # numpy and the model runtime load with the first search or embedding, not before
+if TYPE_CHECKING:  # numpy and the model runtime load with the first search or embedding, not before;
+    # the store, jobs and synthesis with the first tool call (never before the server's first answer)
     from .embedding import EmbeddingWorker
     from .embedding.model import Embedder
+    from .jobs import Clock
     from .search.quantized import BitIndexCache
+    from .store import Store
+    from .synthesis import ThemesCache
 
 
 class Workspace:
@@ -31,7 +32,7 @@ class Workspace:
         settings: Settings | None = None,
         *,
         embedder: "Embedder | None" = None,
-        clock: Clock = time.time,
+        clock: "Clock" = time.time,
         background: bool = False,
     ) -> None:
         """`background`: start the embedding worker when the store opens (the server; the CLI embeds
@@ -40,7 +41,7 @@ class Workspace:
         self._store: Store | None = None
         self._embedder = embedder
         self._bit_indexes: BitIndexCache | None = None
-        self.themes = ThemesCache()
+        self._themes: ThemesCache | None = None
         self.clock = clock
         self.worker: EmbeddingWorker | None = None
         self.background = background
@@ -53,10 +54,12 @@ class Workspace:
         return self._settings
 
     @property
-    def store(self) -> Store:
+    def store(self) -> "Store":
         if self._store is None:
             with self._lock:
                 if self._store is None:
+                    from .store import open_backend
+
                     settings = self.settings
                     self._store = open_backend(settings.db_path, settings.db_url, settings.project_key)
                     if self.background and self.settings.embed_in_background:
@@ -84,7 +87,18 @@ class Workspace:
                     self._bit_indexes = BitIndexCache()
         return self._bit_indexes
 
-    def _start_worker(self, store: Store) -> None:
+    @property
+    def themes(self) -> "ThemesCache":
+        """Synthesis' cache of folded themes, kept between pages of one job's synthesis."""
+        if self._themes is None:
+            with self._lock:
+                if self._themes is None:
+                    from .synthesis import ThemesCache
+
+                    self._themes = ThemesCache()
+        return self._themes
+
+    def _start_worker(self, store: "Store") -> None:
         """Embeddings follow in the background (unless RLM_EMBED_BACKGROUND=0); a model that cannot
         load is reported by the worker (status shows it) and search answers with BM25."""
         from .embedding import EmbeddingWorker
@@ -106,7 +120,8 @@ class Workspace:
             if self._store is not None:
                 self._store.close()
                 self._store = None
-            self.themes.clear()
+            if self._themes is not None:
+                self._themes.clear()
             if self._bit_indexes is not None:
                 self._bit_indexes.clear()
         return stopped

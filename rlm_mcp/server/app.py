@@ -24,7 +24,6 @@ from pydantic import ValidationError
 
 from .. import __version__
 from ..config import Settings
-from ..embedding import EMBEDDING_THREAD
 from ..workspace import Workspace
 from . import data, documents, jobs
 from .common import ALWAYS_LOAD, explain_invalid_arguments
@@ -104,6 +103,8 @@ def serve_stdio(settings: Settings | None = None) -> int:
     """
     state = Workspace(settings, background=True)
     anyio.run(_serve_until_signal, create_server(workspace=state), state)
+    from ..embedding import EMBEDDING_THREAD  # after the session: the server starts without it
+
     if any(t.name == EMBEDDING_THREAD and t.is_alive() for t in threading.enumerate()):
         _exit_now(0)
     return 0

@@ -1,16 +1,22 @@
-"""Tools over documents and chunks: load, search, read, list, remove, status."""
+"""Tools over documents and chunks: load, search, read, list, remove, status.
+
+The core (loading, search, documents) is imported inside each tool, on its first call: the server
+answers `initialize` and `tools/list` without it.
+"""
 
 import threading
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from .. import documents, loading, search
 from ..workspace import Workspace
 from .common import DESTRUCTIVE, READ_ONLY, ResponseFormatArg, respond
+
+if TYPE_CHECKING:
+    from .. import loading
 
 CANCEL_WAIT_SECONDS = 30.0  # a cancelled load is waited for this long to remove what it wrote
 
@@ -49,7 +55,9 @@ def register(server: MCPServer, state: Workspace) -> None:
             if not cancel.is_set():
                 anyio.from_thread.run(ctx.report_progress, done, total, message)
 
-        def load() -> loading.LoadResult:
+        def load() -> "loading.LoadResult":
+            from .. import loading  # in the worker thread: the event loop never waits for the import
+
             try:
                 return loading.load_document(
                     state.store, state.settings, path, name, content_type, recursive, progress, cancel
@@ -89,6 +97,8 @@ def register(server: MCPServer, state: Workspace) -> None:
     ) -> str:
         """Find the chunks that match a query; each hit has a chunk id, its location and a preview.
         Read a hit in full with get_chunk."""
+        from .. import search
+
         return respond(
             lambda: search.search_chunks(
                 state.store,
@@ -112,6 +122,8 @@ def register(server: MCPServer, state: Workspace) -> None:
     ) -> str:
         """One chunk's text with its context preamble (heading path, CSV header, imports, JSON path),
         its location and the ids of its neighbours."""
+        from .. import documents
+
         return respond(lambda: documents.get_chunk(state.store, chunk_id), response_format)
 
     @server.tool(annotations=READ_ONLY, structured_output=False)
@@ -121,6 +133,8 @@ def register(server: MCPServer, state: Workspace) -> None:
         response_format: ResponseFormatArg = "text",
     ) -> str:
         """The loaded documents with ids, types, sizes and chunk counts, paged."""
+        from .. import documents
+
         return respond(lambda: documents.list_documents(state.store, offset, limit), response_format)
 
     @server.tool(annotations=DESTRUCTIVE, structured_output=False)
@@ -129,10 +143,14 @@ def register(server: MCPServer, state: Workspace) -> None:
         response_format: ResponseFormatArg = "text",
     ) -> str:
         """Remove a document and its chunks from the store (the file on disk is untouched)."""
+        from .. import documents
+
         return respond(lambda: documents.remove_document(state.store, document_id), response_format)
 
     @server.tool(annotations=READ_ONLY, structured_output=False)
     def status(response_format: ResponseFormatArg = "text") -> str:
         """Where the store is, what it holds (documents, open jobs), and whether vectors and the embedding
         model are available."""
+        from .. import documents
+
         return respond(lambda: documents.status(state.store, state.settings, state.worker), response_format)

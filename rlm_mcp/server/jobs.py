@@ -1,20 +1,24 @@
-"""Tools of the RLM loop: create_job, list_jobs, claim_task, submit_findings, job_status, synthesize."""
+"""Tools of the RLM loop: create_job, list_jobs, claim_task, submit_findings, job_status, synthesize.
+
+The jobs core (and the report's Jinja2) is imported inside each tool, on its first call: the server
+answers `initialize` and `tools/list` without it.
+"""
 
 from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
 from pydantic import Field, WithJsonSchema
 
-from .. import jobs
-from ..report import synthesize_with_report
 from ..workspace import Workspace
 from .common import READ_ONLY, WRITES, WRITES_IDEMPOTENT, ResponseFormatArg, respond
 from .documents import DocumentIds, ScopePath
 
 JobId = Annotated[str, Field(description="A job id such as 'j2' (create_job returns it).")]
 Worker = Annotated[str, Field(description="Your worker name, unique per analyst, e.g. 'data-1'.")]
+# jobs.ANALYSTS, repeated so the server starts without importing the jobs core (a test keeps them equal)
+ANALYSTS = ("rlm-chunk-analyzer", "rlm-code-analyzer", "rlm-data-analyzer", "rlm-json-analyzer")
 AnalystName = Annotated[
-    str | None, Field(description=f"One of {', '.join(jobs.ANALYSTS)}; omit to pick by content type.")
+    str | None, Field(description=f"One of {', '.join(ANALYSTS)}; omit to pick by content type.")
 ]
 
 FINDING_SCHEMA: dict[str, Any] = {
@@ -89,6 +93,8 @@ def register(server: MCPServer, state: Workspace) -> None:
         and what it costs in analyst input tokens. Scope it (path, document_ids, search) first. Counts
         and sums are query_data's; for tables, project (columns, where) so analysts read only what
         needs judgement, and fix dimensions so they label records instead of counting."""
+        from .. import jobs
+
         return respond(
             lambda: jobs.create_job(
                 state.store,
@@ -119,6 +125,8 @@ def register(server: MCPServer, state: Workspace) -> None:
     ) -> str:
         """The store's jobs, newest first, with their question, tasks by state and coverage: how to find
         a job again after /compact or in a new session."""
+        from .. import jobs
+
         return respond(lambda: jobs.list_jobs(state.store, limit, offset), response_format)
 
     @server.tool(annotations=WRITES, structured_output=False)
@@ -132,6 +140,8 @@ def register(server: MCPServer, state: Workspace) -> None:
     ) -> str:
         """Lease the next task of a job: returns the question, instructions and the chunks' text inline.
         task_id is null when no task is left. Finish with submit_findings before the lease expires."""
+        from .. import jobs
+
         return respond(
             lambda: jobs.claim_task(state.store, job_id, worker, analyst, state.clock, state.settings),
             response_format,
@@ -167,6 +177,8 @@ def register(server: MCPServer, state: Workspace) -> None:
     ) -> str:
         """Store a task's findings and complete it: evidence is checked against the task's chunks;
         the same submission twice is stored once. Then call claim_task for the next task."""
+        from .. import jobs
+
         return respond(
             lambda: jobs.submit_findings(
                 state.store,
@@ -190,6 +202,8 @@ def register(server: MCPServer, state: Workspace) -> None:
     def job_status(job_id: JobId, response_format: ResponseFormatArg = "text") -> str:
         """Tasks by state, chunk coverage, throughput, ETA and what the tasks cost so far (characters and
         tokens handed out and received, attempts, wall time); returns expired leases to the queue."""
+        from .. import jobs
+
         return respond(lambda: jobs.job_status(state.store, job_id, state.clock), response_format)
 
     # Not read-only: the first call past a size limit plans a reduce level (idempotently).
@@ -202,6 +216,8 @@ def register(server: MCPServer, state: Workspace) -> None:
         """Merge a job's findings deterministically: coverage, exact counts, merged stats, themes with
         chunk citations, follow-ups. Pages, or plans a reduce level of tasks when findings are many.
         Also writes the job's HTML report (.rlm/reports/<job>.html) and names it."""
+        from ..report import synthesize_with_report
+
         return respond(
             lambda: synthesize_with_report(state.store, state.settings, job_id, offset, state.themes),
             response_format,
