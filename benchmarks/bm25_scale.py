@@ -36,6 +36,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/retrieval.py's helpers
 
+from shared_data import shared_data
+
 from rlm_mcp.config import load_settings
 from rlm_mcp.documents.reading import remove_document
 from rlm_mcp.loading.loader import load_document
@@ -47,7 +49,7 @@ from rlm_mcp.store import search as search_db
 from rlm_mcp.store import vectors as vdb
 from rlm_mcp.store.rows import NewChunk
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = shared_data()  # $RLM_SHARED_DATA, else shared/data beside the repository
 DEFAULT_CACHE = Path("/tmp/rlm-bm25-scale")
 PER_DOCUMENT = 10_000
 WINDOW = (100, 300)  # words per synthetic chunk

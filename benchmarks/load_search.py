@@ -20,8 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from shared_data import shared_data
+
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "gutenberg"
+DEFAULT_DATA = shared_data() / "gutenberg"  # $RLM_SHARED_DATA, else beside the repository
 
 
 def peak_rss_mb() -> float:

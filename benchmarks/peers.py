@@ -33,17 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import basic_memory_peer
+from shared_data import shared_data
 
 from rlm_mcp.config import load_settings
 from rlm_mcp.loading.loader import load_document
 from rlm_mcp.search import search_chunks
 from rlm_mcp.store import Store, open_store
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = next(
-    (p / "shared" for p in REPO.parents if (p / "shared" / "data").is_dir()), REPO.parent / "shared"
-)
-DEFAULT_CORPUS = SHARED / "data" / "gutenberg"
+DEFAULT_CORPUS = shared_data() / "gutenberg"  # $RLM_SHARED_DATA, else beside the repository
 TOKEN = re.compile(r"[^\W_]+")
 
 
@@ -182,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--notes", type=int, default=500, help="SciFact abstracts as notes for basic-memory")
     parser.add_argument("--notes-queries", type=int, default=100)
-    parser.add_argument("--notes-data", type=Path, default=SHARED / "data" / "scifact")
+    parser.add_argument("--notes-data", type=Path, default=shared_data() / "scifact")
     parser.add_argument(
         "--skip-bm25", action="store_true", help="only the basic-memory comparison (and --csv)"
     )

@@ -1,6 +1,7 @@
 """Retrieval quality, latency and embedding throughput of rlm-mcp's bm25, semantic and hybrid search.
 
-Quality on a BEIR-layout data set (default ../shared/data/scifact: corpus.jsonl, queries-<split>.jsonl,
+Quality on a BEIR-layout data set (default shared/data/scifact beside the repository's root, or
+$RLM_SHARED_DATA/scifact: corpus.jsonl, queries-<split>.jsonl,
 qrels-<split>.tsv): every document becomes a file, loaded through `load_document` (the real chunker),
 embedded by the real pipeline; nDCG@10, recall@10 and recall@100 per mode, a document scoring as its
 best chunk. Fusion variants (min-max, RRF k=60/30/10) are computed from the same candidate lists the
@@ -11,6 +12,7 @@ text and vectors (real vectors plus noise), exact KNN against the binary-quantiz
 
     python benchmarks/retrieval.py [DATA_DIR] [--split train] [--limit-docs N] [--limit-queries N]
                                    [--scales 10000,100000,1000000] [--skip-quality] [--skip-scale]
+    python benchmarks/retrieval.py --smoke   # a generated 24-document set, every step once (the tests)
                                    [--model ID] [--vector-cache DIR [--seed-stores DB ...]]
 """
 
@@ -30,10 +32,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from shared_data import shared_data
 from vector_cache import CachedEmbedder, cache_path, seed_from_stores
 
 from rlm_mcp.config import load_settings
-from rlm_mcp.embedding.model import EMBED_BATCH_SIZE, FastEmbedder
+from rlm_mcp.embedding.model import FastEmbedder
 from rlm_mcp.embedding.worker import embed_all
 from rlm_mcp.loading.loader import load_document
 from rlm_mcp.search import fts_query, hybrid, search_chunks
@@ -45,7 +48,7 @@ from rlm_mcp.store import search as search_db
 from rlm_mcp.store import vectors as vdb
 from rlm_mcp.store.rows import NewChunk
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
+DEFAULT_DATA = shared_data() / "scifact"  # $RLM_SHARED_DATA, else shared/data beside the repository
 FUSIONS: dict[str, tuple[str, float]] = {
     "minmax": ("minmax", 0.0),
     "rrf_k60": ("rrf", 60.0),
@@ -54,6 +57,21 @@ FUSIONS: dict[str, tuple[str, float]] = {
 }
 SLICES = 4
 CANDIDATE_SWEEP = (100, 200, 400, 800)
+SMOKE_TOPICS = (
+    "volcano eruption lava ash",
+    "honey bees pollinate flowers",
+    "glacier ice melting sea level",
+    "vaccine antibody immune response",
+    "neutron star gravitational waves",
+    "coral reef bleaching ocean heat",
+    "insulin glucose diabetes treatment",
+    "deep sea octopus camouflage",
+    "solar panel silicon efficiency",
+    "migratory birds magnetic navigation",
+    "antibiotic resistant bacteria genes",
+    "rainforest canopy rainfall carbon",
+)
+SMOKE_SCALE = 400  # chunks of the smoke's synthetic store
 
 
 def log(message: str) -> None:
@@ -118,7 +136,7 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
 def build_corpus_store(
     work: Path, corpus: list[dict[str, str]], embedder: Any, bare: bool = True
 ) -> tuple[Store, Any, dict[str, Any]]:
-    """Load the corpus in SLICES loads; after each, time bare fastembed then our pipeline on its chunks.
+    """Load the corpus in SLICES loads; after each, time the bare model then our pipeline on its chunks.
     `embedder`: a FastEmbedder, or a CachedEmbedder (then only texts it has not seen reach the model)."""
     settings = load_settings({"CLAUDE_PROJECT_DIR": str(work), "RLM_DB": str(work / ".rlm" / "rlm.db")})
     store = open_store(settings.db_path)
@@ -145,7 +163,7 @@ def build_corpus_store(
         ]
         started = time.perf_counter()
         if bare:
-            list(bare_model._model.embed(texts, batch_size=EMBED_BATCH_SIZE))
+            bare_model.embed_documents(texts)
         timing["bare_s"] += time.perf_counter() - started
         started = time.perf_counter()
         embed_all(store, embedder)
@@ -396,6 +414,29 @@ def real_vector_recall(store: Store, embedder: FastEmbedder, queries: list[str])
     return {"vectors": vdb.count_vectors(store.conn()), "queries": len(queries)} | figures
 
 
+def write_smoke_data(folder: Path) -> Path:
+    """A BEIR-layout set of two documents per topic, one query per topic judged to its first document."""
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus, queries, qrels = [], [], ["query-id\tcorpus-id\tscore"]
+    for n, topic in enumerate(SMOKE_TOPICS):
+        words = topic.split()
+        for copy in (0, 1):
+            text = (
+                f"A study of {topic}. "
+                + " ".join(words[copy:] + words[:copy]) * (2 - copy)
+                + " was measured."
+            )
+            corpus.append({"_id": f"{n}-{copy}", "title": words[0].title(), "text": text})
+        queries.append({"_id": f"q{n}", "text": f"what is known about {words[0]} {words[1]}"})
+        qrels.append(f"q{n}\t{n}-0\t1")
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in corpus), encoding="utf-8")
+    (folder / "queries-train.jsonl").write_text(
+        "".join(json.dumps(q) + "\n" for q in queries), encoding="utf-8"
+    )
+    (folder / "qrels-train.tsv").write_text("\n".join(qrels) + "\n", encoding="utf-8")
+    return folder
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
@@ -405,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--scales", default="10000,100000,1000000")
     parser.add_argument("--scale-queries", type=int, default=100)
     parser.add_argument("--skip-scale", action="store_true")
-    parser.add_argument("--skip-bare", action="store_true", help="no bare fastembed run (quality only)")
+    parser.add_argument("--skip-bare", action="store_true", help="no bare model run (quality only)")
     parser.add_argument("--workdir", type=Path, help="keep the stores here (default: a temporary dir)")
     parser.add_argument("--out", type=Path, help="also write the figures here as JSON")
     parser.add_argument("--model", help="RLM_EMBED_MODEL for this run (default: the shipped default)")
@@ -419,13 +460,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=[],
         help="rlm.db files whose vectors of this model fill the --vector-cache first (checked)",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"a generated set and a {SMOKE_SCALE}-chunk scale: every step once",
+    )
     args = parser.parse_args(argv)
     if args.seed_stores and not args.vector_cache:
         parser.error("--seed-stores needs --vector-cache")
-    if not (args.data / "corpus.jsonl").is_file():
-        parser.error(f"{args.data} has no corpus.jsonl (BEIR layout expected)")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="rlm-retrieval-"))
     work.mkdir(parents=True, exist_ok=True)
+    if args.smoke:
+        args.data = write_smoke_data(work / "smoke-data")
+        args.split, args.scales, args.scale_queries = "train", str(SMOKE_SCALE), 5
+    if not (args.data / "corpus.jsonl").is_file():
+        parser.error(f"{args.data} has no corpus.jsonl (BEIR layout expected); pass DATA_DIR or --smoke")
     corpus, queries, qrels = read_beir(args.data, args.split, args.limit_docs, args.limit_queries)
     log(f"{len(corpus)} documents, {len(queries)} {args.split} queries; work dir {work}")
     embedder: Any = FastEmbedder(args.model)
