@@ -85,6 +85,7 @@ def time_bare_import(env: dict[str, str]) -> tuple[float, float]:
     done = subprocess.run(
         [sys.executable, "-c", "import mcp, time; print(time.time())"],
         env=env,
+        cwd=env["CLAUDE_PROJECT_DIR"],
         check=True,
         capture_output=True,
         text=True,
@@ -112,6 +113,7 @@ def answer_after_handshake(
     proc = subprocess.Popen(
         [sys.executable, *flags, "-m", "rlm_mcp", "serve"],
         env=env,
+        cwd=env["CLAUDE_PROJECT_DIR"],  # in a checkout, `-m` would import the rlm_mcp beside it, not --repo's
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
