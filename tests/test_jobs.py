@@ -15,11 +15,13 @@ from rlm_mcp.errors import InvalidInput, NotFound
 from rlm_mcp.jobs import analysts, planning, plans
 from rlm_mcp.jobs import claiming as tasks
 from rlm_mcp.loading.loader import load_document
-from rlm_mcp.store import Store, open_store
+from rlm_mcp.store import Store, open_backend
 from rlm_mcp.synthesis import merge as synthesis
 
 from .fakes import FakeClock
-from .jobs_support import add_document, delete_document
+from .jobs_support import add_document, delete_document, needs_pg_search
+
+pytestmark = pytest.mark.backends
 
 LINE = "The harbour master logged {i} ships and one storm warning near the pier."
 
@@ -101,7 +103,10 @@ def test_analyst_is_chosen_by_content_type_unless_given(
     assert claim.analyst == analysts.JSON and claim.instructions == analysts.INSTRUCTIONS[analysts.JSON]
 
 
-def test_search_scoped_job_covers_only_the_hits(project: Path, store: Store, settings: Settings) -> None:
+def test_search_scoped_job_covers_only_the_hits(
+    project: Path, store: Store, settings: Settings, backend: str
+) -> None:
+    needs_pg_search(backend)
     (project / "a.md").write_text(
         "\n\n".join(
             f"# Part {i}\n\n" + ("plain words here. " * 60 if i % 5 else "the kraken rises. " * 60)
@@ -226,14 +231,14 @@ def test_findings_survive_document_removal(store: Store, settings: Settings) -> 
     assert tuple(row) == ("Greek letters", 1)
 
 
-def test_a_new_store_on_the_same_file_resumes_the_job(store: Store, settings: Settings) -> None:
+def test_a_new_store_on_the_same_database_resumes_the_job(store: Store, settings: Settings) -> None:
     add_document(store, "a", _texts(6, 1900))
     plan = jobs.create_job(store, settings, "q", task_tokens=500)
     done = tasks.claim_task(store, plan.job_id, "w")
     tasks.submit_findings(store, done.task_id or 0, "w", [])
     tasks.claim_task(store, plan.job_id, "w")
     store.close()
-    reopened = open_store(settings.db_path)
+    reopened = open_backend(settings.db_path, settings.db_url, settings.project_key)
     try:
         status = jobs.job_status(reopened, plan.job_id)
         assert status.tasks == {"pending": 4, "claimed": 1, "done": 1, "failed": 0}

@@ -25,6 +25,9 @@ from rlm_mcp.store import Store
 from rlm_mcp.synthesis import synthesize
 
 from .conftest import project_env
+from .jobs_support import needs_pg_search
+
+pytestmark = pytest.mark.backends
 
 CAUSES = ("auth", "network", "disk")
 STATUSES = ("open", "closed", "pending")
@@ -78,9 +81,10 @@ def tickets(store: Store, settings: Settings) -> list[dict[str, Any]]:
 
 
 def test_a_wide_export_projected_to_four_columns_plans_at_most_five_tasks(
-    store: Store, settings: Settings
+    store: Store, settings: Settings, backend: str
 ) -> None:
     """The 2,000 × 2,500 support export: a projected job reads 4 columns, not 2,500."""
+    needs_pg_search(backend)
     truth = _tickets(settings.project_dir / "wide.csv", 2000, filler_columns=2495)
     load_document(store, settings, "wide.csv")
     whole = jobs.create_job(store, settings, "status per fiscal year")
@@ -301,14 +305,18 @@ def test_labels_on_a_prose_task_are_refused(store: Store, settings: Settings) ->
 @pytest.mark.anyio
 @pytest.mark.parametrize("transport", ["in-process", "stdio"])
 async def test_the_loop_over_mcp_with_projection_and_labels(
-    project: Path, settings: Settings, tickets_file: list[dict[str, Any]], transport: str
+    project: Path,
+    settings: Settings,
+    tickets_file: list[dict[str, Any]],
+    transport: str,
+    backend_env: dict[str, str],
 ) -> None:
     truth = tickets_file
     server = (
         create_server(settings)
         if transport == "in-process"
         else StdioServerParameters(
-            command=sys.executable, args=["-m", "rlm_mcp", "serve"], env=project_env(project)
+            command=sys.executable, args=["-m", "rlm_mcp", "serve"], env=project_env(project, **backend_env)
         )
     )
     async with Client(server) as client:
@@ -349,8 +357,9 @@ def tickets_file(project: Path) -> list[dict[str, Any]]:
 
 
 def test_a_search_with_a_projection_keeps_only_the_records_of_the_chunks_found(
-    store: Store, settings: Settings, tickets: list[dict[str, Any]]
+    store: Store, settings: Settings, tickets: list[dict[str, Any]], backend: str
 ) -> None:
+    needs_pg_search(backend)
     plan = jobs.create_job(store, settings, "disk cases?", search="disk issue", top_k=5, columns=["note"])
     conn = store.conn()
     found = conn.execute(

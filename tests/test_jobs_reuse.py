@@ -27,6 +27,8 @@ from rlm_mcp.synthesis import synthesize
 
 from .test_jobs_cli import rlm
 
+pytestmark = pytest.mark.backends
+
 CAUSES = ("auth", "network", "disk")
 STATUSES = ("open", "closed", "pending")
 
@@ -237,7 +239,7 @@ def test_a_reused_finding_whose_quote_no_longer_occurs_is_flagged(store: Store, 
 
 
 def test_gc_prunes_old_finished_work_no_job_references_and_says_what(
-    store: Store, settings: Settings, project: Path
+    store: Store, settings: Settings, project: Path, backend_env: dict[str, str]
 ) -> None:
     _tickets(settings.project_dir / "t.csv", 600)
     load_document(store, settings, "t.csv")
@@ -251,12 +253,12 @@ def test_gc_prunes_old_finished_work_no_job_references_and_says_what(
     assert kept.jobs == () and "Nothing to remove" in kept.to_text()
     dry = jobs.prune_jobs(store, 5, dry_run=True, clock=lambda: later)
     assert [j.job_id for j in dry.jobs] == [again.job_id]  # first is referenced by again's reuse
-    out = rlm(project, "gc", "--older-than", "0", "--json")
+    out = rlm(project, "gc", "--older-than", "0", "--json", env=backend_env)
     assert out.returncode == 0, out.stderr
     removed = json.loads(out.stdout)
     assert [r["job_id"] for r in removed["removed"]] == [f"j{again.job_id}"]
     assert removed["tasks"] == again.tasks and removed["findings"] == again.tasks
-    text = rlm(project, "gc", "--older-than", "0").stdout
+    text = rlm(project, "gc", "--older-than", "0", env=backend_env).stdout
     assert "Removed 1 job(s)" in text and f"j{first.job_id}" in text  # now nothing references it
     with store.read() as conn:
         left = [r[0] for r in conn.execute("SELECT id FROM jobs ORDER BY id")]

@@ -16,6 +16,8 @@ from rlm_mcp.store import Store
 from .fakes import FakeClock
 from .jobs_support import add_document, delete_document
 
+pytestmark = pytest.mark.backends
+
 ROWS = "17,open,  Oslo harbour\n18,closed,Bergen   quay\n19,open,Tromsø pier"
 
 

@@ -21,6 +21,8 @@ from rlm_mcp.synthesis import merge
 
 from .report_support import XSS_CHUNK, chromium_binary, console_errors, drive_job, ink_share, open_page
 
+pytestmark = pytest.mark.backends
+
 needs_chromium = pytest.mark.skipif(
     chromium_binary() is None, reason="no chromium on PATH (.ci/run installs Debian's chromium)"
 )
@@ -144,7 +146,12 @@ def test_tree_shows_reduce_levels_with_their_inputs(store: Store, settings: Sett
 
 
 def test_synthesize_rewrites_the_report_only_when_the_job_changed(
-    store: Store, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: Store,
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    backend_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     done = drive_job(store, settings, _texts(12, 600))
     plan = create_job(store, settings, "Again?", [f"d{done['doc_id']}"], task_tokens=500)
@@ -160,8 +167,10 @@ def test_synthesize_rewrites_the_report_only_when_the_job_changed(
     synthesize_with_report(store, settings, plan.job_id)
     second = path.read_bytes()
     assert second != first and f'id="t{claim.task_id}" data-state="claimed"'.encode() in second
-    main(["--db", str(settings.db_path), "report", f"j{done['job_id']}", "-o", str(tmp_path / "r.html"),
-          "--json"])  # fmt: skip
+    for name, value in {"RLM_DB": str(settings.db_path), **backend_env}.items():
+        monkeypatch.setenv(name, value)  # the command's store is this test's, on either backend
+    store_arg = settings.db_url or str(settings.db_path)
+    main(["--db", store_arg, "report", f"j{done['job_id']}", "-o", str(tmp_path / "r.html"), "--json"])
     written = json.loads(capsys.readouterr().out)
     assert written["written"] is True and Path(written["path"]).read_bytes()[:15] == b"<!doctype html>"
     assert written["bytes"] == (tmp_path / "r.html").stat().st_size

@@ -20,6 +20,8 @@ from rlm_mcp.synthesis.folding import fold_findings, merge_stats, sum_counts
 
 from .jobs_support import add_document
 
+pytestmark = pytest.mark.backends
+
 Submit = Callable[[tasks.TaskClaim], dict[str, Any]]
 
 

@@ -219,7 +219,7 @@ def submit_findings(
     received = json.dumps(sent, default=str)
     copies = copies_for(store, settings)
     with store.write() as conn:
-        task = db.task_row(conn, number)
+        task = db.task_row(conn, number, lock=True)
         if task is None:
             raise NotFound(
                 f"No task {format_id('t', number)}; claim_task(job_id) gives you a task and its id."

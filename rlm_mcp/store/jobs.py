@@ -4,6 +4,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .connection import Connection
+from .postgres import jobs as pg
+from .postgres.adapter import is_postgres
 from .rows import (
     CostSums,
     CoveredChunk,
@@ -115,15 +117,15 @@ def insert_job(
     where: str | None = None,
     dimensions: dict[str, tuple[str, ...] | None] | None = None,
 ) -> int:
-    cursor = conn.execute(
+    row = conn.execute(
         "INSERT INTO jobs (query, scope, task_tokens, lease_seconds, max_attempts, chunks, created_at, "
-        "columns, where_sql, dimensions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "columns, where_sql, dimensions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (query, to_json(scope), task_tokens, lease_seconds, max_attempts, chunks, now,
          to_json(list(columns)) if columns is not None else None, where,
          to_json({k: list(v) if v is not None else None for k, v in dimensions.items()})
          if dimensions is not None else None),
-    )  # fmt: skip
-    return int(cursor.lastrowid)
+    ).fetchone()  # fmt: skip
+    return int(row[0])
 
 
 def insert_task(
@@ -138,12 +140,12 @@ def insert_task(
 ) -> int:
     """A task; a reduce task's `inputs` are the groups of finding ids it merges; `work_key` what
     determines a level-0 task's work (jobs.reuse)."""
-    cursor = conn.execute(
+    row = conn.execute(
         "INSERT INTO tasks (job_id, level, ordinal, analyst, tokens, inputs, work_key) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (job_id, level, ordinal, analyst, tokens, to_json(inputs), work_key),
-    )
-    return int(cursor.lastrowid)
+    ).fetchone()
+    return int(row[0])
 
 
 def insert_task_chunks(conn: Connection, task_id: int, chunks: Sequence[PlanChunk]) -> None:
@@ -228,6 +230,8 @@ def missing_chunks(conn: Connection, job_id: int) -> list[MissingChunk]:
 
 def requeue_expired(conn: Connection, job_id: int, now: float) -> tuple[int, int]:
     """Expired leases: back to the queue, or `failed` once the attempts are spent. (requeued, failed)."""
+    if is_postgres(conn):
+        return pg.requeue_expired(conn, job_id, now)
     failed = conn.execute(
         "UPDATE tasks SET state = 'failed', worker = NULL, lease_expires_at = NULL, "
         "error = 'lease expired ' || attempts || ' times (last worker ' || coalesce(worker, '?') || ')' "
@@ -245,18 +249,20 @@ def requeue_expired(conn: Connection, job_id: int, now: float) -> tuple[int, int
 
 
 def next_pending(conn: Connection, job_id: int, analyst: str | None) -> Task | None:
-    """The oldest pending task (lowest level first); one of `analyst`'s kind when there is one."""
+    """The oldest pending task (lowest level first); one of `analyst`'s kind when there is one. On
+    Postgres the task is one no other claim holds, and it stays locked until this claim commits."""
+    lock = pg.claim_lock(conn) if is_postgres(conn) else ""
     if analyst is not None:
         row = conn.execute(
             f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = ? AND state = 'pending' AND analyst = ? "
-            "ORDER BY level, ordinal LIMIT 1",
+            f"ORDER BY level, ordinal LIMIT 1{lock}",
             (job_id, analyst),
         ).fetchone()
         if row is not None:
             return _task(row)
     row = conn.execute(
         f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = ? AND state = 'pending' ORDER BY level, ordinal "
-        "LIMIT 1",
+        f"LIMIT 1{lock}",
         (job_id,),
     ).fetchone()
     return _task(row) if row is not None else None
@@ -369,9 +375,19 @@ def mark_failed(conn: Connection, task_id: int, error: str) -> None:
 # ---------------------------------------------------------------- tasks and their content
 
 
-def task_row(conn: Connection, task_id: int) -> Task | None:
-    row = conn.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
+def task_row(conn: Connection, task_id: int, lock: bool = False) -> Task | None:
+    """A task; with `lock`, held until the transaction ends (a submission's turn on its task: on
+    SQLite the write transaction holds the whole file already, on Postgres the row is locked)."""
+    suffix = pg.ROW_LOCK if lock and is_postgres(conn) else ""
+    row = conn.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?{suffix}", (task_id,)).fetchone()
     return _task(row) if row is not None else None
+
+
+def lock_job(conn: Connection, job_id: int) -> None:
+    """Hold the job for this transaction (planning a reduce level: one planner at a time). On SQLite
+    the write transaction holds the whole file already."""
+    if is_postgres(conn):
+        pg.lock_job(conn, job_id)
 
 
 def task_chunk_rows(conn: Connection, task_id: int) -> list[CoveredChunk]:

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .connection import Connection
+from .postgres import jobs as pg
+from .postgres.adapter import is_postgres
 
 INSERT_BATCH = 5000
 
@@ -38,6 +40,8 @@ def insert_labels(conn: Connection, rows: Iterable[LabelRow]) -> int:
 
 
 def _insert(conn: Connection, batch: list[list[object]]) -> int:
+    if is_postgres(conn):
+        return pg.insert_labels(conn, json.dumps(batch, ensure_ascii=False))
     conn.execute(
         """INSERT INTO labels (job_id, task_id, document_id, record, dimension, value)
            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5

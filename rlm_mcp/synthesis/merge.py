@@ -365,6 +365,7 @@ def plan_reduce(store: Store, job: Job, level: int, themes: Sequence[Theme]) -> 
         groups[-1].append(f)
         used += size
     with store.write() as conn:
+        db.lock_job(conn, job.id)
         existing = len(db.reduce_tasks(conn, job.id, level))
         if existing:  # another synthesize call planned this level first
             return existing

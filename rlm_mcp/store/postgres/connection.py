@@ -115,17 +115,66 @@ class PgStore:
     @contextmanager
     def write(self) -> Iterator[PgConnection]:
         """One transaction: committed on success, rolled back on any error."""
-        conn = self.conn()
-        with conn.pg.transaction():
+        with self._transaction(None) as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[PgConnection]:
         """A consistent snapshot for several SELECTs (REPEATABLE READ)."""
-        conn = self.conn()
-        with conn.pg.transaction():
-            conn.pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        with self._transaction("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ") as conn:
             yield conn
+
+    @contextmanager
+    def _transaction(self, isolation: str | None) -> Iterator[PgConnection]:
+        """A transaction on this thread's connection. A connection the server dropped while it sat idle
+        (a restart, a failover, an idle timeout) is replaced before the transaction starts; one lost
+        during the transaction is replaced by the next call, and this one fails with `Unavailable`
+        naming the server without its password."""
+        psycopg = _psycopg()
+        for attempt in (1, 2):
+            conn = self.conn()
+            transaction = conn.pg.transaction()
+            try:
+                transaction.__enter__()  # BEGIN: nothing of the call has run yet, so a retry is safe
+                break
+            except psycopg.OperationalError as error:
+                if not conn.closed or attempt == 2:
+                    raise self._lost(conn, error) from None
+                log.info("the connection to %s was dropped; reconnecting", self.location)
+                self._forget(conn)
+        try:
+            if isolation is not None:
+                conn.pg.execute(isolation)
+            yield conn
+        except BaseException as error:
+            if conn.closed:
+                raise self._lost(conn, error) from None
+            transaction.__exit__(type(error), error, error.__traceback__)  # rolls back, then re-raises
+            raise
+        try:
+            transaction.__exit__(None, None, None)  # COMMIT
+        except psycopg.OperationalError as error:
+            raise self._lost(conn, error) from None
+
+    def _lost(self, conn: PgConnection, error: BaseException) -> BaseException:
+        """What a caller sees when the server went away mid-call: which store, and what to do."""
+        if not conn.closed:
+            return error
+        self._forget(conn)
+        reason = scrub(str(error), self._dsn).strip().splitlines()[0] if str(error).strip() else "closed"
+        return Unavailable(
+            f"The connection to the PostgreSQL store {self.location} was lost ({reason}); this call may "
+            "not have completed. Call it again: the store reconnects, a repeated submission is stored "
+            "once, and a task whose claim was lost returns to the queue when its lease ends."
+        )
+
+    def _forget(self, conn: PgConnection) -> None:
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        conn.close()
 
     def release_thread(self) -> None:
         self._connections.release()
