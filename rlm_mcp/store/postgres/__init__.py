@@ -1,8 +1,9 @@
 """The PostgreSQL backend (`RLM_DB=postgresql://…`): a project's schema on a shared server.
 
 Today it holds the store's tables (documents, chunks with a GIN-indexed tsvector, pgvector vectors,
-jobs, tasks, findings), serves the shared job queue (`queue`: SKIP LOCKED claims, leases, attempts,
-idempotent submissions) and receives `rlm-mcp migrate --to` copies of a SQLite store (`copy`).
+jobs, tasks, findings), carries the store's SQL (`adapter`), holds what differs for the job queue
+(`jobs`: SKIP LOCKED claims; leases, attempts and idempotent submissions are store/jobs.py's, as on
+SQLite) and receives `rlm-mcp migrate --to` copies of a SQLite store (`copy`).
 """
 
 from .connection import PgStore, open_pg_store, schema_name

@@ -169,11 +169,7 @@ class PgStore:
         )
 
     def _forget(self, conn: PgConnection) -> None:
-        with self._lock:
-            if conn in self._all:
-                self._all.remove(conn)
-        if getattr(self._local, "conn", None) is conn:
-            self._local.conn = None
+        """Close a connection the server dropped: this thread's next call opens a new one."""
         conn.close()
 
     def release_thread(self) -> None:
