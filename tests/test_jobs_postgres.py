@@ -62,6 +62,16 @@ def _drainers(dsn: str, name: str, job: int, processes: int, threads: int) -> li
     ]
 
 
+def _assert_done_once(store: Store, job: int, completed: list[int]) -> None:
+    """Every task of the job done, each completed by one analyst once, and the merged counts exact."""
+    ids = _task_ids(store, job)
+    assert sorted(completed) == ids
+    status = jobs.job_status(store, job).to_json()
+    assert status["tasks"] == {"pending": 0, "claimed": 0, "done": len(ids), "failed": 0}
+    merged = synthesize(store, job).to_json()
+    assert merged["counts"] == _expected_counts(ids) and not merged["partial"]
+
+
 def _completed(drainers: list[subprocess.Popen[str]]) -> list[int]:
     completed: list[int] = []
     for process in drainers:
@@ -80,18 +90,12 @@ def test_32_analysts_in_4_processes_drain_5000_tasks_each_completed_once(
     store = open_pg_store(pg_server, name)
     tasks = 5000
     job = _one_chunk_tasks(store, settings, tasks)
-    completed = _completed(_drainers(pg_server, name, job, processes=4, threads=8))
-    ids = _task_ids(store, job)
-    assert sorted(completed) == ids  # every task completed, and by one analyst only
-    status = jobs.job_status(store, job).to_json()
-    assert status["tasks"] == {"pending": 0, "claimed": 0, "done": tasks, "failed": 0}
+    _assert_done_once(store, job, _completed(_drainers(pg_server, name, job, processes=4, threads=8)))
     with store.read() as conn:
         attempts = conn.execute("SELECT min(attempts), max(attempts) FROM tasks WHERE job_id = ?", (job,))
         assert tuple(attempts.fetchone()) == (1, 1)  # no task was handed out twice
         workers = conn.execute("SELECT count(DISTINCT worker) FROM tasks WHERE job_id = ?", (job,))
         assert workers.fetchone()[0] > 8  # the work was shared out over the processes' analysts
-    merged = synthesize(store, job).to_json()
-    assert merged["counts"] == _expected_counts(ids) and not merged["partial"]
     store.close()
 
 
@@ -145,12 +149,8 @@ def test_the_database_restarted_mid_job_and_the_job_finished(project: Path) -> N
         assert jobs.job_status(store, job).tasks["done"] >= tasks // 6  # the store reconnected
         for error in (lost.value, down.value):
             assert "postgres:***@" in str(error) and PASSWORD not in str(error)
-        completed = _completed(drainers)  # the analysts called again until the server was back
-        ids = _task_ids(store, job)
-        status = jobs.job_status(store, job).to_json()
-        assert status["tasks"] == {"pending": 0, "claimed": 0, "done": tasks, "failed": 0}
-        assert sorted(completed) == ids  # each task completed once, across the restart
-        assert synthesize(store, job).to_json()["counts"] == _expected_counts(ids)
+        # the analysts called again until the server was back; each task was completed once
+        _assert_done_once(store, job, _completed(drainers))
         store.close()
 
 

@@ -1,4 +1,5 @@
-"""The RLM loop over real MCP: concurrent analysts on two `rlm-mcp serve` processes, a killed worker."""
+"""The RLM loop over real MCP: concurrent analysts on two `rlm-mcp serve` processes, a killed worker;
+on SQLite and on PostgreSQL (the servers get the test's store from `backend_env`)."""
 
 import dataclasses
 import json
@@ -18,12 +19,12 @@ from mcp import Client, StdioServerParameters
 from rlm_mcp import jobs
 from rlm_mcp.config import Settings
 from rlm_mcp.server import create_server
-from rlm_mcp.store import open_store
+from rlm_mcp.store import Store, open_backend
 
 from .conftest import project_env
 from .jobs_support import add_document
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends]
 
 TASKS = 1000
 LEASE = 2  # seconds: short, so the test waits for one expiry and no longer
@@ -46,10 +47,14 @@ anyio.run(main)
 """
 
 
-def _server(project: Path) -> StdioServerParameters:
+def _server(project: Path, env: dict[str, str]) -> StdioServerParameters:
     return StdioServerParameters(
-        command=sys.executable, args=["-m", "rlm_mcp", "serve"], env=project_env(project)
+        command=sys.executable, args=["-m", "rlm_mcp", "serve"], env=project_env(project, **env)
     )
+
+
+def _open(settings: Settings) -> Store:
+    return open_backend(settings.db_path, settings.db_url, settings.project_key)
 
 
 async def _call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
@@ -91,16 +96,19 @@ async def _analyst(client: Client, name: str, sent: Counter[str], titles: list[s
 
 @pytest.mark.slow
 async def test_concurrent_clients_on_two_servers_drain_a_job_exactly_once(
-    project: Path, settings: Settings
+    project: Path, settings: Settings, backend_env: dict[str, str]
 ) -> None:
-    store = open_store(settings.db_path)
+    store = _open(settings)
     add_document(store, "harbour.log", [(CHUNK.format(i=i) * 25)[:1800] for i in range(TASKS)])
     store.close()
     sent: Counter[str] = Counter()
     titles: list[str] = []
     per_worker: dict[str, int] = {}
-    with anyio.fail_after(240):
-        async with Client(_server(project)) as first, Client(_server(project)) as second:
+    with anyio.fail_after(600):
+        async with (
+            Client(_server(project, backend_env)) as first,
+            Client(_server(project, backend_env)) as second,
+        ):
             plan = await _call(first, "create_job", query="storms?", task_tokens=500)
             assert plan["job_id"] == "j1" and plan["tasks"] == TASKS
 
@@ -119,21 +127,21 @@ async def test_concurrent_clients_on_two_servers_drain_a_job_exactly_once(
     assert status["coverage"] == {"done": TASKS, "total": TASKS, "ratio": 1.0}
     merged = Counter({f"{d}/{v}": n for d, values in synthesis["counts"].items() for v, n in values.items()})
     assert merged == sent and synthesis["counts"]["ships"]["seen"] == TASKS
-    store = open_store(settings.db_path)
+    store = _open(settings)
     stored = [r[0] for r in store.conn().execute("SELECT title FROM findings ORDER BY task_id")]
     store.close()
     assert sorted(stored) == sorted(titles) and len(set(stored)) == TASKS
 
 
 async def test_a_killed_workers_task_is_completed_by_another_after_its_lease(
-    project: Path, settings: Settings
+    project: Path, settings: Settings, backend_env: dict[str, str]
 ) -> None:
-    store = open_store(settings.db_path)
+    store = _open(settings)
     add_document(store, "log.txt", ["the one line that matters"])
     jobs.create_job(store, dataclasses.replace(settings, lease_seconds=LEASE), "what matters?")
     store.close()
     worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER_SCRIPT, json.dumps(project_env(project))],
+        [sys.executable, "-c", WORKER_SCRIPT, json.dumps(project_env(project, **backend_env))],
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
@@ -146,10 +154,10 @@ async def test_a_killed_workers_task_is_completed_by_another_after_its_lease(
         os.killpg(worker.pid, signal.SIGKILL)  # the worker and the server it started, mid-task
         worker.wait()
         worker.stdout.close()  # type: ignore[union-attr]
-    store = open_store(settings.db_path)
+    store = _open(settings)
     (expires,) = store.conn().execute("SELECT lease_expires_at FROM tasks WHERE id = 1").fetchone()
     store.close()
-    async with Client(_server(project)) as client:
+    async with Client(_server(project, backend_env)) as client:
         claim = await _call(client, "claim_task", job_id="j1", worker="rescuer")
         if claim["task_id"] is None:  # the lease still runs (the usual case): held until it ends
             assert claim["in_progress"] == 1 and time.time() < expires + 1
@@ -205,7 +213,7 @@ async def test_job_tools_are_listed_with_their_contract(settings: Settings) -> N
 
 
 async def test_bad_submission_over_mcp_is_a_tool_error_showing_the_shape(settings: Settings) -> None:
-    store = open_store(settings.db_path)
+    store = _open(settings)
     add_document(store, "a", ["alpha"])
     store.close()
     async with Client(create_server(settings)) as client:

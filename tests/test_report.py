@@ -179,8 +179,10 @@ def test_synthesize_rewrites_the_report_only_when_the_job_changed(
 @pytest.mark.slow
 @needs_chromium
 def test_report_of_a_10000_task_job_is_built_fast_stays_small_and_opens(
-    store: Store, settings: Settings, tmp_path: Path
+    store: Store, settings: Settings, tmp_path: Path, backend: str
 ) -> None:
+    if backend == "postgres":  # the report's queries run on Postgres in this module's other tests
+        pytest.skip("a size test of the report: 10,000 claims through Postgres take minutes here")
     job = drive_job(store, settings, _texts(LARGE_TASKS), fail_every=100, unverified_every=50)
     assert len(job["done"]) + len(job["failed"]) == LARGE_TASKS
     started = time.perf_counter()
