@@ -43,7 +43,6 @@ from rlm_mcp.store import Store, migrate_sqlite, open_pg_store, open_store  # no
 from rlm_mcp.store import documents as documents_db  # noqa: E402
 from rlm_mcp.store import jobs as jobs_db  # noqa: E402
 from rlm_mcp.store import search as search_db  # noqa: E402
-from rlm_mcp.store.postgres import search as pg_search  # noqa: E402
 from rlm_mcp.store.rows import NewChunk  # noqa: E402
 from rlm_mcp.synthesis import synthesize  # noqa: E402
 
@@ -206,8 +205,8 @@ def scifact(dsn: str, data: Path) -> dict[str, object]:
                 ndcg_at_10(list(dict.fromkeys(ordinal[c] for c, _ in hits)), relevant)
             )
             started = time.perf_counter()
-            with pg.read() as conn:
-                hits = pg_search.bm25_candidates(conn, text, None, 100)
+            with pg.read() as conn:  # the same store function: its Postgres branch (postgres/search.py)
+                hits = search_db.bm25_candidates(conn, match, None, 100) if match else []
             results["postgres"]["s"].append(time.perf_counter() - started)
             results["postgres"]["ndcg"].append(
                 ndcg_at_10(list(dict.fromkeys(ordinal[c] for c, _ in hits)), relevant)

@@ -150,6 +150,7 @@ def test_resolving_the_default_model_loads_nothing(tmp_path: Path) -> None:
     assert loaded == "[]" and not cache.exists()
 
 
+@pytest.mark.backends
 def test_loaded_documents_get_real_vectors_and_semantic_search_finds_meaning(
     project: Path,
     settings: Settings,
@@ -170,6 +171,7 @@ def test_loaded_documents_get_real_vectors_and_semantic_search_finds_meaning(
     assert any(np.allclose(np.frombuffer(row[0], dtype=np.float32), expected, atol=1e-6) for row in stored)
 
 
+@pytest.mark.backends
 def test_pipeline_skips_text_it_embedded_before(store: Store, model: embed.FastEmbedder) -> None:
     add_document(store, "/a", ["same words here", "other words"])
     embedding_worker.embed_all(store, model)

@@ -34,6 +34,7 @@ TOPICS = {
 
 
 Search = Callable[..., SearchResult]
+pytestmark = pytest.mark.backends
 
 
 @pytest.fixture
@@ -169,8 +170,8 @@ def test_hybrid_never_returns_chunks_of_a_document_still_loading(
     with store.write() as conn:  # a load under way: its chunks may already have vectors
         staging = conn.execute(
             "INSERT INTO documents (name, path, content_type, bytes, content_hash, state, loaded_at) "
-            "VALUES ('s', '/s', 'text', 1, 'x', 'loading', 0)"
-        ).lastrowid
+            "VALUES ('s', '/s', 'text', 1, 'x', 'loading', 0) RETURNING id"
+        ).fetchone()[0]
         conn.execute(
             "INSERT INTO chunks (document_id, ordinal, text, content_hash, start_line, end_line) "
             "VALUES (?, 0, 'oven bread oven bread', 'h-staging', 1, 1)",
@@ -191,9 +192,11 @@ def test_load_answer_and_status_show_the_backlog(project: Path, store: Store, se
     assert report["model"] == DEFAULT_MODEL_ID and report["model_available"] is True
 
 
-def test_rlm_mcp_embed_embeds_everything_in_the_foreground(project: Path) -> None:
+def test_rlm_mcp_embed_embeds_everything_in_the_foreground(
+    project: Path, backend_env: dict[str, str]
+) -> None:
     (project / "a.txt").write_text("The harbour at dawn.\n\nShips leave with the tide.\n", encoding="utf-8")
-    env = project_env(project)
+    env = project_env(project, **backend_env)
     run = [sys.executable, "-m", "rlm_mcp"]
     subprocess.run(
         [*run, "load", "a.txt"], cwd=project, env=env, check=True, capture_output=True, timeout=120
@@ -223,11 +226,11 @@ def test_rlm_mcp_embed_embeds_everything_in_the_foreground(project: Path) -> Non
 
 @pytest.mark.anyio
 async def test_the_server_embeds_in_the_background_after_its_first_tool_call(
-    project: Path, embedder: FakeEmbedder
+    project: Path, embedder: FakeEmbedder, backend_env: dict[str, str]
 ) -> None:
     import anyio
 
-    settings = Settings(**{**_settings_fields(project), "embed_in_background": True})
+    settings = Settings(**{**_settings_fields(project, backend_env), "embed_in_background": True})
     state = Workspace(settings, embedder=embedder, background=True)
     (project / "a.txt").write_text("oven bread\n\nflour salt\n", encoding="utf-8")
     async with Client(create_server(workspace=state)) as client:
@@ -244,8 +247,8 @@ async def test_the_server_embeds_in_the_background_after_its_first_tool_call(
     assert state.worker is None and not worker.running  # the lifespan stopped and joined it
 
 
-def _settings_fields(project: Path) -> dict[str, object]:
+def _settings_fields(project: Path, backend_env: dict[str, str]) -> dict[str, object]:
     from rlm_mcp.config import load_settings
 
-    loaded = load_settings(project_env(project))
+    loaded = load_settings(project_env(project, **backend_env))
     return {name: getattr(loaded, name) for name in Settings.__dataclass_fields__}

@@ -3,7 +3,6 @@
 
 import itertools
 import json
-import math
 import os
 import subprocess
 import sys
@@ -23,7 +22,6 @@ from rlm_mcp.cli import main as cli_main
 from rlm_mcp.config import load_settings
 from rlm_mcp.errors import Unavailable
 from rlm_mcp.store import PgStore, open_pg_store, open_store, redact_dsn
-from rlm_mcp.store.postgres import search as pg_search
 
 from .conftest import project_env
 from .jobs_support import add_document
@@ -128,46 +126,3 @@ def test_backends_benchmark_smoke_runs_both_backends(pg_dsn: str) -> None:
         (b, n) for b in ("sqlite", "postgres") for n in (2, 8)
     }
     assert all(r["tasks"] == 300 and r["cycles_per_s"] > 0 for r in rows)
-
-
-def test_bm25_on_postgres_matches_okapi_bm25_computed_in_python_and_scopes_by_document(pg: PgStore) -> None:
-    texts = {
-        1: ["storms and floods in the north", "the storm storm storm came"],
-        2: ["quiet weather", "floods"],
-    }
-    with pg.write() as conn:
-        for doc, chunks in texts.items():
-            conn.pg.execute(
-                "INSERT INTO documents (id, name, path, content_type, bytes, content_hash, loaded_at) "
-                "VALUES (%s, %s, %s, 'text', 1, 'h', 0)",
-                (doc, f"d{doc}", f"/d{doc}"),
-            )
-            for n, text in enumerate(chunks):
-                conn.pg.execute(
-                    "INSERT INTO chunks (document_id, ordinal, text, content_hash, start_line, end_line) "
-                    "VALUES (%s, %s, %s, 'h', 1, 1)",
-                    (doc, n, text),
-                )
-        lexemes = {
-            cid: {
-                lex: len(pos)
-                for lex, pos in conn.pg.execute("SELECT lexeme, positions FROM unnest(%s::tsvector)", (tsv,))
-            }
-            for cid, tsv in conn.pg.execute("SELECT id, tsv::text FROM chunks").fetchall()
-        }
-        hits = pg_search.bm25_candidates(conn, "Storms, floods!", None, 10)
-        scoped = pg_search.bm25_candidates(conn, "floods", [2], 10)
-    n, avgdl = len(lexemes), sum(sum(t.values()) for t in lexemes.values()) / len(lexemes)
-    expected: dict[int, float] = {}
-    for cid, tf in lexemes.items():
-        for term in ("storm", "flood"):
-            if term in tf:
-                df = sum(1 for t in lexemes.values() if term in t)
-                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-                length = sum(tf.values())
-                expected[cid] = expected.get(cid, 0.0) + idf * tf[term] * 2.2 / (
-                    tf[term] + 1.2 * (0.25 + 0.75 * length / avgdl)
-                )
-    assert [c for c, _ in hits] == sorted(expected, key=lambda c: (-expected[c], c))
-    assert all(score == pytest.approx(expected[c], rel=1e-9) for c, score in hits)
-    assert [c for c, _ in scoped] == [c for c in expected if c in {3, 4} and "flood" in lexemes[c]]

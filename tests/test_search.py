@@ -11,6 +11,8 @@ from rlm_mcp.search import fts_query, search_chunks
 from rlm_mcp.search.results import WORD
 from rlm_mcp.store import Store
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def corpus(project: Path, settings: Settings, store: Store) -> dict[str, str]:

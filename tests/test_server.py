@@ -20,6 +20,7 @@ BOOK = "\n\n".join(
 )
 
 
+@pytest.mark.backends
 async def test_load_search_and_read_a_chunk_in_process(project: Path, settings: Settings) -> None:
     (project / "book.txt").write_text(BOOK, encoding="utf-8")
     async with Client(create_server(settings)) as client:
@@ -42,6 +43,7 @@ async def test_load_search_and_read_a_chunk_in_process(project: Path, settings: 
         assert "--- text ---" in text.content[0].text
 
 
+@pytest.mark.backends
 async def test_document_ids_sent_as_a_json_string_are_accepted(project: Path, settings: Settings) -> None:
     (project / "book.txt").write_text(BOOK, encoding="utf-8")
     async with Client(create_server(settings)) as client:

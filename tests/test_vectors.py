@@ -18,7 +18,7 @@ from rlm_mcp.embedding import worker as embedding_worker
 from rlm_mcp.errors import Unavailable
 from rlm_mcp.loading.loader import load_document
 from rlm_mcp.search import quantized as bit_index
-from rlm_mcp.store import Store, open_store
+from rlm_mcp.store import Store, open_backend
 from rlm_mcp.store import documents as ddb
 from rlm_mcp.store import vectors as vdb
 from rlm_mcp.store.rows import NewChunk
@@ -41,6 +41,12 @@ def add_document(store: Store, path: str, texts: list[str], replaces: int | None
 
 
 def vector_rows(store: Store) -> dict[int, tuple[int, bytes]]:
+    """Each stored vector as float32 bytes (pgvector gives its floats, vec0 its blob)."""
+    if store.backend == "postgres":
+        rows = (
+            store.conn().execute("SELECT chunk_id, document_id, embedding::real[] FROM chunks_vec").fetchall()
+        )
+        return {r[0]: (r[1], np.asarray(r[2], dtype=np.float32).tobytes()) for r in rows}
     rows = store.conn().execute("SELECT chunk_id, document_id, embedding FROM chunks_vec").fetchall()
     return {r[0]: (r[1], bytes(r[2])) for r in rows}
 
@@ -50,6 +56,7 @@ def chunk_ids(store: Store, document_id: int) -> dict[str, int]:
     return {r[0]: r[1] for r in rows}
 
 
+@pytest.mark.backends
 def test_new_chunks_wait_in_the_queue_until_the_worker_embeds_them(store: Store) -> None:
     doc = add_document(store, "/a.txt", ["alpha beta", "gamma delta", "epsilon"])
     assert vdb.backlog(store.conn()) == 3
@@ -59,6 +66,7 @@ def test_new_chunks_wait_in_the_queue_until_the_worker_embeds_them(store: Store)
     assert {d for d, _v in vector_rows(store).values()} == {doc}
 
 
+@pytest.mark.backends
 def test_a_changed_chunk_gets_a_new_vector_and_an_unchanged_one_keeps_its_own(store: Store) -> None:
     embedder = FakeEmbedder()
     doc = add_document(store, "/a.txt", ["kept text", "old text"])
@@ -78,6 +86,7 @@ def test_a_changed_chunk_gets_a_new_vector_and_an_unchanged_one_keeps_its_own(st
     assert after[ids["new text"]][1] == embedder.embed_query("new text").tobytes()
 
 
+@pytest.mark.backends
 def test_vectors_follow_a_document_whose_chunks_move_to_another_id(store: Store) -> None:
     doc = add_document(store, "/a.txt", ["one", "two"])
     embedding_worker.embed_all(store, FakeEmbedder())
@@ -89,9 +98,10 @@ def test_vectors_follow_a_document_whose_chunks_move_to_another_id(store: Store)
     assert vector_rows(store) == {}
 
 
+@pytest.mark.backends
 def test_two_workers_never_claim_the_same_chunks(settings: Settings, store: Store) -> None:
     add_document(store, "/a.txt", [f"text {i}" for i in range(10)])
-    other = open_store(settings.db_path)  # another process's connection to the same file
+    other = open_backend(settings.db_path, settings.db_url, settings.project_key)  # another process's store
     try:
         with store.write() as conn:
             mine = vdb.claim(conn, "host:1:1", 6, time.time(), 60)
@@ -106,6 +116,7 @@ def test_two_workers_never_claim_the_same_chunks(settings: Settings, store: Stor
         other.close()
 
 
+@pytest.mark.backends
 def test_a_failed_batch_goes_back_to_the_queue(store: Store) -> None:
     add_document(store, "/a.txt", ["one", "two"])
 
@@ -120,6 +131,7 @@ def test_a_failed_batch_goes_back_to_the_queue(store: Store) -> None:
     assert [r[0] for r in rows] == [None, None]
 
 
+@pytest.mark.backends
 def test_a_model_with_another_dimension_rebuilds_the_table_and_re_embeds_everything(store: Store) -> None:
     add_document(store, "/a.txt", ["one", "two"])
     embedding_worker.embed_all(store, FakeEmbedder("small", 384))
@@ -134,6 +146,7 @@ def test_a_model_with_another_dimension_rebuilds_the_table_and_re_embeds_everyth
     assert embedding_worker.embed_all(store, small).reused == 2 and small.embedded == []
 
 
+@pytest.mark.backends
 def test_a_worker_refuses_to_write_after_another_process_switched_models(store: Store) -> None:
     add_document(store, "/a.txt", ["one"])
     embedding_worker.prepare_model(store, FakeEmbedder("first"))
@@ -143,6 +156,7 @@ def test_a_worker_refuses_to_write_after_another_process_switched_models(store: 
         embedding_worker.embed_batch(store, FakeEmbedder("first"), "w")
 
 
+@pytest.mark.backends
 def test_background_worker_drains_the_queue_after_a_load(
     project: Path, settings: Settings, store: Store, embedder: FakeEmbedder
 ) -> None:
@@ -161,6 +175,7 @@ def test_background_worker_drains_the_queue_after_a_load(
     assert not worker.running
 
 
+@pytest.mark.backends
 def test_a_stop_during_a_batch_stores_what_was_embedded_and_releases_the_rest(store: Store) -> None:
     add_document(store, "/a.txt", [f"text number {i}" for i in range(40)])
     stop = threading.Event()
@@ -198,6 +213,7 @@ def test_the_in_memory_binary_index_finds_what_vec0_finds_and_follows_changes(st
     assert len(cache.current(store).ids) == 2  # type: ignore[union-attr]
 
 
+@pytest.mark.backends
 def test_a_restart_takes_over_the_claims_of_a_dead_process_at_once(store: Store) -> None:
     import socket
     import subprocess

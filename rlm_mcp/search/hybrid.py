@@ -103,7 +103,7 @@ def vector_candidates(
     query_vector = embedder.embed_query(query).tobytes()
     size = vdb.scope_size(conn, scope)
     rows = None
-    if size > QUANTIZE_ABOVE:
+    if size > QUANTIZE_ABOVE and store.backend == "sqlite":  # Postgres: its HNSW index (store/vectors.knn)
         rows = bit_knn(
             store,
             query_vector,

@@ -27,6 +27,8 @@ def bm25_candidates(
 ) -> list[tuple[int, float]]:
     """(id, -bm25) of the best `limit` ready chunks for `match` (an `fts_query`), best first: FTS5's
     own ranking, without scoring every chunk that holds a query word (search/bm25.py)."""
+    if store.backend == "postgres":  # its own exact top k from stored term statistics, not FTS5's
+        return db.bm25_candidates(store.conn(), match, scope, limit)
     words = [w.replace('""', '"') for w in QUOTED.findall(match)]
     return bm25.top_k(store, words, scope, limit)
 

@@ -1,4 +1,5 @@
 """Search queries: FTS5 BM25 and a chunk scan for regex, both scoped by document inside the SQL.
+On PostgreSQL the BM25 queries are postgres/search.py's (FTS5's formula from stored term statistics).
 
 The top-k path of search/bm25.py reads what FTS5's bm25() reads, from FTS5's own tables, inside the
 caller's read transaction: the index totals (the averages record), a row's token count (the docsize
@@ -11,6 +12,8 @@ import re
 from collections.abc import Generator, Iterator, Sequence
 
 from .connection import Connection
+from .postgres import search as pg
+from .postgres.adapter import is_postgres
 from .rows import ChunkText, IndexTotals
 from .sql import placeholders
 from .sql import scope as _scope
@@ -24,6 +27,8 @@ TOKENIZE = re.compile(r"tokenize\s*=\s*'([^']*)'", re.IGNORECASE)
 
 
 def bm25_count(conn: Connection, match: str, document_ids: Sequence[int] | None, cap: int) -> int:
+    if is_postgres(conn):
+        return pg.bm25_count(conn, match, document_ids, cap)
     scope, params = _scope(document_ids)
     row = conn.execute(
         f"""SELECT count(*) FROM (SELECT 1 FROM chunks_fts
@@ -65,6 +70,8 @@ def bm25_candidates(
     conn: Connection, match: str, document_ids: Sequence[int] | None, limit: int
 ) -> list[tuple[int, float]]:
     """(id, score) of the best `limit` chunks, score -bm25 (higher is better); no snippets, for fusion."""
+    if is_postgres(conn):
+        return pg.bm25_candidates(conn, match, document_ids, limit)
     scope, params = _scope(document_ids)
     rows = conn.execute(
         f"""SELECT c.id, -bm25(chunks_fts) AS score FROM chunks_fts
@@ -85,6 +92,8 @@ def bm25_snippets(conn: Connection, match: str, chunk_ids: Sequence[int]) -> dic
     reads every row the match finds (`rowid IN`): tens of ms at 100k chunks for a 15-word query."""
     if not chunk_ids:
         return {}
+    if is_postgres(conn):
+        return pg.bm25_snippets(conn, match, chunk_ids)
     _tokenizer(conn)
     conn.execute(
         f"""INSERT INTO temp.rlm_snippets (rowid, text)
@@ -104,6 +113,8 @@ def bm25_snippets(conn: Connection, match: str, chunk_ids: Sequence[int]) -> dic
 
 def matches_at_least(conn: Connection, match: str, cap: int) -> bool:
     """Whether `match` finds `cap` chunks or more; stops reading the doclist at `cap` (no ranking)."""
+    if is_postgres(conn):
+        return pg.matches_at_least(conn, match, cap)
     row = conn.execute(
         "SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)", (match, cap)
     ).fetchone()

@@ -4,11 +4,16 @@ Triggers (migration 0003) queue every new chunk and keep `chunks_vec` in step wh
 or move to another document id (a reload swaps its staging document in under the old id). Vectors are
 float32 BLOBs of unit length; the cache is keyed by (content_hash, model), so text embedded once is
 never embedded again, whichever chunk or document it turns up in.
+
+On PostgreSQL, chunks_vec is a pgvector table (postgres/vectors.py: exact KNN for small scopes, HNSW
+above that), the same triggers live in schema.sql, and batches are leased with SKIP LOCKED.
 """
 
 from collections.abc import Iterable, Sequence
 
 from .connection import Connection
+from .postgres import vectors as pg
+from .postgres.adapter import is_postgres
 from .rows import BitBlock, EmbedInput
 from .sql import placeholders
 from .sql import scope as _scope
@@ -29,6 +34,8 @@ def active_model(conn: Connection) -> tuple[str, int] | None:
 
 def table_dim(conn: Connection) -> int:
     """The dimension chunks_vec was created with (parsed from its schema)."""
+    if is_postgres(conn):
+        return pg.table_dim(conn)
     (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_vec'").fetchone()
     start = sql.index("float[") + len("float[")
     return int(sql[start : sql.index("]", start)])
@@ -45,7 +52,9 @@ def switch_model(conn: Connection, model: str, dim: int) -> int:
     current = active_model(conn)
     if current == (model, dim):
         return 0
-    if table_dim(conn) != dim:
+    if table_dim(conn) != dim and is_postgres(conn):
+        pg.create_table(conn, dim)
+    elif table_dim(conn) != dim:
         conn.execute("DROP TABLE chunks_vec")
         bits = f", embedding_bit bit[{dim}]" if dim % 8 == 0 else ""
         conn.execute(
@@ -55,7 +64,9 @@ def switch_model(conn: Connection, model: str, dim: int) -> int:
     elif current is not None:
         conn.execute("DELETE FROM chunks_vec")
     conn.execute(
-        "INSERT OR REPLACE INTO vector_meta (key, value) VALUES ('model', ?), ('dim', ?)", (model, str(dim))
+        """INSERT INTO vector_meta (key, value) VALUES ('model', ?), ('dim', ?)
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
+        (model, str(dim)),
     )
     if current is None and conn.execute("SELECT count(*) FROM chunks_vec").fetchone()[0] == 0:
         return 0  # a fresh store: the queue already holds every chunk
@@ -84,7 +95,11 @@ def sample_embeddings(conn: Connection, document_id: int, limit: int | None) -> 
         conn.execute("DELETE FROM vector_meta WHERE key = ?", (key,))
         return total, total
     stride = 0 if limit == 0 else -(-total // limit)
-    conn.execute("INSERT OR REPLACE INTO vector_meta (key, value) VALUES (?, ?)", (key, str(stride)))
+    conn.execute(
+        """INSERT INTO vector_meta (key, value) VALUES (?, ?)
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
+        (key, str(stride)),
+    )
     conn.execute(
         """DELETE FROM embed_queue WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = ?
            AND (? = 0 OR ordinal % ? != 0))""",
@@ -95,7 +110,9 @@ def sample_embeddings(conn: Connection, document_id: int, limit: int | None) -> 
 
 
 def bump_version(conn: Connection) -> None:
-    conn.execute("UPDATE vector_meta SET value = value + 1 WHERE key = 'version'")
+    conn.execute(  # in the SQL both engines share: value is TEXT
+        "UPDATE vector_meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'version'"
+    )
 
 
 def vectors_version(conn: Connection) -> int:
@@ -105,6 +122,8 @@ def vectors_version(conn: Connection) -> int:
 
 
 def has_bits(conn: Connection) -> bool:
+    if is_postgres(conn):
+        return False  # pgvector's HNSW index is the fast path there
     (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_vec'").fetchone()
     return "embedding_bit" in sql
 
@@ -114,6 +133,8 @@ def has_bits(conn: Connection) -> bool:
 
 def claim(conn: Connection, worker: str, limit: int, now: float, lease_seconds: float) -> list[int]:
     """Lease up to `limit` waiting chunks to `worker`, newest chunks first (call inside BEGIN IMMEDIATE)."""
+    if is_postgres(conn):
+        return pg.claim(conn, worker, limit, now, lease_seconds)
     rows = conn.execute(
         """UPDATE embed_queue SET claimed_by = ?, claimed_until = ?
            WHERE chunk_id IN (SELECT chunk_id FROM embed_queue
@@ -193,6 +214,11 @@ def save_vectors(
     done = [r[0] for r in owned]
     if not done:
         return 0
+    if is_postgres(conn):
+        pg.store_vectors(conn, [(r[0], r[1], vectors[r[2]]) for r in owned])
+        conn.execute(f"DELETE FROM embed_queue WHERE chunk_id IN ({placeholders(len(done))})", done)
+        bump_version(conn)
+        return len(done)
     # one row at a time: vec0 answers `chunk_id IN (...)` with a full scan, `chunk_id = ?` with a lookup
     conn.executemany("DELETE FROM chunks_vec WHERE chunk_id = ?", ((c,) for c in done))
     if has_bits(conn):
@@ -247,7 +273,10 @@ def scope_size(conn: Connection, document_ids: Sequence[int] | None) -> int:
 def knn(
     conn: Connection, query: bytes, k: int, document_ids: Sequence[int] | None
 ) -> list[tuple[int, float]]:
-    """Exact (brute-force) cosine KNN: (chunk_id, distance), nearest first."""
+    """Exact (brute-force) cosine KNN: (chunk_id, distance), nearest first. On Postgres: exact for a
+    small scope, pgvector's HNSW index for a large one (postgres/vectors.py)."""
+    if is_postgres(conn):
+        return pg.knn(conn, query, k, document_ids)
     scope, params = _scope(document_ids, "document_id")
     rows = conn.execute(
         f"""SELECT chunk_id, distance FROM chunks_vec
@@ -299,6 +328,8 @@ def bit_blocks(conn: Connection) -> list[BitBlock] | None:
     embedding_bit, metadata column 00 is document_id), so an in-memory scan needs no per-row reads.
     None when the layout is not the one expected: callers then use vec0's own KNN.
     """
+    if is_postgres(conn):
+        return None
     info = dict(conn.execute("SELECT key, value FROM chunks_vec_info").fetchall())
     version = (str(info.get("CREATE_VERSION_MAJOR")), str(info.get("CREATE_VERSION_MINOR")))
     if version != BIT_LAYOUT_VERSION or not has_bits(conn):

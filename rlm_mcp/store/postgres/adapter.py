@@ -124,7 +124,8 @@ class PgConnection:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         text, lists = translate(sql)
-        return self.pg.execute(text, _params(params, lists) if params else None)
+        # always with parameters (maybe none): the text's `%%` is then read as `%`, as translate wrote it
+        return self.pg.execute(text, _params(params, lists))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
         text, lists = translate(sql)

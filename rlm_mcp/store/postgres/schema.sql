@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     end_line      INTEGER NOT NULL,
     start_row     INTEGER,
     end_row       INTEGER,
-    tsv           tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED,
+    tsv           tsvector,  -- set by a trigger from the text (the search section at the end)
     UNIQUE (document_id, ordinal)
 );
 CREATE INDEX IF NOT EXISTS chunks_tsv ON chunks USING gin (tsv);
@@ -113,12 +113,12 @@ CREATE TABLE IF NOT EXISTS findings (
 );
 CREATE INDEX IF NOT EXISTS findings_job ON findings(job_id, level);
 
--- BM25 needs each chunk's length in tokens (ts_rank is not BM25): counted once, at insert.
+-- BM25 needs each chunk's length in tokens (ts_rank is not BM25): counted once, at insert (the search
+-- section at the end sets it with the tsvector).
 CREATE OR REPLACE FUNCTION rlm_tsv_tokens(tsvector) RETURNS integer
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS 'SELECT coalesce(sum(coalesce(array_length(positions, 1), 1)), 0)::integer FROM unnest($1)';
-ALTER TABLE chunks ADD COLUMN IF NOT EXISTS tokens integer
-    GENERATED ALWAYS AS (rlm_tsv_tokens(to_tsvector('english', text))) STORED;
+ALTER TABLE chunks ADD COLUMN IF NOT EXISTS tokens integer;
 
 -- Projected jobs (SQLite migration 0009): the columns, predicate and dimensions of a table job, and
 -- the records each task holds.
@@ -183,3 +183,157 @@ CREATE INDEX IF NOT EXISTS labels_document ON labels(document_id, dimension, val
 CREATE INDEX IF NOT EXISTS labels_task ON labels(task_id);
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id, ordinal);
 CREATE INDEX IF NOT EXISTS task_chunks_chunk ON task_chunks(chunk_id);
+
+-- Search (pg-search): BM25 as SQLite's FTS5 ranks it, and vectors kept in step with the chunks.
+-- Tokens: FTS5's `porter unicode61` splits at every character that is not a letter or a digit and
+-- keeps stopwords; so here ASCII punctuation becomes a space before Postgres' parser sees the text (a
+-- path `src/store/search.py` is four words, not one "file" token) and words are stemmed by snowball's
+-- English stemmer with no stopword list (`while`, `not`, `the` are words you can search for).
+DO $$
+DECLARE
+    here oid := (SELECT oid FROM pg_namespace WHERE nspname = current_schema());
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_ts_dict WHERE dictname = 'rlm_english_stem' AND dictnamespace = here) THEN
+        CREATE TEXT SEARCH DICTIONARY rlm_english_stem (TEMPLATE = snowball, Language = english);
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'rlm_english' AND cfgnamespace = here) THEN
+        CREATE TEXT SEARCH CONFIGURATION rlm_english (COPY = english);
+        ALTER TEXT SEARCH CONFIGURATION rlm_english
+            ALTER MAPPING FOR asciiword, word, asciihword, hword, hword_asciipart, hword_part
+            WITH rlm_english_stem;
+    END IF;
+END $$;
+CREATE OR REPLACE FUNCTION rlm_fts_document(body text) RETURNS tsvector
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT
+    AS $$ SELECT to_tsvector('rlm_english', translate(body, '!"#$%&''()*+,-./:;<=>?@[\]^_`{|}~',
+                                                     '                                ')) $$;
+
+-- Term statistics for BM25, written in the same transaction as the chunks (by the triggers below):
+-- term_stats holds signed deltas of each lexeme's document frequency, chunk_totals deltas of the
+-- chunk and token counts. Writers only ever insert (two loads never wait on one another's rows);
+-- a search sums a lexeme's few rows through the index; every COMPACT_EVERY-th write folds them.
+CREATE SEQUENCE IF NOT EXISTS term_stats_writes;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'chunks'::regclass AND attname = 'tsv'
+               AND attgenerated <> '') THEN  -- a schema of the first slice: generated columns
+        ALTER TABLE chunks DROP COLUMN tsv;
+        ALTER TABLE chunks ADD COLUMN tsv tsvector;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'chunks'::regclass AND attname = 'tokens'
+               AND attgenerated <> '') THEN
+        ALTER TABLE chunks DROP COLUMN tokens;
+        ALTER TABLE chunks ADD COLUMN tokens integer;
+    END IF;
+    IF to_regclass('term_stats') IS NULL THEN
+        CREATE TABLE term_stats (lexeme TEXT NOT NULL, df BIGINT NOT NULL);
+        CREATE TABLE chunk_totals (chunks BIGINT NOT NULL, tokens BIGINT NOT NULL);
+        UPDATE chunks SET tsv = rlm_fts_document(text);
+        UPDATE chunks SET tokens = rlm_tsv_tokens(tsv);
+        INSERT INTO term_stats (lexeme, df)
+            SELECT u.lexeme, count(*) FROM chunks c, unnest(tsvector_to_array(c.tsv)) u(lexeme) GROUP BY 1;
+        INSERT INTO chunk_totals (chunks, tokens) SELECT count(*), coalesce(sum(tokens), 0) FROM chunks;
+    END IF;
+END $$;
+CREATE INDEX IF NOT EXISTS chunks_tsv ON chunks USING gin (tsv);
+CREATE INDEX IF NOT EXISTS term_stats_lexeme ON term_stats (lexeme) INCLUDE (df);
+
+CREATE OR REPLACE FUNCTION rlm_chunk_tsv() RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    NEW.tsv := rlm_fts_document(NEW.text);
+    NEW.tokens := rlm_tsv_tokens(NEW.tsv);
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION rlm_compact_term_stats() RETURNS void
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    -- one compactor at a time; the others go on inserting (nothing they write is deleted here: a
+    -- statement's snapshot holds only committed rows)
+    IF nextval('term_stats_writes') % 64 <> 0
+       OR NOT pg_try_advisory_xact_lock(hashtext(current_schema() || ':term_stats')) THEN
+        RETURN;
+    END IF;
+    WITH gone AS (DELETE FROM term_stats RETURNING lexeme, df)
+    INSERT INTO term_stats (lexeme, df) SELECT lexeme, sum(df) FROM gone GROUP BY lexeme HAVING sum(df) <> 0;
+    WITH gone AS (DELETE FROM chunk_totals RETURNING chunks, tokens)
+    INSERT INTO chunk_totals (chunks, tokens) SELECT coalesce(sum(chunks), 0), coalesce(sum(tokens), 0) FROM gone;
+END $$;
+
+CREATE OR REPLACE FUNCTION rlm_chunks_added() RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    INSERT INTO term_stats (lexeme, df)
+        SELECT u.lexeme, count(*) FROM added a, unnest(tsvector_to_array(a.tsv)) u(lexeme) GROUP BY 1;
+    INSERT INTO chunk_totals (chunks, tokens)
+        SELECT count(*), coalesce(sum(tokens), 0) FROM added HAVING count(*) > 0;
+    PERFORM rlm_compact_term_stats();
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION rlm_chunks_removed() RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM removed) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO term_stats (lexeme, df)
+        SELECT u.lexeme, -count(*) FROM removed r, unnest(tsvector_to_array(r.tsv)) u(lexeme) GROUP BY 1;
+    INSERT INTO chunk_totals (chunks, tokens) SELECT -count(*), -coalesce(sum(tokens), 0) FROM removed;
+    -- their vectors went with them (foreign key cascade): in-memory indexes must reload
+    UPDATE vector_meta SET value = (value::bigint + 1)::text WHERE key = 'version';
+    PERFORM rlm_compact_term_stats();
+    RETURN NULL;
+END $$;
+
+-- A chunk whose text changes (SQLite 0003's chunks_vec_au_text): new statistics, its vector dropped
+-- and the chunk queued again.
+CREATE OR REPLACE FUNCTION rlm_chunk_text_changed() RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    INSERT INTO term_stats (lexeme, df)
+        SELECT lexeme, sum(d) FROM (
+            SELECT unnest(tsvector_to_array(NEW.tsv)) AS lexeme, 1 AS d
+            UNION ALL SELECT unnest(tsvector_to_array(OLD.tsv)), -1) x
+        GROUP BY lexeme HAVING sum(d) <> 0;
+    INSERT INTO chunk_totals (chunks, tokens) VALUES (0, coalesce(NEW.tokens, 0) - coalesce(OLD.tokens, 0));
+    DELETE FROM chunks_vec WHERE chunk_id = NEW.id;
+    INSERT INTO embed_queue (chunk_id) VALUES (NEW.id)
+        ON CONFLICT (chunk_id) DO UPDATE SET claimed_by = NULL, claimed_until = NULL;
+    UPDATE vector_meta SET value = (value::bigint + 1)::text WHERE key = 'version';
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION rlm_bump_vectors_version() RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    UPDATE vector_meta SET value = (value::bigint + 1)::text WHERE key = 'version';
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER chunks_tsv BEFORE INSERT OR UPDATE OF text ON chunks
+    FOR EACH ROW EXECUTE FUNCTION rlm_chunk_tsv();
+CREATE OR REPLACE TRIGGER chunks_terms_added AFTER INSERT ON chunks
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION rlm_chunks_added();
+CREATE OR REPLACE TRIGGER chunks_terms_removed AFTER DELETE ON chunks
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION rlm_chunks_removed();
+CREATE OR REPLACE TRIGGER chunks_text_changed AFTER UPDATE OF text ON chunks
+    FOR EACH ROW WHEN (OLD.text IS DISTINCT FROM NEW.text) EXECUTE FUNCTION rlm_chunk_text_changed();
+
+-- A chunk moved to another document id (a reload swaps its staging document in under the old id, and
+-- adopts kept chunks): its vector's document_id follows by a foreign-key cascade, so KNN scoped by
+-- document stays right; the version changes once per statement (SQLite 0003's chunks_vec_au_document).
+CREATE UNIQUE INDEX IF NOT EXISTS chunks_id_document ON chunks (id, document_id);
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'chunks_vec_follows_document'
+                   AND conrelid = 'chunks_vec'::regclass) THEN
+        ALTER TABLE chunks_vec ADD CONSTRAINT chunks_vec_follows_document FOREIGN KEY (chunk_id, document_id)
+            REFERENCES chunks (id, document_id) ON UPDATE CASCADE ON DELETE CASCADE;
+    END IF;
+END $$;
+CREATE OR REPLACE TRIGGER chunks_vec_document_moved AFTER UPDATE OF document_id ON chunks
+    FOR EACH STATEMENT EXECUTE FUNCTION rlm_bump_vectors_version();
+-- HNSW (cosine) for KNN over large scopes; small ones are scanned exactly (postgres/vectors.py).
+CREATE INDEX IF NOT EXISTS chunks_vec_hnsw ON chunks_vec USING hnsw (embedding vector_cosine_ops);

