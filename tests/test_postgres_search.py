@@ -7,6 +7,7 @@ import itertools
 import math
 import os
 import random
+import statistics
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -17,12 +18,19 @@ pytest.importorskip(
     "psycopg", reason="PostgreSQL tests need the postgres extra: pip install -e '.[postgres]'"
 )
 
-from rlm_mcp.search import fts_query
+from rlm_mcp.config import Settings
+from rlm_mcp.embedding.worker import embed_all
+from rlm_mcp.search import fts_query, search_chunks
 from rlm_mcp.search.results import WORD
-from rlm_mcp.store import PgStore, open_pg_store
+from rlm_mcp.store import PgStore, Store, open_pg_store
 from rlm_mcp.store import documents as documents_db
 from rlm_mcp.store import search as search_db
+from rlm_mcp.store.postgres import vectors as pg_vectors
 from rlm_mcp.store.rows import NewChunk
+
+from .fakes import FakeEmbedder
+
+knn_hnsw = pg_vectors.knn_hnsw
 
 _projects = itertools.count(1)
 
@@ -34,7 +42,7 @@ def pg(pg_server: str) -> Iterator[PgStore]:
     store.close()
 
 
-def add_document(store: PgStore, name: str, texts: Sequence[str], state: str = "ready") -> int:
+def add_document(store: Store, name: str, texts: Sequence[str], state: str = "ready") -> int:
     rows = [
         NewChunk(n, t, "", "", hashlib.sha256(t.encode()).hexdigest(), n + 1, n + 1, None, None)
         for n, t in enumerate(texts)
@@ -181,3 +189,34 @@ def test_stopwords_and_path_parts_are_words_as_in_fts5(pg: PgStore) -> None:
         hits = search_db.bm25_candidates(conn, match, None, 5)
         snippets = search_db.bm25_snippets(conn, match, [c for c, _ in hits])
     assert list(snippets.values()) == ["while not «done»: load('src/store/search.py')"]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_hnsw_answers_large_scopes_as_exact_knn_does_and_a_scoped_query_still_gets_k(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(11)
+    words = [f"t{i}" for i in range(300)]
+
+    def texts(n: int) -> list[str]:
+        return [" ".join(rng.choices(words, k=8)) for _ in range(n)]
+
+    add_document(store, "big", texts(2500))
+    small = add_document(store, "small", texts(200))
+    embedder = FakeEmbedder()
+    embed_all(store, embedder)
+    monkeypatch.setattr(pg_vectors, "ANN_ABOVE", 100)  # both scopes now take the index
+    walked = []
+    monkeypatch.setattr(pg_vectors, "knn_hnsw", lambda *a: walked.append(a) or knn_hnsw(*a))
+    recalls = []
+    for query, scope in itertools.product(
+        [" ".join(rng.choices(words, k=3)) for _ in range(15)], (None, [small])
+    ):
+        hits = search_chunks(store, settings, query, "semantic", scope, 10, embedder=embedder).hits
+        exact = pg_vectors.knn_exact(store.conn(), embedder.embed_query(query).tobytes(), 10, scope)
+        assert len(hits) == 10 and len(exact) == 10
+        assert scope is None or {h.document_id for h in hits} == {small}
+        tenth = 1.0 - exact[-1][1]  # ties at the 10th distance may be any of the tied chunks
+        recalls.append(sum(1 for h in hits if h.score >= tenth - 1e-6) / 10)
+    assert len(walked) == 30
+    assert statistics.fmean(recalls) >= 0.95
