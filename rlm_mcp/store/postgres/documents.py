@@ -1,5 +1,5 @@
 """Where documents and chunks differ on Postgres: ids from the identity sequences, and chunks written
-with COPY (their tsvector and token count are generated columns, so there is no index to fill)."""
+with COPY (a trigger sets their tsvector and token count and keeps the term statistics, schema.sql)."""
 
 from collections.abc import Sequence
 

@@ -210,9 +210,11 @@ CREATE OR REPLACE FUNCTION rlm_fts_document(body text) RETURNS tsvector
 
 -- Term statistics for BM25, written in the same transaction as the chunks (by the triggers below):
 -- term_stats holds signed deltas of each lexeme's document frequency, chunk_totals deltas of the
--- chunk and token counts. Writers only ever insert (two loads never wait on one another's rows);
--- a search sums a lexeme's few rows through the index; every COMPACT_EVERY-th write folds them.
-CREATE SEQUENCE IF NOT EXISTS term_stats_writes;
+-- chunk and token counts. A batch (FOLD_ROWS chunks or more) whose writer holds the fold lock (one at
+-- a time, until it commits) folds the rows of the lexemes it touches into one; other writers only
+-- insert, so two loads never wait on one another, and a row-at-a-time writer in one long transaction
+-- does not rewrite the same rows again and again (their dead versions would slow every later fold);
+-- a search sums a lexeme's few rows through the index.
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'chunks'::regclass AND attname = 'tsv'
@@ -246,44 +248,61 @@ BEGIN
     RETURN NEW;
 END $$;
 
-CREATE OR REPLACE FUNCTION rlm_compact_term_stats() RETURNS void
-    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DROP FUNCTION IF EXISTS rlm_compact_term_stats();
+DROP SEQUENCE IF EXISTS term_stats_writes;
+DROP FUNCTION IF EXISTS rlm_add_term_stats(text[], bigint[], bigint, bigint);
+CREATE OR REPLACE FUNCTION rlm_add_term_stats(lexemes text[], dfs bigint[], chunks bigint, tokens bigint,
+                                              rows_written bigint)
+    RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
-    -- one compactor at a time; the others go on inserting (nothing they write is deleted here: a
-    -- statement's snapshot holds only committed rows)
-    IF nextval('term_stats_writes') % 64 <> 0
+    IF rows_written < 16  -- FOLD_ROWS
        OR NOT pg_try_advisory_xact_lock(hashtext(current_schema() || ':term_stats')) THEN
+        INSERT INTO term_stats (lexeme, df) SELECT * FROM unnest(lexemes, dfs);
+        INSERT INTO chunk_totals (chunks, tokens) VALUES (chunks, tokens);
         RETURN;
     END IF;
-    WITH gone AS (DELETE FROM term_stats RETURNING lexeme, df)
-    INSERT INTO term_stats (lexeme, df) SELECT lexeme, sum(df) FROM gone GROUP BY lexeme HAVING sum(df) <> 0;
-    WITH gone AS (DELETE FROM chunk_totals RETURNING chunks, tokens)
-    INSERT INTO chunk_totals (chunks, tokens) SELECT coalesce(sum(chunks), 0), coalesce(sum(tokens), 0) FROM gone;
+    -- only the fold lock's holder deletes, and a statement's snapshot holds only committed rows:
+    -- nothing another writer is inserting now is lost
+    WITH gone AS (DELETE FROM term_stats t WHERE t.lexeme = ANY(lexemes) RETURNING t.lexeme, t.df)
+    INSERT INTO term_stats (lexeme, df)
+        SELECT x.lexeme, sum(x.df) FROM (SELECT * FROM gone UNION ALL SELECT * FROM unnest(lexemes, dfs)) x
+        GROUP BY x.lexeme HAVING sum(x.df) <> 0;
+    WITH gone AS (DELETE FROM chunk_totals RETURNING chunk_totals.chunks, chunk_totals.tokens)
+    INSERT INTO chunk_totals (chunks, tokens)
+        SELECT coalesce(sum(gone.chunks), 0) + rlm_add_term_stats.chunks,
+               coalesce(sum(gone.tokens), 0) + rlm_add_term_stats.tokens FROM gone;
 END $$;
 
 CREATE OR REPLACE FUNCTION rlm_chunks_added() RETURNS trigger
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    lexemes text[];
+    dfs bigint[];
 BEGIN
-    INSERT INTO term_stats (lexeme, df)
-        SELECT u.lexeme, count(*) FROM added a, unnest(tsvector_to_array(a.tsv)) u(lexeme) GROUP BY 1;
-    INSERT INTO chunk_totals (chunks, tokens)
-        SELECT count(*), coalesce(sum(tokens), 0) FROM added HAVING count(*) > 0;
-    PERFORM rlm_compact_term_stats();
+    SELECT array_agg(lexeme), array_agg(df) INTO lexemes, dfs FROM (
+        SELECT u.lexeme, count(*) AS df FROM added a, unnest(tsvector_to_array(a.tsv)) u(lexeme) GROUP BY 1) x;
+    PERFORM rlm_add_term_stats(coalesce(lexemes, '{}'), coalesce(dfs, '{}'),
+                               (SELECT count(*) FROM added), (SELECT coalesce(sum(tokens), 0) FROM added),
+                               (SELECT count(*) FROM added));
     RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION rlm_chunks_removed() RETURNS trigger
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    lexemes text[];
+    dfs bigint[];
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM removed) THEN
         RETURN NULL;
     END IF;
-    INSERT INTO term_stats (lexeme, df)
-        SELECT u.lexeme, -count(*) FROM removed r, unnest(tsvector_to_array(r.tsv)) u(lexeme) GROUP BY 1;
-    INSERT INTO chunk_totals (chunks, tokens) SELECT -count(*), -coalesce(sum(tokens), 0) FROM removed;
+    SELECT array_agg(lexeme), array_agg(df) INTO lexemes, dfs FROM (
+        SELECT u.lexeme, -count(*) AS df FROM removed r, unnest(tsvector_to_array(r.tsv)) u(lexeme) GROUP BY 1) x;
+    PERFORM rlm_add_term_stats(coalesce(lexemes, '{}'), coalesce(dfs, '{}'),
+                               -(SELECT count(*) FROM removed), -(SELECT coalesce(sum(tokens), 0) FROM removed),
+                               (SELECT count(*) FROM removed));
     -- their vectors went with them (foreign key cascade): in-memory indexes must reload
     UPDATE vector_meta SET value = (value::bigint + 1)::text WHERE key = 'version';
-    PERFORM rlm_compact_term_stats();
     RETURN NULL;
 END $$;
 
@@ -291,13 +310,17 @@ END $$;
 -- and the chunk queued again.
 CREATE OR REPLACE FUNCTION rlm_chunk_text_changed() RETURNS trigger
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    lexemes text[];
+    dfs bigint[];
 BEGIN
-    INSERT INTO term_stats (lexeme, df)
-        SELECT lexeme, sum(d) FROM (
+    SELECT array_agg(lexeme), array_agg(df) INTO lexemes, dfs FROM (
+        SELECT lexeme, sum(d)::bigint AS df FROM (
             SELECT unnest(tsvector_to_array(NEW.tsv)) AS lexeme, 1 AS d
-            UNION ALL SELECT unnest(tsvector_to_array(OLD.tsv)), -1) x
-        GROUP BY lexeme HAVING sum(d) <> 0;
-    INSERT INTO chunk_totals (chunks, tokens) VALUES (0, coalesce(NEW.tokens, 0) - coalesce(OLD.tokens, 0));
+            UNION ALL SELECT unnest(tsvector_to_array(OLD.tsv)), -1) y
+        GROUP BY lexeme HAVING sum(d) <> 0) x;
+    PERFORM rlm_add_term_stats(coalesce(lexemes, '{}'), coalesce(dfs, '{}'), 0,
+                               coalesce(NEW.tokens, 0) - coalesce(OLD.tokens, 0), 1);
     DELETE FROM chunks_vec WHERE chunk_id = NEW.id;
     INSERT INTO embed_queue (chunk_id) VALUES (NEW.id)
         ON CONFLICT (chunk_id) DO UPDATE SET claimed_by = NULL, claimed_until = NULL;

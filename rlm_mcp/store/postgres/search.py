@@ -16,9 +16,10 @@ scores are those of scoring every matching chunk. Scoped by document inside the 
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from ..rows import ChunkText
 from .adapter import PgConnection, native
 
 K1 = 1.2  # fts5Bm25Function's constants
@@ -240,3 +241,22 @@ def bm25_snippets(conn: PgConnection, match: str, chunk_ids: Sequence[int]) -> d
         tail = "…" if WORD_CHAR.search(after) else after.rstrip()
         out[int(chunk_id)] = f"{lead}{marked}{tail}"
     return out
+
+
+def scan_chunks(
+    conn: PgConnection, document_ids: Sequence[int] | None, batch: int = 500
+) -> Iterator[ChunkText]:
+    """Every ready chunk in the scope, in document order, streamed through a server-side cursor (a
+    client cursor would hold every chunk's text in memory before the first one is matched)."""
+    pg = native(conn)
+    scope = "AND c.document_id = ANY(%s)" if document_ids else ""
+    with pg.transaction(), pg.cursor(name="rlm_scan_chunks") as cursor:
+        cursor.itersize = batch
+        cursor.execute(
+            f"""SELECT c.id, c.document_id, c.text, c.start_line, c.end_line, c.section, d.name
+                FROM chunks c JOIN documents d ON d.id = c.document_id AND d.state = 'ready'
+                WHERE true {scope} ORDER BY c.document_id, c.ordinal""",
+            [list(document_ids)] if document_ids else [],
+        )
+        for r in cursor:
+            yield ChunkText(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6])
