@@ -10,7 +10,7 @@ from rlm_mcp.embedding import embed_all
 from rlm_mcp.embedding.worker import prepare_model
 from rlm_mcp.errors import InvalidInput
 from rlm_mcp.loading.loader import load_document
-from rlm_mcp.store import Store, open_store
+from rlm_mcp.store import Store, open_backend
 
 from .conftest import project_env
 from .fakes import FakeEmbedder
@@ -32,11 +32,14 @@ def queued_ordinals(store: Store, document_id: int) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def test_a_large_table_queues_an_evenly_spaced_sample_and_says_so(project: Path) -> None:
+@pytest.mark.backends
+def test_a_large_table_queues_an_evenly_spaced_sample_and_says_so(
+    project: Path, backend_env: dict[str, str]
+) -> None:
     write_table(project)
     (project / "notes.md").write_text("# Notes\n\nThe sales table holds one row per sale.\n")
-    settings = load_settings(project_env(project, RLM_EMBED_TABLE_CHUNKS="4"))
-    store = open_store(settings.db_path)
+    settings = load_settings(project_env(project, RLM_EMBED_TABLE_CHUNKS="4", **backend_env))
+    store = open_backend(settings.db_path, settings.db_url, settings.project_key)
     loaded = load_document(store, settings, ".")
     table = next(d for d in loaded.documents if d.content_type == "csv")
     assert table.chunks > 8
@@ -58,11 +61,14 @@ def test_a_large_table_queues_an_evenly_spaced_sample_and_says_so(project: Path)
     store.close()
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize(("setting", "expected"), [("all", "every"), ("0", "none")])
-def test_the_table_sample_can_be_every_chunk_or_none(project: Path, setting: str, expected: str) -> None:
+def test_the_table_sample_can_be_every_chunk_or_none(
+    project: Path, setting: str, expected: str, backend_env: dict[str, str]
+) -> None:
     write_table(project, rows=1500)
-    settings = load_settings(project_env(project, RLM_EMBED_TABLE_CHUNKS=setting))
-    store = open_store(settings.db_path)
+    settings = load_settings(project_env(project, RLM_EMBED_TABLE_CHUNKS=setting, **backend_env))
+    store = open_backend(settings.db_path, settings.db_url, settings.project_key)
     (table,) = load_document(store, settings, "sales.csv").documents
     queued = queued_ordinals(store, table.id)
     assert queued == (list(range(table.chunks)) if expected == "every" else [])
@@ -75,7 +81,7 @@ def test_a_small_table_is_embedded_whole_by_default(project: Path) -> None:
     write_table(project, rows=200)
     settings = load_settings(project_env(project))
     assert settings.embed_table_chunks == DEFAULT_EMBED_TABLE_CHUNKS
-    store = open_store(settings.db_path)
+    store = open_backend(settings.db_path, settings.db_url, settings.project_key)
     loaded = load_document(store, settings, "sales.csv")
     (table,) = loaded.documents
     assert len(queued_ordinals(store, table.id)) == table.chunks and not table.sampled
