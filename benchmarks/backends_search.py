@@ -94,9 +94,15 @@ def add_corpus(store: Store, corpus: list[dict[str, str]]) -> None:
         documents_db.finalize(conn, staging, None, None)
 
 
-def quality(data: Path, work: Path, dsn: str, embedder: FastEmbedder) -> dict[str, Any]:
-    corpus, queries, qrels = read_beir(data, "train", None, None)
+def quality(
+    data: Path, work: Path, dsn: str, embedder: FastEmbedder, limit_docs: int | None, cache_from: Path | None
+) -> dict[str, Any]:
+    corpus, queries, qrels = read_beir(data, "train", limit_docs, None)
     stores = open_both(work, dsn, f"bench_quality_{int(time.time())}")
+    if cache_from is not None:  # vectors an earlier run computed (by content hash, same model)
+        earlier = open_backend(cache_from, None, "")
+        copy_cache(earlier, stores["sqlite"][0])
+        earlier.close()
     report: dict[str, Any] = {"documents": len(corpus), "queries": len(queries)}
     for backend, (store, _settings) in stores.items():
         started = time.perf_counter()
@@ -117,7 +123,7 @@ def quality(data: Path, work: Path, dsn: str, embedder: FastEmbedder) -> dict[st
             scores, samples = [], []
             for qid, text in queries.items():
                 started = time.perf_counter()
-                hits = search_chunks(store, settings, text, mode, TOP_K, 0, embedder).hits
+                hits = search_chunks(store, settings, text, mode, top_k=TOP_K, embedder=embedder).hits
                 samples.append(time.perf_counter() - started)
                 scores.append(ndcg_at(doc_ranking([h.chunk_id for h in hits], chunk_doc), qrels[qid]))
             figures[mode] = {"ndcg@10": round(statistics.fmean(scores), 4)} | percentiles(samples)
@@ -160,7 +166,7 @@ def scale(
     vocab = sorted(counts, key=lambda w: -counts[w])[:20000]
     weights = np.array([counts[w] for w in vocab], dtype=np.float64)
     weights /= weights.sum()
-    seeds = embedder.embed_documents(texts[:500])  # real vectors, noise added per chunk
+    seeds = embedder.embed_documents(texts[:100])  # real vectors, noise added per chunk
     sample = list(queries.values())[:n_queries]
     qvecs = [embedder.embed_query(q).tobytes() for q in sample]
     stores = open_both(work / "scale", dsn, f"bench_scale_{int(time.time())}")
@@ -178,7 +184,7 @@ def scale(
                 samples = []
                 for text in sample:
                     started = time.perf_counter()
-                    search_chunks(store, settings, text, mode, 10, 0, embedder, cache)
+                    search_chunks(store, settings, text, mode, top_k=10, embedder=embedder, bit_indexes=cache)
                     samples.append(time.perf_counter() - started)
                 figures[mode] = percentiles(samples)
             if backend == "postgres":
@@ -200,6 +206,8 @@ def main() -> None:
     parser.add_argument("--scales", default="20000,100000")
     parser.add_argument("--queries", type=int, default=100, help="queries per mode at each scale")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--limit-docs", type=int, help="every judged document, then others up to N")
+    parser.add_argument("--cache-from", type=Path, help="a SQLite store whose embeddings cache to reuse")
     parser.add_argument("--skip-scale", action="store_true")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="rlm-bench-search-"))
@@ -209,7 +217,9 @@ def main() -> None:
 
     def run(dsn: str) -> None:
         if not args.skip_quality:
-            report["quality"] = quality(args.data, work / "quality", dsn, embedder)
+            report["quality"] = quality(
+                args.data, work / "quality", dsn, embedder, args.limit_docs, args.cache_from
+            )
         if not args.skip_scale:
             sizes = [int(s) for s in args.scales.split(",") if s]
             report["scale"] = scale(work, dsn, embedder, sizes, args.queries, args.data)

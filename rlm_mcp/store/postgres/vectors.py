@@ -17,6 +17,7 @@ from .adapter import PgConnection, native
 
 ANN_ABOVE = 20_000  # vectors in the scope; below, exact KNN (measured: benchmarks/backends.py --search)
 EF_SEARCH = 200  # HNSW candidates per scan (>= k); recall@10 vs exact measured in tests
+MAX_EF_SEARCH = 1000  # pgvector's largest; a deeper page is reached by the iterative scan
 MAX_SCAN_TUPLES = 40_000  # iterative scan: how far a scoped query walks the graph before it stops
 HNSW_INDEX = "chunks_vec_hnsw"
 
@@ -123,7 +124,7 @@ def knn_hnsw(
     pg = native(conn)
     where, params = _scoped(document_ids)
     with pg.transaction():  # SET LOCAL lasts for this block only (a savepoint inside a caller's one)
-        pg.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(k))}")
+        pg.execute(f"SET LOCAL hnsw.ef_search = {min(max(EF_SEARCH, int(k)), MAX_EF_SEARCH)}")
         pg.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         pg.execute(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}")
         rows = pg.execute(
