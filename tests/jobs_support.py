@@ -4,8 +4,6 @@ import hashlib
 import time
 from collections.abc import Sequence
 
-import pytest
-
 from rlm_mcp.store import Store
 from rlm_mcp.store import documents as documents_db
 from rlm_mcp.store.rows import NewChunk
@@ -39,10 +37,3 @@ def add_document(
 def delete_document(store: Store, document_id: int) -> None:
     with store.write() as conn:
         documents_db.delete_document(conn, document_id)
-
-
-def needs_pg_search(backend: str) -> None:
-    """Skip on Postgres a test that needs search or vectors there (pg-search's part of issue 16, not
-    merged yet): a search-scoped job, or a table load that samples embeddings."""
-    if backend == "postgres":
-        pytest.skip("search and vectors on PostgreSQL are not merged yet (issue 16, pg-search)")

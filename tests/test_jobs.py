@@ -19,7 +19,7 @@ from rlm_mcp.store import Store, open_backend
 from rlm_mcp.synthesis import merge as synthesis
 
 from .fakes import FakeClock
-from .jobs_support import add_document, delete_document, needs_pg_search
+from .jobs_support import add_document, delete_document
 
 pytestmark = pytest.mark.backends
 
@@ -106,7 +106,6 @@ def test_analyst_is_chosen_by_content_type_unless_given(
 def test_search_scoped_job_covers_only_the_hits(
     project: Path, store: Store, settings: Settings, backend: str
 ) -> None:
-    needs_pg_search(backend)
     (project / "a.md").write_text(
         "\n\n".join(
             f"# Part {i}\n\n" + ("plain words here. " * 60 if i % 5 else "the kraken rises. " * 60)

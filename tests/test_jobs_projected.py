@@ -25,7 +25,6 @@ from rlm_mcp.store import Store
 from rlm_mcp.synthesis import synthesize
 
 from .conftest import project_env
-from .jobs_support import needs_pg_search
 
 pytestmark = pytest.mark.backends
 
@@ -84,7 +83,6 @@ def test_a_wide_export_projected_to_four_columns_plans_at_most_five_tasks(
     store: Store, settings: Settings, backend: str
 ) -> None:
     """The 2,000 × 2,500 support export: a projected job reads 4 columns, not 2,500."""
-    needs_pg_search(backend)
     truth = _tickets(settings.project_dir / "wide.csv", 2000, filler_columns=2495)
     load_document(store, settings, "wide.csv")
     whole = jobs.create_job(store, settings, "status per fiscal year")
@@ -359,7 +357,6 @@ def tickets_file(project: Path) -> list[dict[str, Any]]:
 def test_a_search_with_a_projection_keeps_only_the_records_of_the_chunks_found(
     store: Store, settings: Settings, tickets: list[dict[str, Any]], backend: str
 ) -> None:
-    needs_pg_search(backend)
     plan = jobs.create_job(store, settings, "disk cases?", search="disk issue", top_k=5, columns=["note"])
     conn = store.conn()
     found = conn.execute(
