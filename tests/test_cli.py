@@ -25,22 +25,25 @@ def rlm(
     )
 
 
-def test_load_search_get_docs_rm_status_round_trip(project: Path) -> None:
+@pytest.mark.backends
+def test_load_search_get_docs_rm_status_round_trip(project: Path, backend_env: dict[str, str]) -> None:
     (project / "notes.md").write_text(
         "# Tides\n\nThe spring tide rises twice a day near the pier.\n", encoding="utf-8"
     )
-    loaded = json.loads(rlm(project, "load", "notes.md", "--json").stdout)
+    loaded = json.loads(rlm(project, "load", "notes.md", "--json", env=backend_env).stdout)
     assert loaded["documents"][0]["status"] == "loaded"
-    hits = json.loads(rlm(project, "search", "spring tide", "--mode", "bm25", "--json").stdout)["hits"]
+    hits = json.loads(
+        rlm(project, "search", "spring tide", "--mode", "bm25", "--json", env=backend_env).stdout
+    )["hits"]
     assert hits and hits[0]["location"].startswith("notes.md:")
-    chunk = rlm(project, "get", hits[0]["chunk_id"]).stdout
+    chunk = rlm(project, "get", hits[0]["chunk_id"], env=backend_env).stdout
     assert "spring tide" in chunk and "Tides" in chunk
-    docs = json.loads(rlm(project, "docs", "--json").stdout)
+    docs = json.loads(rlm(project, "docs", "--json", env=backend_env).stdout)
     assert docs["total"] == 1
-    status = json.loads(rlm(project, "status", "--json").stdout)
+    status = json.loads(rlm(project, "status", "--json", env=backend_env).stdout)
     assert status["documents"] == 1 and status["chunks"] >= 1
-    assert "Removed d1" in rlm(project, "rm", "d1").stdout
-    assert json.loads(rlm(project, "docs", "--json").stdout)["total"] == 0
+    assert "Removed d1" in rlm(project, "rm", "d1", env=backend_env).stdout
+    assert json.loads(rlm(project, "docs", "--json", env=backend_env).stdout)["total"] == 0
 
 
 @pytest.mark.backends

@@ -157,6 +157,7 @@ async def test_read_tools_are_marked_read_only(settings: Settings) -> None:
         assert tools[name].annotations is not None and tools[name].annotations.read_only_hint is False
 
 
+@pytest.mark.backends
 async def test_stdio_server_loads_and_searches(project: Path, backend_env: dict[str, str]) -> None:
     (project / "book.txt").write_text(BOOK, encoding="utf-8")
     params = StdioServerParameters(

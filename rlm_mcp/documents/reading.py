@@ -6,7 +6,7 @@ from typing import Any
 from ..answers import shorten
 from ..chunking.profiles import compact_profile
 from ..errors import InvalidInput, NotFound
-from ..ids import format_id, parse_id
+from ..ids import MAX_ID, format_id, parse_id
 from ..search.results import location
 from ..store import Store
 from ..store import copies as copies_db
@@ -114,7 +114,8 @@ def list_documents(store: Store, offset: int = 0, limit: int = 50) -> DocumentLi
         raise InvalidInput(f"offset must be 0 or more (got {offset}).")
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIST_LIMIT} (got {limit}).")
-    rows, total = db.list_ready(store.conn(), offset, limit)
+    # an offset past any store's size is an empty page (clamped: neither engine takes it above 2**63 - 1)
+    rows, total = db.list_ready(store.conn(), min(offset, MAX_ID), limit)
     docs = tuple(
         {
             "id": format_id("d", r.document.id),

@@ -174,9 +174,10 @@ def portal() -> Iterator[BlockingPortal]:
         yield running
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("tool", TOOLS)
 def test_any_arguments_get_a_house_style_answer_in_time_and_errors_change_nothing(
-    project: Path, workspace: Workspace, portal: BlockingPortal, tool: str
+    project: Path, workspace: Workspace, portal: BlockingPortal, tool: str, backend: str
 ) -> None:
     _seed(project, workspace)
     with portal.wrap_async_context_manager(Client(create_server(workspace=workspace))) as client:
