@@ -110,12 +110,11 @@ class DocumentList:
 
 
 def list_documents(store: Store, offset: int = 0, limit: int = 50) -> DocumentList:
-    if offset < 0:
-        raise InvalidInput(f"offset must be 0 or more (got {offset}).")
+    if not 0 <= offset <= MAX_ID:  # neither engine takes an integer above 2**63 - 1
+        raise InvalidInput(f"offset must be between 0 and {MAX_ID} (got {offset}).")
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIST_LIMIT} (got {limit}).")
-    # an offset past any store's size is an empty page (clamped: neither engine takes it above 2**63 - 1)
-    rows, total = db.list_ready(store.conn(), min(offset, MAX_ID), limit)
+    rows, total = db.list_ready(store.conn(), offset, limit)
     docs = tuple(
         {
             "id": format_id("d", r.document.id),
