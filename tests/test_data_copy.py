@@ -20,6 +20,9 @@ from rlm_mcp.documents.reading import remove_document
 from rlm_mcp.errors import NotFound
 from rlm_mcp.loading import load_document
 from rlm_mcp.store import Store
+from rlm_mcp.store import copies as copies_db
+
+pytestmark = pytest.mark.backends
 
 STATUSES = ("open", "closed", "pending")
 
@@ -202,8 +205,11 @@ def test_reload_replaces_the_copy_and_removal_removes_it(store: Store, settings:
     assert second != first and not (copy.directory / first).exists()
     assert _rows(copy, f"SELECT sum(v) FROM d{doc.id}") == [(6,)]
     assert [p.name for p in copy.directory.glob("*.parquet*")] == [second]
+    stored = (1, (copy.directory / second).stat().st_size) if store.backend == "postgres" else (0, 0)
+    assert copies_db.stored_bytes(store.conn()) == stored  # Postgres holds the one current version
     remove_document(store, doc.id)
     assert list(copy.directory.glob("*.parquet*")) == []
+    assert copies_db.stored_bytes(store.conn()) == (0, 0)
 
 
 def test_profile_carries_exact_top_values(store: Store, settings: Settings) -> None:
@@ -242,12 +248,12 @@ def test_profile_prints_bounds_and_top_values_exactly_never_rounded(store: Store
     assert f"discount 0.05 {n:,}" in rendered or f"0.05 {n:,}" in rendered, rendered
 
 
-def test_copies_can_be_turned_off(store: Store, project: Path) -> None:
+def test_copies_can_be_turned_off(store: Store, project: Path, backend_env: dict[str, str]) -> None:
     from rlm_mcp.config import load_settings
 
     from .conftest import project_env
 
-    off = load_settings(project_env(project, RLM_DATA_COPY="0"))
+    off = load_settings(project_env(project, RLM_DATA_COPY="0", **backend_env))
     doc = _load(store, off, "t.csv", "k,v\na,1\n")
     with pytest.raises(NotFound):
         data.copy_info(data.open_copy(off, store), doc.id)

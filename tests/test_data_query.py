@@ -17,6 +17,8 @@ from rlm_mcp.store import labels as labels_db
 
 from .conftest import project_env
 
+pytestmark = pytest.mark.backends
+
 ESCAPES = {
     "read_csv('/etc/passwd')": "SELECT * FROM read_csv('/etc/passwd')",
     "read_parquet": "SELECT * FROM read_parquet('/etc/x.parquet')",
@@ -85,8 +87,10 @@ def test_a_ten_million_row_result_is_paged_with_a_total(sales: data.DataCopy) ->
     assert len(first.to_text()) <= 30_000
 
 
-def test_a_query_past_the_time_limit_is_interrupted(store: Store, project: Path) -> None:
-    settings = load_settings(project_env(project, RLM_QUERY_SECONDS="0.5"))
+def test_a_query_past_the_time_limit_is_interrupted(
+    store: Store, project: Path, backend_env: dict[str, str]
+) -> None:
+    settings = load_settings(project_env(project, RLM_QUERY_SECONDS="0.5", **backend_env))
     (project / "t.csv").write_text("a\n1\n", encoding="utf-8")
     load_document(store, settings, "t.csv")
     copy = data.open_copy(settings, store)
@@ -115,8 +119,8 @@ def test_labels_cross_tab_with_raw_columns_is_exact(store: Store, sales: data.Da
     with store.write() as conn:
         job = conn.execute(
             "INSERT INTO jobs (query, scope, task_tokens, lease_seconds, max_attempts, chunks, created_at)"
-            " VALUES ('q', '{}', 6000, 300, 3, 1, 0)"
-        ).lastrowid
+            " VALUES ('q', '{}', 6000, 300, 3, 1, 0) RETURNING id"
+        ).fetchone()[0]
         rows = [
             labels_db.LabelRow(job, None, 1, r, "size", "big" if r % 7 == 0 else "small")
             for r in range(1, 20_001)
@@ -135,10 +139,15 @@ def test_labels_cross_tab_with_raw_columns_is_exact(store: Store, sales: data.Da
 
 
 @pytest.mark.anyio
-async def test_query_data_over_stdio_is_read_only_and_exact(project: Path) -> None:
+async def test_query_data_over_stdio_is_read_only_and_exact(
+    project: Path, backend_env: dict[str, str]
+) -> None:
     (project / "sales.csv").write_text("region,amount\nEU,1.10\nUS,2.20\nEU,3.30\n", encoding="utf-8")
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "rlm_mcp", "serve"], env=project_env(project), cwd=str(project)
+        command=sys.executable,
+        args=["-m", "rlm_mcp", "serve"],
+        env=project_env(project, **backend_env),
+        cwd=str(project),
     )
     async with Client(params) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}

@@ -4,16 +4,29 @@ A copy is written to `<store dir>/data/<name>.parquet.tmp`, renamed to its final
 version: `d3-<hash>.parquet`) and recorded in `data_copies` inside the transaction that swaps the
 document in; the file it replaces is deleted only after that commits. A query that opened the old
 file keeps reading it (POSIX keeps an unlinked file until it is closed).
+
+On PostgreSQL the database is the one place every member of a team reaches, so the copy's bytes are
+stored there, in the same transaction (store/postgres/copies.py), and the folder
+`<store dir>/data/<schema>/` is this machine's cache of them: a file another member loaded is written
+there the first time a query needs it (`local_file`), checked against the row's sha256, under the
+row's name, which is new for every version; so a reload by one member is what every member reads
+next, and files no row names any more are swept from the cache.
 """
 
 import contextlib
+import hashlib
 import logging
 import os
+import re
 import secrets
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..config import DEFAULT_QUERY_MEMORY, DEFAULT_QUERY_SECONDS, Settings
+from ..errors import Conflict, NotFound
+from ..ids import format_id
 from ..store import Connection, Store
 from ..store import copies as copies_db
 
@@ -39,8 +52,24 @@ class DataCopy:
         return self.directory / "spill"
 
 
+CACHE_GRACE_SECONDS = 60.0  # a cache file this fresh may be one another process just wrote for a query
+SAFE_NAME = re.compile(
+    r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.parquet$"
+)  # a row's file name, as this package makes them
+READ_BLOCK = 1 << 20
+
+
+class CopyChanged(Conflict):
+    """A copy's bytes read from the database do not match the sha256 of the row that names them."""
+
+
 def copy_directory(store: Store) -> Path:
-    return store.path.parent / DATA_DIRNAME
+    """`<store dir>/data/` (SQLite); `<store dir>/data/<schema>/` on PostgreSQL: this machine's cache
+    of the project's copies, apart from other projects' that share the folder."""
+    base = store.path.parent / DATA_DIRNAME
+    if store.backend == "postgres":
+        return base / str(getattr(store, "schema", "postgres"))
+    return base
 
 
 def open_copy(settings: Settings | None, store: Store) -> DataCopy:
@@ -76,6 +105,8 @@ def install(copy: DataCopy, conn: Connection, temp: Path, row: copies_db.CopyRow
     """Rename a finished temp file to its final name and record it; call inside the write transaction
     that swaps the document. Returns the file the new copy replaces (delete it after the commit)."""
     final = copy.directory / row.file
+    if copy.store.backend == "postgres":
+        return _install_shared(copy, conn, temp, row)
     os.chmod(temp, PRIVATE_FILE)
     os.replace(temp, final)
     try:
@@ -84,6 +115,100 @@ def install(copy: DataCopy, conn: Connection, temp: Path, row: copies_db.CopyRow
         with contextlib.suppress(OSError):
             final.unlink()
         raise
+
+
+def _install_shared(copy: DataCopy, conn: Connection, temp: Path, row: copies_db.CopyRow) -> str | None:
+    """PostgreSQL: the row and the file's bytes go into the database (all or nothing with the swap);
+    the file stays here as this machine's cached copy of them."""
+    digest, size = file_digest(temp)
+    row = replace(row, sha256=digest, size=size)
+    replaced = copies_db.put_copy(conn, row)
+    copies_db.put_copy_bytes(conn, row.file, file_parts(temp))
+    os.chmod(temp, PRIVATE_FILE)
+    os.replace(temp, copy.directory / row.file)
+    return replaced
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """(sha256 hex, size) of a file."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(READ_BLOCK):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def file_parts(path: Path) -> Iterator[bytes]:
+    """A file's bytes in parts of the size the database stores."""
+    with open(path, "rb") as handle:
+        while part := handle.read(copies_db.PART_BYTES):
+            yield part
+
+
+def local_file(copy: DataCopy, row: copies_db.CopyRow) -> Path:
+    """The file a query reads for `row`: the store's own (SQLite), or this machine's cached copy of
+    the bytes in the database (PostgreSQL), written the first time it is needed."""
+    path = copy.directory / row.file
+    if copy.store.backend != "postgres":
+        return path
+    if not SAFE_NAME.match(row.file):
+        # Trigger: a data_copies row whose file is not a name this package makes. Why: it comes from
+        # a shared database and would become a path here. Outcome: refused, nothing written.
+        raise CopyChanged(
+            f"The copy of {format_id('d', row.document_id)} has an invalid file name; load_document it again."
+        )
+    if path.is_file() and (row.size is None or path.stat().st_size == row.size):
+        return path
+    return _materialize(copy, row, path)
+
+
+def _materialize(copy: DataCopy, row: copies_db.CopyRow, path: Path) -> Path:
+    doc = format_id("d", row.document_id)
+    if row.sha256 is None:
+        raise NotFound(
+            f"The copy of {doc} is not in the PostgreSQL store (it was made before copies were shared); "
+            "load_document the file again to store it."
+        )
+    private_directory(copy.directory)
+    temp = copy.directory / f"{row.file}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        with os.fdopen(fd, "wb") as out:
+            for part in copies_db.stored_copy_bytes(copy.store, row.file):
+                out.write(part)
+                digest.update(part)
+                size += len(part)
+        if digest.hexdigest() != row.sha256 or size != row.size:
+            raise CopyChanged(
+                f"The copy of {doc} read from the PostgreSQL store ({size:,} bytes) does not match its "
+                "sha256: another member reloaded or removed the document meanwhile, or its stored bytes "
+                "are damaged. Run the query again; if this persists, load_document the file again."
+            )
+        os.replace(temp, path)
+    except BaseException:
+        discard_temp(temp)
+        raise
+    log.info("cached the copy of %s (%d bytes) in %s", doc, size, copy.directory)
+    sweep_cache(copy)
+    return path
+
+
+def sweep_cache(copy: DataCopy) -> int:
+    """PostgreSQL: delete cached files no row names any more (other members' reloads and removals),
+    except ones written in the last CACHE_GRACE_SECONDS (a query of another process may be opening one)."""
+    referenced = copies_db.current_files(copy.store)
+    removed = 0
+    now = time.time()
+    for cached in copy.directory.glob(f"*{COPY_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):
+            if cached.name not in referenced and now - cached.stat().st_mtime > CACHE_GRACE_SECONDS:
+                cached.unlink()
+                removed += 1
+    return removed
 
 
 def final_name(temp: Path) -> str:

@@ -14,7 +14,7 @@ from ..ids import format_id
 from ..store import copies as copies_db
 from ..store import documents as documents_db
 from ..store import labels as labels_db
-from .files import DataCopy
+from .files import CopyChanged, DataCopy
 from .sandbox import LABELS_VIEW, VIEW_NAME, Limits, Statement, cached_sandbox, check_statement, time_limit
 from .values import cell_text, json_value
 from .views import labels_setup, view_setup
@@ -86,8 +86,7 @@ def query(
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT} (got {limit}).")
     statement = check_statement(sql)
-    copies = resolve_views(copy, statement, document_ids)
-    setup, files = view_setup(copy, copies)
+    copies, setup, files = _views(copy, statement, document_ids)
     with cached_sandbox(files, limits(copy), setup) as conn:
         if statement.reads_labels:
             fill_labels(copy, conn, document_ids)
@@ -100,6 +99,20 @@ def query(
                 if fired.is_set():
                     raise InvalidInput(_timeout_message(copy)) from None
                 raise InvalidInput(explain_error(error, copies)) from None
+
+
+def _views(
+    copy: DataCopy, statement: Statement, document_ids: Sequence[int] | None
+) -> tuple[dict[str, copies_db.CopyRow], list[str], list[str]]:
+    """The statement's copies and their views. Trigger: on PostgreSQL another member reloaded a
+    document between reading its row and caching its bytes. Why: the old bytes are gone. Outcome: the
+    rows are read again once, so the query reads the new version."""
+    try:
+        copies = resolve_views(copy, statement, document_ids)
+        return copies, *view_setup(copy, copies)
+    except CopyChanged:
+        copies = resolve_views(copy, statement, document_ids)
+        return copies, *view_setup(copy, copies)
 
 
 def limits(copy: DataCopy) -> Limits:

@@ -6,7 +6,7 @@ from typing import Any
 from ..ids import format_id
 from ..store import copies as copies_db
 from ..store.labels import LabelRow
-from .files import DataCopy
+from .files import DataCopy, local_file
 from .lines import lines_view
 from .sandbox import LABELS_VIEW, quote_literal, quote_name
 
@@ -17,7 +17,7 @@ def view_setup(copy: DataCopy, copies: dict[str, copies_db.CopyRow]) -> tuple[li
     """CREATE VIEW statements for the views a query reads, and the files they may open."""
     statements, files = [], []
     for name, row in sorted(copies.items()):
-        path = str(copy.directory / row.file)
+        path = str(local_file(copy, row))
         files.append(path)
         relation = (
             lines_view(path) if row.kind == "lines" else f"SELECT * FROM read_parquet({quote_literal(path)})"

@@ -360,3 +360,18 @@ CREATE OR REPLACE TRIGGER chunks_vec_document_moved AFTER UPDATE OF document_id 
     FOR EACH STATEMENT EXECUTE FUNCTION rlm_bump_vectors_version();
 -- HNSW (cosine) for KNN over large scopes; small ones are scanned exactly (postgres/vectors.py).
 CREATE INDEX IF NOT EXISTS chunks_vec_hnsw ON chunks_vec USING hnsw (embedding vector_cosine_ops);
+
+-- pg-data: the columnar copies for a whole team. A copy's Parquet bytes live in the database, in parts
+-- owned by their data_copies row (a reload or a removal deletes the row, and its parts go with it), so
+-- every member's query_data reads the same copy; each machine keeps a local cache of the files it read,
+-- checked against sha256 when it is written (rlm_mcp/data/files.py). Parquet is already compressed:
+-- EXTERNAL storage keeps Postgres from compressing it again.
+ALTER TABLE data_copies ADD COLUMN IF NOT EXISTS sha256 TEXT;
+ALTER TABLE data_copies ADD COLUMN IF NOT EXISTS size BIGINT;
+CREATE TABLE IF NOT EXISTS copy_parts (
+    file   TEXT NOT NULL REFERENCES data_copies(file) ON DELETE CASCADE,
+    part   INTEGER NOT NULL,
+    bytes  BYTEA NOT NULL,
+    PRIMARY KEY (file, part)
+);
+ALTER TABLE copy_parts ALTER COLUMN bytes SET STORAGE EXTERNAL;
