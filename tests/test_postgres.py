@@ -126,3 +126,105 @@ def test_backends_benchmark_smoke_runs_both_backends(pg_dsn: str) -> None:
         (b, n) for b in ("sqlite", "postgres") for n in (2, 8)
     }
     assert all(r["tasks"] == 300 and r["cycles_per_s"] > 0 for r in rows)
+
+
+def test_backends_load_benchmark_smoke_loads_both_backends_and_a_member_queries_the_copy(pg_dsn: str) -> None:
+    command = [sys.executable, "benchmarks/backends.py", "--load", "--smoke", "--dsn", pg_dsn]
+    out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=True).stdout
+    result = json.loads(out)  # the script itself checks that the three answers are equal
+    assert result["sqlite"]["records"] == result["postgres"]["records"] > 10_000
+    assert result["sqlite"]["chunks"] == result["postgres"]["chunks"]
+    assert result["sqlite"]["load_mb_s"] > 0 and result["postgres"]["load_mb_s"] > 0
+    assert 0 < result["postgres"]["copy_vs_csv"] < 1 and result["member"]["first_query_s"] > 0
+
+
+MIGRATED = (
+    "documents", "chunks", "jobs", "tasks", "task_chunks", "task_records", "findings", "labels",
+    "embeddings", "embed_queue", "vector_meta", "data_copies",
+)  # fmt: skip
+
+
+def _table(conn: object, sql: str) -> list[tuple[object, ...]]:
+    return [tuple(r) for r in conn.execute(sql).fetchall()]  # type: ignore[attr-defined]
+
+
+def test_migrate_copies_every_table_and_the_copy_files_and_the_team_queries_them(
+    pg_dsn: str, pg_project: str, project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from collections import Counter
+
+    from rlm_mcp import data, jobs
+    from rlm_mcp.documents.reading import remove_document
+    from rlm_mcp.embedding import embed_pending
+    from rlm_mcp.loading import load_document
+
+    from .fakes import FakeEmbedder
+
+    settings = load_settings(project_env(project))
+    sqlite = open_store(settings.db_path)
+    causes = ("auth", "network", "disk")
+    rows = [(n, ("open", "closed")[n % 2], causes[n % 3]) for n in range(1, 401)]
+    (project / "tickets.csv").write_text(
+        "ticket,status,note\n" + "".join(f"T{n},{s},the {c} issue again\n" for n, s, c in rows),
+        encoding="utf-8",
+    )
+    (project / "gone.txt").write_text("removed before the move\n", encoding="utf-8")
+    load_document(sqlite, settings, "tickets.csv")
+    removed = load_document(sqlite, settings, "gone.txt").documents[0].id
+    remove_document(sqlite, removed)  # the highest document id is never handed out again
+    embed_pending(sqlite, FakeEmbedder())
+    (project / "notes.txt").write_text("storms\nfloods\nstorms again\n", encoding="utf-8")
+    notes = load_document(sqlite, settings, "notes.txt").documents[0].id  # still queued for a vector
+    plan = jobs.create_job(
+        sqlite, settings, "root cause", document_ids=[1], columns=["note"], where="status = 'open'",
+        dimensions={"root_cause": list(causes)},
+    )  # fmt: skip
+    while (claim := jobs.claim_task(sqlite, plan.job_id, "w")).task_id is not None:
+        assert claim.records is not None
+        labels = {str(n): rows[n - 1][2] for n in claim.records.numbers()}
+        first, line = claim.records.lines[0]
+        finding = {"title": "a case", "evidence": line.split(" | ")[-1], "record": first}
+        assert jobs.submit_findings(
+            sqlite, claim.task_id, "w", [finding], labels={"root_cause": labels}
+        ).accepted
+    conn = sqlite.conn()
+    before = {t: _table(conn, f"SELECT * FROM {t} ORDER BY 1, 2") for t in ("tasks", "findings", "labels")}
+    vectors = conn.execute("SELECT count(*) FROM chunks_vec").fetchone()[0]
+    queued = conn.execute("SELECT count(*) FROM embed_queue").fetchone()[0]
+    sqlite.close()
+    assert vectors > 0 and queued > 0
+
+    argv = ["--db", str(settings.db_path), "migrate", "--to", pg_dsn, "--project", pg_project, "--json"]
+    assert cli_main(argv) == 0
+    tables = json.loads(capsys.readouterr().out)["tables"]
+    assert set(tables) == {*MIGRATED, "chunks_vec", "copy_files"}
+    assert all(t["source"] == t["present"] > 0 for t in tables.values()), tables
+    assert tables["chunks_vec"]["source"] == vectors and tables["embed_queue"]["source"] == queued
+    assert tables["copy_files"] == {"source": 2, "inserted": 2, "present": 2}
+    assert cli_main(argv) == 0  # again: nothing new, every count checked again
+    again = json.loads(capsys.readouterr().out)["tables"]
+    assert all(t["inserted"] == 0 and t["source"] == t["present"] for t in again.values()), again
+
+    member = tmp_path / "member"  # another machine: no SQLite store, no copy files
+    member.mkdir()
+    team = load_settings(project_env(member, RLM_DB=pg_dsn, RLM_PROJECT=pg_project))
+    pg = open_pg_store(pg_dsn, pg_project, team.db_path)
+    try:
+        pconn = pg.conn()
+        for table, want in before.items():
+            assert _table(pconn, f"SELECT * FROM {table} ORDER BY 1, 2") == want, table
+        copy = data.open_copy(team, pg)
+        cross = data.query(
+            copy, "SELECT l.value, count(*) FROM labels l JOIN d1 d ON d.record = l.record "
+            f"WHERE l.job_id = 'j{plan.job_id}' GROUP BY 1 ORDER BY 1",
+        ).rows  # fmt: skip
+        assert cross == tuple(sorted(Counter(c for _, s, c in rows if s == "open").items()))
+        assert data.query(copy, f"SELECT count(*) FROM d{notes}_lines").rows == ((3,),)
+        with pg.write() as tx:
+            new = tx.execute(
+                "INSERT INTO documents (name, path, content_type, bytes, content_hash, loaded_at) "
+                "VALUES ('n', '/n', 'text', 1, 'h', 0) RETURNING id"
+            ).fetchone()[0]
+        assert new > max(removed, notes)  # the removed document's id is not handed out on Postgres either
+    finally:
+        pg.close()

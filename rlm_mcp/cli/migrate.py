@@ -11,10 +11,11 @@ from ..workspace import Workspace
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "migrate",
-        help="copy the SQLite store (documents, chunks, vectors, jobs, findings) to PostgreSQL",
+        help="copy the SQLite store (documents, chunks, vectors, jobs, labels, copies) to PostgreSQL",
         description="Copy the SQLite store (--db or RLM_DB, else <project>/.rlm/rlm.db) into the "
-        "project's schema (RLM_PROJECT, else the project folder's name) on a PostgreSQL server. Ids are "
-        "kept; every table's count is checked; running it again copies only what is new.",
+        "project's schema (RLM_PROJECT, else the project folder's name) on a PostgreSQL server, the "
+        "columnar copy files with it. Ids are kept; every table's count is checked; running it again "
+        "copies only what is new.",
     )
     parser.add_argument("--to", required=True, metavar="DSN", help="postgresql://user@host/db")
     parser.add_argument(
@@ -38,5 +39,5 @@ def run_migrate(args: argparse.Namespace, context: Workspace) -> int:
     print(f"copied {settings.db_path} → {target} (project {project}); every count checked:")
     for c in copied:
         print(f"  {c.table:<14} {c.source:>9} rows, {c.inserted} new")
-    print("Next: RLM_DB=<that URL> serves the shared job queue; see the README's PostgreSQL section.")
+    print("Next: RLM_DB=<that URL> (and RLM_PROJECT) serves this store to every member of the team.")
     return 0

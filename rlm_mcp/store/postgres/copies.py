@@ -40,9 +40,14 @@ def put_copy(conn: PgConnection, copy: "CopyRow") -> str | None:
 
 def put_bytes(conn: PgConnection, file: str, parts: Iterable[bytes]) -> int:
     """Store a copy file's bytes, part by part (its data_copies row must exist); returns the bytes."""
+    return put_native(conn.pg, file, parts)
+
+
+def put_native(pg: Any, file: str, parts: Iterable[bytes]) -> int:
+    """put_bytes on a psycopg connection (binary COPY: no hex text of the bytes)."""
     total = 0
     with (
-        conn.pg.cursor() as cur,
+        pg.cursor() as cur,
         cur.copy("COPY copy_parts (file, part, bytes) FROM STDIN (FORMAT BINARY)") as copy,
     ):
         copy.set_types(["text", "int4", "bytea"])

@@ -2,9 +2,13 @@
 
 Rows keep their ids (findings cite c1042 and t17), so a copy is re-runnable: rows already there are
 left alone (ON CONFLICT DO NOTHING), and after every table the copy checks that each SQLite row is
-in Postgres — a count that does not match stops the copy with the table's name.
+in Postgres — a count that does not match stops the copy with the table's name. The SQLite side is
+read in one snapshot, so the tables agree with each other even while the store is in use. Columnar
+copy files go into the database with their rows (where a team's copies live, postgres/copies.py).
 """
 
+import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +16,7 @@ from typing import Any
 from ...errors import Conflict, NotFound
 from ..connection import Connection
 from ..connection import connect as sqlite_connect
+from . import copies as pg_copies
 from .adapter import native
 from .connection import PgStore
 
@@ -26,9 +31,15 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("task_chunks", ("task_id", "position")),
     ("task_records", ("task_id",)),
     ("findings", ("id",)),
+    ("labels", ("job_id", "document_id", "record", "dimension")),
+    ("embeddings", ("content_hash", "model")),
+    ("embed_queue", ("chunk_id",)),
+    ("vector_meta", ("key",)),
+    ("data_copies", ("document_id",)),
 )
 BATCH_ROWS = 2000
 IDENTITY_TABLES = ("documents", "chunks", "jobs", "tasks", "findings")
+DATA_DIRNAME = "data"  # the SQLite store's copy files: <store dir>/data/ (rlm_mcp/data/files.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,20 +101,24 @@ def copy_table(conn: Connection, pg: PgConnection, table: str, key: tuple[str, .
 
 
 def _present(pg: PgConnection, table: str, key: tuple[str, ...], keys: list[tuple[Any, ...]]) -> int:
-    if len(key) == 1:
-        row = pg.execute(f"SELECT count(*) FROM {table} WHERE {key[0]} = ANY(%s)", ([k[0] for k in keys],))
-    else:
-        row = pg.execute(
-            f"SELECT count(*) FROM {table} WHERE ({', '.join(key)}) IN "
-            f"(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))",
-            ([k[0] for k in keys], [k[1] for k in keys]),
-        )
+    types = dict(
+        pg.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s",
+            (table,),
+        ).fetchall()
+    )
+    arrays = ", ".join(f"%s::{types[k]}[]" for k in key)
+    row = pg.execute(
+        f"SELECT count(*) FROM {table} WHERE ({', '.join(key)}) IN (SELECT * FROM unnest({arrays}))",
+        [[k[i] for k in keys] for i in range(len(key))],
+    )
     return int(row.fetchone()[0])
 
 
 def copy_vectors(conn: Connection, pg: PgConnection) -> CopiedTable:
     """sqlite-vec's vectors into pgvector (as text, which both sides read exactly for float32)."""
-    source = inserted = 0
+    source = inserted = present = 0
     cursor = conn.execute(
         "SELECT chunk_id, document_id, vec_to_json(embedding) FROM chunks_vec ORDER BY chunk_id"
     )
@@ -116,24 +131,74 @@ def copy_vectors(conn: Connection, pg: PgConnection) -> CopiedTable:
             )
             inserted += max(cur.rowcount, 0)
         source += len(batch)
-    present = int(pg.execute("SELECT count(*) FROM chunks_vec").fetchone()[0])
-    if present < source:
-        raise Conflict(f"migrate: chunks_vec has {source} rows in SQLite but {present} in PostgreSQL.")
-    return CopiedTable("chunks_vec", source, inserted, min(present, source))
+        present += _present(pg, "chunks_vec", ("chunk_id",), [(r[0],) for r in batch])
+    if present != source:
+        raise Conflict(
+            f"migrate: chunks_vec has {source} rows in SQLite but {present} of them in PostgreSQL."
+        )
+    return CopiedTable("chunks_vec", source, inserted, present)
 
 
-def advance_identities(pg: PgConnection) -> None:
-    """New rows made on Postgres start above the copied ids."""
+def copy_files(conn: Connection, pg: PgConnection, directory: Path) -> CopiedTable:
+    """The columnar copy files the SQLite store's data_copies rows name, into copy_parts (with their
+    sha256 and size on the row); a row already holding its bytes is left alone."""
+    source = inserted = 0
+    for document_id, file in conn.execute("SELECT document_id, file FROM data_copies ORDER BY document_id"):
+        source += 1
+        stored = pg.execute("SELECT sha256 FROM data_copies WHERE file = %s", (file,)).fetchone()
+        if stored is not None and stored[0] is not None:
+            continue
+        path = directory / str(file)
+        if not path.is_file():
+            # Trigger: a copy file the SQLite store names is gone. Why: the team would get a row whose
+            # query fails. Outcome: nothing is copied; the message says how to remake the copy.
+            raise Conflict(
+                f"migrate: the columnar copy of d{document_id} ({path}) is missing; load_document that "
+                f"file again (or remove_document d{document_id}) in the SQLite store, then migrate again "
+                "(nothing was copied)."
+            )
+        digest, size = _file_digest(path)
+        pg.execute("UPDATE data_copies SET sha256 = %s, size = %s WHERE file = %s", (digest, size, file))
+        pg_copies.put_native(pg, str(file), _parts(path))
+        inserted += 1
+    present = int(pg.execute("SELECT count(*) FROM data_copies WHERE sha256 IS NOT NULL").fetchone()[0])
+    return CopiedTable("copy_files", source, inserted, min(present, source))
+
+
+def _file_digest(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    for part in _parts(path):
+        digest.update(part)
+        size += len(part)
+    return digest.hexdigest(), size
+
+
+def _parts(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while part := handle.read(pg_copies.PART_BYTES):
+            yield part
+
+
+def advance_identities(pg: PgConnection, high_water: dict[str, int]) -> None:
+    """New rows made on Postgres start above the copied ids, and above every id SQLite ever handed out
+    (its id_high_water: the ids of removed documents are never given again)."""
     for table in IDENTITY_TABLES:
         pg.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-            f"greatest((SELECT coalesce(max(id), 0) FROM {table}), 1))"
+            f"greatest((SELECT coalesce(max(id), 0) FROM {table}), %s, 1))",
+            (high_water.get(table, 0),),
         )
+
+
+def _high_water(conn: Connection) -> dict[str, int]:
+    return {str(r[0]): int(r[1]) for r in conn.execute("SELECT name, last_id FROM id_high_water")}
 
 
 def migrate_sqlite(sqlite_path: Path, dsn: str, project: str) -> list[CopiedTable]:
     """Copy the SQLite store at `sqlite_path` into the project's schema on `dsn`, in one Postgres
-    transaction (all or nothing), checking every table's count. Safe to run again."""
+    transaction (all or nothing) from one SQLite snapshot, checking every table's count. Safe to run
+    again."""
     if not sqlite_path.exists():
         raise NotFound(
             f"No SQLite store at {sqlite_path}: pass --db PATH (or RLM_DB) naming the store to copy."
@@ -142,12 +207,14 @@ def migrate_sqlite(sqlite_path: Path, dsn: str, project: str) -> list[CopiedTabl
     target = PgStore(dsn, project)
     try:
         copied = []
+        source.execute("BEGIN")
         with target.write() as conn:
             pg = native(conn)
             for table, key in TABLES:
                 copied.append(copy_table(source, pg, table, key))
             copied.append(copy_vectors(source, pg))
-            advance_identities(pg)
+            copied.append(copy_files(source, pg, sqlite_path.parent / DATA_DIRNAME))
+            advance_identities(pg, _high_water(source))
         return copied
     finally:
         target.close()
