@@ -7,6 +7,7 @@ or tool needs it, so the server answers its first request before touching the da
 model loads later still. Tests build one with a fake embedder and a fake clock.
 """
 
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -117,6 +118,9 @@ class Workspace:
         with self._lock:
             stopped = self.worker.stop() if self.worker is not None else True
             self.worker = None
+            bm25 = sys.modules.get("rlm_mcp.search.bm25")  # loaded only if a search ran
+            if bm25 is not None:
+                bm25.stop_read_ahead()  # its thread reads through the store about to close
             if self._store is not None:
                 self._store.close()
                 self._store = None

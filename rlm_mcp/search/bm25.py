@@ -25,6 +25,7 @@ and for a small write tokenized, for the cached postings); the new index's row a
 then equal the sums of the carried lengths, or the cache is read afresh.
 """
 
+import atexit
 import contextlib
 import logging
 import math
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..store import Store
 from ..store import search as db
+from ..store.connection import connect
 from ..store.rows import IndexTotals
 
 if TYPE_CHECKING:  # numpy loads on the first search, not at server start
@@ -361,6 +363,23 @@ def _remember(cache: IndexCache, token: str, found: Postings | None) -> Postings
 # -- read-ahead ------------------------------------------------------------------------------------
 
 
+_warmers: set[threading.Thread] = set()  # read-ahead threads running in this process
+_stopping = threading.Event()
+
+
+def stop_read_ahead(timeout: float = 30.0) -> None:
+    """Stop the read-ahead threads and wait for them (bounded), before the store closes or the process
+    exits: a thread left inside SQLite while the interpreter shuts down, or while another thread
+    closes the store's connections, aborts the process natively. Searches after this read on first use."""
+    _stopping.set()
+    for thread in list(_warmers):
+        thread.join(timeout)
+    _stopping.clear()
+
+
+atexit.register(stop_read_ahead)  # atexit runs before daemon threads are cut off at finalization
+
+
 def _warm_later(store: Store, cache: IndexCache) -> None:
     """Trigger: the first search of a version of a large index (WARM_ABOVE rows) has answered. Why: a
     word's first use reads its postings from FTS5 (a frequent word: 0.1-1 s at a million chunks).
@@ -373,23 +392,32 @@ def _warm_later(store: Store, cache: IndexCache) -> None:
         if cache.warming:
             return
         cache.warming = True
-    threading.Thread(target=_warm, args=(store, cache), name="rlm-bm25-read-ahead", daemon=True).start()
+    thread = threading.Thread(target=_warm, args=(store, cache), name="rlm-bm25-read-ahead", daemon=True)
+    _warmers.add(thread)
+    thread.start()
 
 
 def _warm(store: Store, cache: IndexCache) -> None:
-    conn = store.conn()
+    # A connection of its own, not one of the store's: a caller may close the store (every connection
+    # it handed out) while this thread is still reading, and a connection closed under a running
+    # statement aborts the process natively.
+    conn = connect(store.path)
     try:
         tokens: list[str] | None = None
         while tokens is None or tokens:
             conn.execute("BEGIN")
             try:
-                if db.index_totals(conn).version != cache.version or store.caches.get(CACHE_KEY) is not cache:
+                if (
+                    _stopping.is_set()
+                    or db.index_totals(conn).version != cache.version
+                    or store.caches.get(CACHE_KEY) is not cache
+                ):
                     return  # a write came first: its own first search reads ahead for it
                 if tokens is None:
                     _sizes(conn, cache)
                     tokens = _frequent(conn, cache)
                 for token in tokens[:WARM_BATCH]:
-                    if cache.held >= MAX_POSTINGS:
+                    if cache.held >= MAX_POSTINGS or _stopping.is_set():
                         return
                     if token in cache.carried:
                         _complete(cache, token)
@@ -406,7 +434,8 @@ def _warm(store: Store, cache: IndexCache) -> None:
     finally:
         cache.warmed.set()
         with contextlib.suppress(Exception):
-            store.release_thread()
+            conn.close()
+        _warmers.discard(threading.current_thread())
 
 
 def _frequent(conn: Any, cache: IndexCache) -> list[str]:
