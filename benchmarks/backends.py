@@ -58,7 +58,7 @@ from rlm_mcp.store import copies as copies_db  # noqa: E402
 from rlm_mcp.store import documents as documents_db  # noqa: E402
 from rlm_mcp.store import jobs as jobs_db  # noqa: E402
 from rlm_mcp.store import search as search_db  # noqa: E402
-from rlm_mcp.store.rows import NewChunk  # noqa: E402
+from rlm_mcp.store.rows import CopyRow, NewChunk  # noqa: E402
 from rlm_mcp.synthesis import synthesize  # noqa: E402
 
 LEASE = 3600.0
@@ -351,9 +351,7 @@ def measure_materialize(dsn: str, megabytes: float) -> dict[str, Any]:
                 "VALUES ('blob', '/blob', 'text', ?, ?, 0) RETURNING id",
                 (size, digest),
             ).fetchone()[0]
-            row = copies_db.CopyRow(
-                doc, "lines", "d0-bench.parquet", 0, (("line", "BIGINT"),), (), digest, size
-            )
+            row = CopyRow(doc, "lines", "d0-bench.parquet", 0, (("line", "BIGINT"),), (), digest, size)
             copies_db.put_copy(conn, row)
             copies_db.put_copy_bytes(conn, row.file, data_files.file_parts(blob))
         stored = time.perf_counter() - started

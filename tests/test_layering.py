@@ -3,8 +3,10 @@
 The store imports no core package, the core imports no interface (nor the MCP library or argparse),
 interfaces reach a core package only through its `__init__` API, SQLite SQL stays in the store and
 DuckDB SQL in the data room (the only package that imports duckdb), and the module graph — built
-from the AST, imports inside functions included, `if TYPE_CHECKING:` ones left out since they never
-run — has no import cycle.
+from the AST, imports inside functions included — has no import cycle. An `if TYPE_CHECKING:` import
+never runs, so it cannot fail at import time, but it is still a dependency: two modules that name
+each other's types want the shared type in a module of its own (store/rows.py), so the directions and
+the cycle check count those imports too.
 """
 
 import ast
@@ -45,15 +47,16 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _import_nodes(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Every import that can run, at any depth (functions too), but not under `if TYPE_CHECKING:`."""
+def _import_nodes(tree: ast.AST, typing: bool = True) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import at any depth (functions too); without `typing`, not those under `if TYPE_CHECKING:`
+    (what runs: the only-the-data-room-imports-duckdb check is about what loads)."""
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Import | ast.ImportFrom):
             yield node
         children = list(ast.iter_child_nodes(node))
-        if isinstance(node, ast.If) and _is_type_checking(node):
+        if isinstance(node, ast.If) and _is_type_checking(node) and not typing:
             children = list(node.orelse)
         stack.extend(children)
 
@@ -92,7 +95,7 @@ def _external_imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     return {
         alias.name.split(".")[0] if isinstance(node, ast.Import) else (node.module or "").split(".")[0]
-        for node in _import_nodes(tree)
+        for node in _import_nodes(tree, typing=False)
         if isinstance(node, ast.Import) or node.level == 0
         for alias in node.names
     }
@@ -154,11 +157,29 @@ def test_the_module_graph_has_no_import_cycle() -> None:
     assert _cycles(GRAPH) == []
 
 
-def test_the_cycle_check_finds_a_cycle_through_an_import_inside_a_function() -> None:
-    tree = ast.parse("def f():\n    from .b import x\nif TYPE_CHECKING:\n    from .c import y\n")
-    assert [type(n).__name__ for n in _import_nodes(tree)] == ["ImportFrom"]  # not the TYPE_CHECKING one
+def test_the_cycle_check_finds_a_cycle_through_an_import_inside_a_function_or_for_types() -> None:
+    source = "def f():\n    from .b import x\nif TYPE_CHECKING:\n    from .c import y\nelse:\n    import d\n"
+
+    def named(typing: bool) -> list[str]:
+        nodes = _import_nodes(ast.parse(source), typing=typing)
+        return sorted(n.module or "" if isinstance(n, ast.ImportFrom) else n.names[0].name for n in nodes)
+
+    assert named(typing=True) == ["b", "c", "d"]
+    assert named(typing=False) == ["b", "d"]
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_a_cycle_through_an_import_under_type_checking_is_found() -> None:
+    # store/postgres/copies.py imported store/copies.py's CopyRow for its annotations while store/copies.py
+    # imported it, until CopyRow moved to store/rows.py: put that import back and the graph has a cycle.
+    module = "rlm_mcp.store.postgres.copies"
+    old = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..copies import CopyRow\n")
+    edges = {t for node in _import_nodes(old) for t in _targets(module, node)}
+    assert edges == {"rlm_mcp.store.copies"}
+    assert module in GRAPH["rlm_mcp.store.copies"]
+    graph = {**GRAPH, module: GRAPH[module] | edges}
+    assert ["rlm_mcp.store.copies", module] in _cycles(graph)
 
 
 def test_the_store_imports_no_core_package_and_no_interface() -> None:
@@ -206,7 +227,7 @@ def test_only_the_data_room_imports_duckdb() -> None:
         if path.relative_to(PACKAGE).parts[0] != "data"
         and any(
             name.split(".")[0] == "duckdb"
-            for node in _import_nodes(ast.parse(path.read_text(encoding="utf-8")))
+            for node in _import_nodes(ast.parse(path.read_text(encoding="utf-8")), typing=False)
             for name in (
                 [a.name for a in node.names]
                 if isinstance(node, ast.Import)

@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from ..hashing import PinnedFile
-from ..store.copies import CopyRow
+from ..store.rows import CopyRow
 from . import files, lines, tables
 from .conversion import (
     FINAL_MEMORY_MB,

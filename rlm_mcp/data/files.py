@@ -29,6 +29,7 @@ from ..errors import Conflict, NotFound
 from ..ids import format_id
 from ..store import Connection, Store
 from ..store import copies as copies_db
+from ..store.rows import CopyRow
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def temp_path(copy: DataCopy, stem: str) -> Path:
     return copy.directory / f"{stem}-{secrets.token_hex(6)}{COPY_SUFFIX}{TEMP_SUFFIX}"
 
 
-def install(copy: DataCopy, conn: Connection, temp: Path, row: copies_db.CopyRow) -> str | None:
+def install(copy: DataCopy, conn: Connection, temp: Path, row: CopyRow) -> str | None:
     """Rename a finished temp file to its final name and record it; call inside the write transaction
     that swaps the document. Returns the file the new copy replaces (delete it after the commit)."""
     final = copy.directory / row.file
@@ -117,7 +118,7 @@ def install(copy: DataCopy, conn: Connection, temp: Path, row: copies_db.CopyRow
         raise
 
 
-def _install_shared(copy: DataCopy, conn: Connection, temp: Path, row: copies_db.CopyRow) -> str | None:
+def _install_shared(copy: DataCopy, conn: Connection, temp: Path, row: CopyRow) -> str | None:
     """PostgreSQL: the row and the file's bytes go into the database (all or nothing with the swap);
     the file stays here as this machine's cached copy of them."""
     digest, size = file_digest(temp)
@@ -147,7 +148,7 @@ def file_parts(path: Path) -> Iterator[bytes]:
             yield part
 
 
-def local_file(copy: DataCopy, row: copies_db.CopyRow) -> Path:
+def local_file(copy: DataCopy, row: CopyRow) -> Path:
     """The file a query reads for `row`: the store's own (SQLite), or this machine's cached copy of
     the bytes in the database (PostgreSQL), written the first time it is needed."""
     path = copy.directory / row.file
@@ -164,7 +165,7 @@ def local_file(copy: DataCopy, row: copies_db.CopyRow) -> Path:
     return _materialize(copy, row, path)
 
 
-def _materialize(copy: DataCopy, row: copies_db.CopyRow, path: Path) -> Path:
+def _materialize(copy: DataCopy, row: CopyRow, path: Path) -> Path:
     doc = format_id("d", row.document_id)
     if row.sha256 is None:
         raise NotFound(

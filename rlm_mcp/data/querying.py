@@ -14,6 +14,7 @@ from ..ids import format_id
 from ..store import copies as copies_db
 from ..store import documents as documents_db
 from ..store import labels as labels_db
+from ..store.rows import CopyRow
 from .files import CopyChanged, DataCopy
 from .sandbox import LABELS_VIEW, VIEW_NAME, Limits, Statement, cached_sandbox, check_statement, time_limit
 from .values import cell_text, json_value
@@ -103,7 +104,7 @@ def query(
 
 def _views(
     copy: DataCopy, statement: Statement, document_ids: Sequence[int] | None
-) -> tuple[dict[str, copies_db.CopyRow], list[str], list[str]]:
+) -> tuple[dict[str, CopyRow], list[str], list[str]]:
     """The statement's copies and their views. Trigger: on PostgreSQL another member reloaded a
     document between reading its row and caching its bytes. Why: the old bytes are gone. Outcome: the
     rows are read again once, so the query reads the new version."""
@@ -129,7 +130,7 @@ def _timeout_message(copy: DataCopy) -> str:
 def _page(
     conn: duckdb.DuckDBPyConnection,
     statement: Statement,
-    copies: dict[str, copies_db.CopyRow],
+    copies: dict[str, CopyRow],
     offset: int,
     limit: int,
 ) -> QueryResult:
@@ -161,13 +162,13 @@ def _fit(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int:
 
 def resolve_views(
     copy: DataCopy, statement: Statement, document_ids: Sequence[int] | None
-) -> dict[str, copies_db.CopyRow]:
+) -> dict[str, CopyRow]:
     """The copy behind each view the statement reads; a clear error for a view that has none."""
     wanted = {name: int(VIEW_NAME.match(name).group(1)) for name in statement.views}  # type: ignore[union-attr]
     allowed = set(document_ids) if document_ids is not None else None
     with copy.store.read() as conn:
         rows = {c.document_id: c for c in copies_db.list_copies(conn, sorted(set(wanted.values())))}
-        found: dict[str, copies_db.CopyRow] = {}
+        found: dict[str, CopyRow] = {}
         for name, number in sorted(wanted.items()):
             if allowed is not None and number not in allowed:
                 listed = ", ".join(format_id("d", d) for d in sorted(allowed))
@@ -181,7 +182,7 @@ def resolve_views(
     return found
 
 
-def _no_view(conn: Any, name: str, number: int, row: copies_db.CopyRow | None) -> str:
+def _no_view(conn: Any, name: str, number: int, row: CopyRow | None) -> str:
     doc_id = format_id("d", number)
     if row is not None and row.kind == "lines":
         return f"{doc_id} is a text document: its lines are the view {doc_id}_lines (line, text)."
@@ -203,7 +204,7 @@ def fill_labels(copy: DataCopy, conn: duckdb.DuckDBPyConnection, document_ids: S
         conn.execute(statement, params)
 
 
-def explain_error(error: duckdb.Error, copies: dict[str, copies_db.CopyRow]) -> str:
+def explain_error(error: duckdb.Error, copies: dict[str, CopyRow]) -> str:
     """The DuckDB error in a model's terms: a bad column lists the real ones, a syntax error points."""
     message = "\n".join(str(error).splitlines()[:6]).strip()
     missing = MISSING_COLUMN.search(message)
@@ -221,7 +222,7 @@ def explain_error(error: duckdb.Error, copies: dict[str, copies_db.CopyRow]) -> 
     return f"The query failed: {message}"
 
 
-def _column_list(row: copies_db.CopyRow) -> str:
+def _column_list(row: CopyRow) -> str:
     names = [name for name, _ in row.columns]
     listed = ", ".join(names[:MAX_LISTED_COLUMNS])
     if len(names) > MAX_LISTED_COLUMNS:

@@ -9,6 +9,7 @@ import duckdb
 from ..errors import InvalidInput, NotFound
 from ..ids import format_id
 from ..store import copies as copies_db
+from ..store.rows import CopyRow
 from .files import DataCopy
 from .querying import explain_error, limits
 from .sandbox import check_statement, quote_name, sandboxed, time_limit
@@ -18,7 +19,7 @@ FETCH_ROWS = 2048
 RECORDS_SECONDS_FACTOR = 6  # reading every record of a big table for a plan may take longer than a query
 
 
-def copy_info(copy: DataCopy, document_id: int) -> copies_db.CopyRow:
+def copy_info(copy: DataCopy, document_id: int) -> CopyRow:
     """What the copy of a document holds: kind ('table' / 'lines'), records, columns and types."""
     with copy.store.read() as conn:
         row = copies_db.get_copy(conn, document_id)
@@ -30,12 +31,12 @@ def copy_info(copy: DataCopy, document_id: int) -> copies_db.CopyRow:
     return row
 
 
-def _view(row: copies_db.CopyRow) -> str:
+def _view(row: CopyRow) -> str:
     name = format_id("d", row.document_id)
     return f"{name}_lines" if row.kind == "lines" else name
 
 
-def _statement(row: copies_db.CopyRow, select: str, where: str | None) -> str:
+def _statement(row: CopyRow, select: str, where: str | None) -> str:
     view = _view(row)
     sql = f"SELECT {select} FROM {view}"
     if where is not None and where.strip():
@@ -48,7 +49,7 @@ def _statement(row: copies_db.CopyRow, select: str, where: str | None) -> str:
     return statement.sql
 
 
-def _columns(row: copies_db.CopyRow, columns: Sequence[str] | None) -> list[str]:
+def _columns(row: CopyRow, columns: Sequence[str] | None) -> list[str]:
     key = "line" if row.kind == "lines" else "record"
     names = [name for name, _ in row.columns if name != key]
     if columns is None:
@@ -75,14 +76,14 @@ def select_records(
     return copy_records(copy, copy_info(copy, document_id), columns, where)
 
 
-def check_columns(row: copies_db.CopyRow, columns: Sequence[str] | None) -> list[str]:
+def check_columns(row: CopyRow, columns: Sequence[str] | None) -> list[str]:
     """The copy's spelling of `columns` (all of them when None); InvalidInput lists the real ones."""
     return _columns(row, columns)
 
 
 def copy_records(
     copy: DataCopy,
-    row: copies_db.CopyRow,
+    row: CopyRow,
     columns: Sequence[str] | None = None,
     where: str | None = None,
     between: tuple[int, int] | None = None,
@@ -115,7 +116,7 @@ def count_records(copy: DataCopy, document_id: int, where: str | None = None) ->
     return count_copy_records(copy, copy_info(copy, document_id), where)
 
 
-def count_copy_records(copy: DataCopy, row: copies_db.CopyRow, where: str | None = None) -> int:
+def count_copy_records(copy: DataCopy, row: CopyRow, where: str | None = None) -> int:
     """count_records for a copy row already read (inside a caller's store transaction)."""
     if where is None or not where.strip():
         return row.records

@@ -4,8 +4,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..ids import format_id
-from ..store import copies as copies_db
 from ..store.labels import LabelRow
+from ..store.rows import CopyRow
 from .files import DataCopy, local_file
 from .lines import lines_view
 from .sandbox import LABELS_VIEW, quote_literal, quote_name
@@ -13,7 +13,7 @@ from .sandbox import LABELS_VIEW, quote_literal, quote_name
 LABEL_COLUMNS = "job_id VARCHAR, document_id VARCHAR, record BIGINT, dimension VARCHAR, value VARCHAR"
 
 
-def view_setup(copy: DataCopy, copies: dict[str, copies_db.CopyRow]) -> tuple[list[str], list[str]]:
+def view_setup(copy: DataCopy, copies: dict[str, CopyRow]) -> tuple[list[str], list[str]]:
     """CREATE VIEW statements for the views a query reads, and the files they may open."""
     statements, files = [], []
     for name, row in sorted(copies.items()):

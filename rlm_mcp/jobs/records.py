@@ -23,7 +23,7 @@ from ..ids import format_id
 from ..store import Connection
 from ..store import copies as copies_db
 from ..store import records as records_db
-from ..store.rows import Job, JobDocument, PlanChunk
+from ..store.rows import CopyRow, Job, JobDocument, PlanChunk
 from .planning import CHUNK_OVERHEAD_TOKENS, PlannedRecords, PlannedTask, token_density
 
 if TYPE_CHECKING:  # the data room brings DuckDB: imported when a job reads records
@@ -66,16 +66,16 @@ def check_projection(columns: Any, where: Any) -> Projection | None:
     return Projection(columns, where)
 
 
-def key_of(row: copies_db.CopyRow) -> str:
+def key_of(row: CopyRow) -> str:
     return "line" if row.kind == "lines" else "record"
 
 
-def view_of(row: copies_db.CopyRow) -> str:
+def view_of(row: CopyRow) -> str:
     name = format_id("d", row.document_id)
     return f"{name}_lines" if row.kind == "lines" else name
 
 
-def header(row: copies_db.CopyRow, names: Sequence[str], where: str | None) -> str:
+def header(row: CopyRow, names: Sequence[str], where: str | None) -> str:
     """The line a projected task starts with: what each record line holds."""
     key = key_of(row)
     chosen = f" where {where}" if where else ""
@@ -99,7 +99,7 @@ def digest(lines: Iterable[str]) -> str:
     return h.hexdigest()
 
 
-def copy_or_raise(conn: Connection, doc: JobDocument) -> copies_db.CopyRow:
+def copy_or_raise(conn: Connection, doc: JobDocument) -> CopyRow:
     row = copies_db.get_copy(conn, doc.id)
     if row is None:
         raise InvalidInput(
@@ -158,7 +158,7 @@ class _TaskBuilder:
 def plan_projected(
     copy: "DataCopy",
     doc: JobDocument,
-    row: copies_db.CopyRow,
+    row: CopyRow,
     chunks: Sequence[records_db.RangedChunk],
     projection: Projection,
     analyst: str,

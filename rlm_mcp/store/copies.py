@@ -6,26 +6,14 @@ so every member of a team reads the same copy."""
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 
 from .backend import Store
 from .connection import Connection
 from .postgres import copies as pg
 from .postgres.adapter import is_postgres
+from .rows import CopyRow
 
 PART_BYTES = pg.PART_BYTES  # PostgreSQL: the size of the parts a copy file is stored in
-
-
-@dataclass(frozen=True, slots=True)
-class CopyRow:
-    document_id: int
-    kind: str  # 'table' or 'lines'
-    file: str  # name inside the data directory
-    records: int
-    columns: tuple[tuple[str, str], ...]  # (name, DuckDB type), `record` / `line` first
-    warnings: tuple[str, ...]
-    sha256: str | None = None  # PostgreSQL: the digest of the bytes stored in the database
-    size: int | None = None  # PostgreSQL: their length
 
 
 def _row(row: Sequence[object]) -> CopyRow:

@@ -307,6 +307,23 @@ class ReduceTask:
     findings: int
 
 
+# ---------------------------------------------------------------- columnar copies (data_copies)
+
+
+@dataclass(frozen=True, slots=True)
+class CopyRow:
+    """Which Parquet file holds a document's columnar copy (a `data_copies` row)."""
+
+    document_id: int
+    kind: str  # 'table' or 'lines'
+    file: str  # name inside the data directory
+    records: int
+    columns: tuple[tuple[str, str], ...]  # (name, DuckDB type), `record` / `line` first
+    warnings: tuple[str, ...]
+    sha256: str | None = None  # PostgreSQL: the digest of the bytes stored in the database
+    size: int | None = None  # PostgreSQL: their length
+
+
 # ---------------------------------------------------------------- search and vectors
 
 

@@ -11,19 +11,17 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..rows import CopyRow
 from .adapter import PgConnection
-
-if TYPE_CHECKING:
-    from ..copies import CopyRow
 
 PART_BYTES = 4 << 20
 
 SELECT = "SELECT document_id, kind, file, records, columns, warnings, sha256, size FROM data_copies"
 
 
-def put_copy(conn: PgConnection, copy: "CopyRow") -> str | None:
+def put_copy(conn: PgConnection, copy: CopyRow) -> str | None:
     """Record `copy` for its document, replacing an earlier one (whose parts go with its row)."""
     old = conn.pg.execute(
         "DELETE FROM data_copies WHERE document_id = %s RETURNING file", (copy.document_id,)
