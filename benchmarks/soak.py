@@ -41,8 +41,9 @@ sys.path.insert(0, str(REPO))
 
 from rlm_mcp import jobs  # noqa: E402
 from rlm_mcp.config import load_settings  # noqa: E402
-from rlm_mcp.store import jobs as jobs_db  # noqa: E402
+from rlm_mcp.store import findings as findings_db  # noqa: E402
 from rlm_mcp.store import open_store  # noqa: E402
+from rlm_mcp.store import tasks as tasks_db  # noqa: E402
 from rlm_mcp.synthesis import merge as synthesis  # noqa: E402
 
 CALL_SECONDS = 60.0  # no tool call may take longer: a hang fails the run
@@ -225,8 +226,8 @@ def check(run: Run) -> dict[str, Any]:
     try:
         status = jobs.job_status(store, 1)
         conn = store.conn()
-        tasks = [jobs_db.task_row(conn, i) for i in range(1, run.total + 1)]
-        findings = jobs_db.finding_rows(conn, 1, 0)
+        tasks = [tasks_db.task_row(conn, i) for i in range(1, run.total + 1)]
+        findings = findings_db.finding_rows(conn, 1, 0)
         result = synthesis.synthesize(store, 1)
     finally:
         store.close()

@@ -26,7 +26,7 @@ from typing import TypeVar
 from rlm_mcp.errors import Unavailable
 from rlm_mcp.jobs import claiming
 from rlm_mcp.store import PgStore
-from rlm_mcp.store import jobs as jobs_db
+from rlm_mcp.store import tasks as tasks_db
 
 T = TypeVar("T")
 RETRY_SECONDS = 120.0  # how long an analyst keeps calling again while the store is unavailable
@@ -135,7 +135,7 @@ def main(argv: list[str]) -> None:
         print(json.dumps(drain(dsn, project, job, int(argv[4]))), flush=True)
         return
     assert mode == "hold", mode
-    jobs_db.add_served = _hold_forever  # type: ignore[assignment]
+    tasks_db.add_served = _hold_forever  # type: ignore[assignment]
     claiming.claim_task(PgStore(dsn, project), job, "doomed")
 
 

@@ -44,9 +44,9 @@ def drive_job(store: Store, settings: Settings, texts: list[str], quote_words: i
         n += 1
         if fail_every and n % fail_every == 0:
             with store.write() as conn:
-                from rlm_mcp.store import jobs as jobs_db
+                from rlm_mcp.store import tasks as tasks_db
 
-                jobs_db.mark_failed(conn, claim.task_id, "the analyst gave up: chunk unreadable")
+                tasks_db.mark_failed(conn, claim.task_id, "the analyst gave up: chunk unreadable")
             failed.append(claim.task_id)
             continue
         out = []

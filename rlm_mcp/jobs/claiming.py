@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..ids import format_id, parse_id
 from ..store import Store
-from ..store import jobs as db
+from ..store import tasks as tasks_db
 from . import analysts, planning
 from .content import TaskChunk, check_worker, copies_for, task_content
 from .dimensions import Dimensions, describe
@@ -149,22 +149,22 @@ def claim_task(
     with store.write() as conn:
         job = job_or_raise(conn, number)
         stamp = clock()
-        db.requeue_expired(conn, number, stamp)
-        while (task := db.next_pending(conn, number, analyst)) is not None:
+        tasks_db.requeue_expired(conn, number, stamp)
+        while (task := tasks_db.next_pending(conn, number, analyst)) is not None:
             content = task_content(conn, task, job, copies)
             if content.problem is None:
                 break
             # Trigger: the document changed under the job. Why: analysing other text than planned would
             # corrupt counts. Outcome: the task fails with its reason; the job reports it in coverage.
-            db.mark_failed(conn, task.id, content.problem)
+            tasks_db.mark_failed(conn, task.id, content.problem)
             skipped.append(f"{format_id('t', task.id)}: {content.problem}.")
         if task is None:
             wait = waiting(conn, number)
             return TaskClaim(number, worker, None, None, job.query, skipped=tuple(skipped),
                              claimed_by_others=wait.claimed if wait else 0, waiting=wait)  # fmt: skip
         expires = stamp + job.lease_seconds
-        db.mark_claimed(conn, task.id, worker, stamp, expires)
-        remaining = db.count_pending(conn, number)
+        tasks_db.mark_claimed(conn, task.id, worker, stamp, expires)
+        remaining = tasks_db.count_pending(conn, number)
         instructions = analysts.instructions_for(task.analyst, task.level, content.records is not None)
         holds = content.record_set.total if content.record_set is not None else None
         claim = TaskClaim(number, worker, task.id, task.analyst, job.query, task.level,
@@ -173,7 +173,7 @@ def claim_task(
                           dimensions=job.dimensions if task.level == 0 else None,
                           record_count=holds)  # fmt: skip
         text = claim.to_text()
-        db.add_served(conn, task.id, len(text), estimate_tokens(text))
+        tasks_db.add_served(conn, task.id, len(text), estimate_tokens(text))
     return claim
 
 

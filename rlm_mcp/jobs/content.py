@@ -11,8 +11,9 @@ from ..errors import InvalidInput
 from ..ids import format_id
 from ..store import Connection
 from ..store import copies as copies_db
-from ..store import jobs as db
+from ..store import findings as findings_db
 from ..store import records as records_db
+from ..store import tasks as tasks_db
 from ..store.rows import CoveredChunk, Job, Task
 from .dimensions import TaskRecordSet, record_set
 from .records import RecordLines, task_lines
@@ -74,7 +75,7 @@ def reduce_items(conn: Connection, inputs: list[list[int]] | None) -> list[tuple
     """A reduce task's items: each a folded group of findings, shown as one chunk-like block."""
     items = []
     for group in inputs or []:
-        rows = db.finding_rows_by_id(conn, group)
+        rows = findings_db.finding_rows_by_id(conn, group)
         cited = sorted({c for r in rows for c in r.citations or (r.chunk_id,)})
         head = rows[0]
         text = f"{head.title}\n{head.detail}\nevidence: {head.evidence}".strip()
@@ -103,7 +104,7 @@ def task_content(conn: Connection, task: Task, job: Job, copies: Copies) -> Cont
     planned = records_db.task_records(conn, task.id)
     if planned is not None:
         return _projected_content(conn, task, job, copies, planned)
-    rows = db.task_chunk_rows(conn, task.id)
+    rows = tasks_db.task_chunk_rows(conn, task.id)
     problem = chunk_problem(rows)
     if problem:
         return Content(problem=problem)

@@ -20,6 +20,7 @@ from ..store import Connection, Store
 from ..store import copies as copies_db
 from ..store import jobs as db
 from ..store import records as records_db
+from ..store import tasks as tasks_db
 from ..store.rows import Job, JobDocument, PlanChunk
 from . import analysts, planning
 from . import records as projected
@@ -285,8 +286,8 @@ def _insert_job(
         projection.columns if projection else None, projection.where if projection else None, dimensions,
     )  # fmt: skip
     for ordinal, (task, key) in enumerate(zip(tasks, keys, strict=True)):
-        task_id = db.insert_task(conn, job_id, 0, ordinal, task.analyst, task.tokens, None, key)
-        db.insert_task_chunks(conn, task_id, task.chunks)
+        task_id = tasks_db.insert_task(conn, job_id, 0, ordinal, task.analyst, task.tokens, None, key)
+        tasks_db.insert_task_chunks(conn, task_id, task.chunks)
         if key in sources:
             reused.append(reusing.NewTask(task_id, ordinal, task, sources[key]))
         if task.records is not None:

@@ -3,7 +3,7 @@ list of jobs (job_status, list_jobs)."""
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..answers import shorten
 from ..errors import InvalidInput
@@ -11,11 +11,9 @@ from ..ids import format_id, parse_id
 from ..store import Connection, Store
 from ..store import jobs as db
 from ..store import records as records_db
+from ..store import tasks as tasks_db
 from ..store.rows import Job, MissingChunk
 from .plans import MIN_DONE_FOR_RATE, MIN_RATE_SECONDS, Clock, iso_utc, job_or_raise
-
-if TYPE_CHECKING:  # search brings the embedding layer (numpy): imported when a job searches
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +122,9 @@ class Waiting:
 
 def waiting(conn: Any, job_id: int) -> Waiting | None:
     """Set when no task is pending and some are claimed."""
-    if db.count_pending(conn, job_id):
+    if tasks_db.count_pending(conn, job_id):
         return None
-    claimed, _, last = db.claimed_leases(conn, job_id)
+    claimed, _, last = tasks_db.claimed_leases(conn, job_id)
     return Waiting(claimed, float(last)) if claimed and last is not None else None
 
 
@@ -208,7 +206,7 @@ def job_status(store: Store, job_id: str | int, clock: Clock = time.time) -> Job
     number = parse_id(job_id, "j")
     with store.write() as conn:
         job = job_or_raise(conn, number)
-        requeued, failed = db.requeue_expired(conn, number, clock())
+        requeued, failed = tasks_db.requeue_expired(conn, number, clock())
         by_state = db.task_state_counts(conn, number)
         coverage = coverage_of(conn, job, db.gone_chunk_count(conn, number))
         timing = db.timing(conn, number)

@@ -21,9 +21,11 @@ from typing import Any, Literal
 
 from ..errors import InvalidInput
 from ..store import Connection
+from ..store import findings as findings_db
 from ..store import jobs as db
 from ..store import labels as labels_db
 from ..store import reuse as reuse_db
+from ..store import tasks as tasks_db
 from ..store.labels import LabelRow
 from ..store.rows import Finding, NewFinding
 from . import analysts
@@ -171,7 +173,7 @@ def attach_reused(
         old = findings.get(src.task_id, [])
         if old:
             rows = _copied_findings(job_id, new.task_id, old, chunk_map, texts(new.task_id, new.plan))
-            db.insert_findings(conn, rows)
+            findings_db.insert_findings(conn, rows)
             tally.findings += len(rows)
             tally.unverified += sum(not r.verified for r in rows)
         copied = [
@@ -208,7 +210,7 @@ class TextsOf:
     def __call__(self, task_id: int, plan: PlannedTask) -> list[Source]:
         if plan.records is not None and self.projected is not None:
             return self.projected(task_id)
-        rows = db.task_chunk_rows(self.conn, task_id)
+        rows = tasks_db.task_chunk_rows(self.conn, task_id)
         return [Source(r.chunk_id, r.text or "", r.start_line, r.context or "") for r in rows]
 
 
@@ -222,7 +224,7 @@ class ProjectedTexts:
         from . import records as projected
         from .content import task_content
 
-        task = db.task_row(self.conn, task_id)
+        task = tasks_db.task_row(self.conn, task_id)
         job = db.job_row(self.conn, self.job_id)
         if task is None or job is None:
             return []

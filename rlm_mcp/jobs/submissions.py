@@ -16,9 +16,10 @@ from ..answers import shorten
 from ..errors import Conflict, InvalidInput, NotFound
 from ..ids import format_id, parse_id
 from ..store import Connection, Store
-from ..store import jobs as db
+from ..store import findings as findings_db
 from ..store import labels as labels_db
 from ..store import records as records_db
+from ..store import tasks as tasks_db
 from ..store.labels import LabelRow
 from ..store.rows import Job, NewFinding, Task, TaskCompletion
 from . import dimensions
@@ -128,7 +129,7 @@ def _seen(conn: Connection, task: Task, job: Job, copies: Copies) -> _Seen:
         return _Seen(sources, {}, {s.chunk_id for s in states}, content.record_set,
                      lambda record: projected.record_chunk(states, record),
                      content.records.key == "line")  # fmt: skip
-    rows = db.task_chunk_rows(conn, task.id)
+    rows = tasks_db.task_chunk_rows(conn, task.id)
     problem = chunk_problem(rows)
     if problem:
         raise Conflict(refused.format(problem))
@@ -219,7 +220,7 @@ def submit_findings(
     received = json.dumps(sent, default=str)
     copies = copies_for(store, settings)
     with store.write() as conn:
-        task = db.task_row(conn, number, lock=True)
+        task = tasks_db.task_row(conn, number, lock=True)
         if task is None:
             raise NotFound(
                 f"No task {format_id('t', number)}; claim_task(job_id) gives you a task and its id."
@@ -233,12 +234,12 @@ def submit_findings(
         new_labels = _checked_labels(task, job, submission, seen)
         all_counts = _checked_counts(task, job, submission, seen) | _label_counts(new_labels)
         rows = _finding_rows(task, submission, chunk_ids, seen)
-        db.insert_findings(conn, rows)
+        findings_db.insert_findings(conn, rows)
         if new_labels:
             labels_db.insert_labels(conn, new_labels)
-        db.complete_task(conn, number, worker, clock(), _task_fields(submission, digest, all_counts))
-        db.set_received(conn, number, len(received), round(len(received) * token_density([received])))
-        remaining = db.count_pending(conn, task.job_id)
+        tasks_db.complete_task(conn, number, worker, clock(), _task_fields(submission, digest, all_counts))
+        tasks_db.set_received(conn, number, len(received), round(len(received) * token_density([received])))
+        remaining = tasks_db.count_pending(conn, task.job_id)
     notes = _notes(task, worker, submission, len(new_labels))
     unverified = [r.title for r in rows if not r.verified]
     return SubmitResult(number, task.job_id, worker, True, len(rows), len(unverified), "done",
@@ -321,8 +322,8 @@ def _notes(task: Task, worker: str, submission: Submission, labels: int) -> tupl
 
 
 def _already_done(conn: Connection, task: Task, worker: str, digest: str) -> SubmitResult:
-    stored, unverified = db.task_finding_tally(conn, task.id)
-    remaining = db.count_pending(conn, task.job_id)
+    stored, unverified = findings_db.task_finding_tally(conn, task.id)
+    remaining = tasks_db.count_pending(conn, task.job_id)
     if task.submission_hash == digest:
         return SubmitResult(
             task.id,

@@ -29,7 +29,7 @@ from ..ids import format_id
 from ..jobs.planning import MAX_PARALLEL_AGENTS, TASKS_PER_AGENT
 from ..loading.loader import load_document
 from ..store import Store
-from ..store import jobs as jobs_db
+from ..store import tasks as tasks_db
 from ..synthesis import merge as synthesis
 from .shipped import plugin_files
 
@@ -206,7 +206,7 @@ class Headless:
 
     def _pending(self, job: int) -> dict[str, int]:
         with self.store.read() as conn:
-            return jobs_db.pending_by_analyst(conn, job)
+            return tasks_db.pending_by_analyst(conn, job)
 
     def round(self, job: int, number: int) -> int:
         pending = self._pending(job)

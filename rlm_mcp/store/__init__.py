@@ -3,8 +3,8 @@
 `Store` (backend.py) is what the core holds: a SQLite file (`SqliteStore`, the default) or a
 project's schema on PostgreSQL (`postgres/`); either opens connections (one per thread: MCP runs
 sync tools in worker threads), applies its migrations, and gives short read and write transactions.
-One module per noun holds the queries (`documents`, `search`, `jobs`, `vectors`, …), for both engines;
-psycopg loads only when a PostgreSQL store is opened.
+One module per noun holds the queries (`documents`, `search`, `jobs`, `tasks`, `findings`, `vectors`,
+…), for both engines; psycopg loads only when a PostgreSQL store is opened.
 """
 
 from .backend import Store, open_backend

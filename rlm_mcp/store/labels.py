@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .connection import Connection
-from .postgres import jobs as pg
+from .postgres import labels as pg
 from .postgres.adapter import is_postgres
 
 INSERT_BATCH = 5000

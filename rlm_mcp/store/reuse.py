@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .connection import Connection
-from .jobs import FINDING_COLUMNS, _finding
+from .findings import FINDING_COLUMNS, _finding
 from .rows import Finding
 
 

@@ -21,9 +21,11 @@ from ..jobs import analysts
 from ..jobs.plans import job_or_raise
 from ..jobs.progress import CostTotals, Coverage, Waiting, cost_totals, coverage_of, waiting
 from ..store import Connection, Store
+from ..store import findings as findings_db
 from ..store import jobs as db
 from ..store import labels as labels_db
 from ..store import reuse as reuse_db
+from ..store import tasks as tasks_db
 from ..store.labels import LabelCount
 from ..store.rows import Job, MissingChunk, RatedFinding, TaskResult, UnverifiedFinding
 from .folding import Folded, Theme, build_themes, cap_counts, fold_findings, merge_stats, sum_counts
@@ -54,13 +56,13 @@ def _carried_over(conn: Connection, job_id: int, level: int) -> list[RatedFindin
     if level == 0:
         return []
     ids: list[int] = []
-    for task in db.reduce_tasks(conn, job_id, level):
+    for task in tasks_db.reduce_tasks(conn, job_id, level):
         if task.state == "failed" or (task.state == "done" and task.findings == 0):
             ids += [i for group in task.inputs for i in group]
     if not ids:
         return []
     wanted = set(ids)
-    return [r for r in db.finding_rows(conn, job_id, level - 1) if r.id in wanted]
+    return [r for r in findings_db.finding_rows(conn, job_id, level - 1) if r.id in wanted]
 
 
 def _missing_ranges(rows: Sequence[MissingChunk]) -> list[dict[str, Any]]:
@@ -237,15 +239,18 @@ def _gather(store: Store, number: int, cache: ThemesCache) -> _Inputs:
         job = job_or_raise(conn, number)
         states = db.task_state_counts(conn, number)
         view, reduce_open = _view_level(states, db.max_level(conn, number))
-        key = (store.location, number, job.created_at, view, db.findings_signature(conn, number, view),
+        signature = findings_db.findings_signature(conn, number, view)
+        key = (store.location, number, job.created_at, view, signature,
                (states.get((view, "done"), 0), states.get((view, "failed"), 0)))  # fmt: skip
         cached = cache.get(key)
-        rows = [] if cached else db.finding_rows(conn, number, view) + _carried_over(conn, number, view)
-        results = db.done_task_results(conn, number, 0)
-        reduce_results = db.done_task_results(conn, number, view) if view else []
+        rows = (
+            [] if cached else findings_db.finding_rows(conn, number, view) + _carried_over(conn, number, view)
+        )
+        results = tasks_db.done_task_results(conn, number, 0)
+        reduce_results = tasks_db.done_task_results(conn, number, view) if view else []
         missing = db.missing_chunks(conn, number)
         coverage = coverage_of(conn, job)
-        unverified = db.unverified_rows(conn, number)
+        unverified = findings_db.unverified_rows(conn, number)
         cost = cost_totals(conn, number)
         wait = waiting(conn, number)
         labels = _label_summary(job, labels_db.label_distribution(conn, number))
@@ -349,7 +354,7 @@ def _next_step(
 
 def _inputs_of_level(store: Store, job_id: int, level: int) -> int:
     with store.read() as conn:
-        return sum(len(r.inputs) for r in db.reduce_tasks(conn, job_id, level))
+        return sum(len(r.inputs) for r in tasks_db.reduce_tasks(conn, job_id, level))
 
 
 def plan_reduce(store: Store, job: Job, level: int, themes: Sequence[Theme]) -> int:
@@ -366,13 +371,13 @@ def plan_reduce(store: Store, job: Job, level: int, themes: Sequence[Theme]) -> 
         used += size
     with store.write() as conn:
         db.lock_job(conn, job.id)
-        existing = len(db.reduce_tasks(conn, job.id, level))
+        existing = len(tasks_db.reduce_tasks(conn, job.id, level))
         if existing:  # another synthesize call planned this level first
             return existing
         for ordinal, group in enumerate(groups):
             inputs = [list(f.finding_ids) for f in group]
             tokens = sum(_estimate(f) for f in group) // 4
-            db.insert_task(conn, job.id, level, ordinal, analysts.CHUNK, tokens, inputs)
+            tasks_db.insert_task(conn, job.id, level, ordinal, analysts.CHUNK, tokens, inputs)
     return len(groups)
 
 

@@ -2,8 +2,9 @@
 
 Today it holds the store's tables (documents, chunks with a GIN-indexed tsvector, pgvector vectors,
 jobs, tasks, findings), carries the store's SQL (`adapter`), holds what differs for the job queue
-(`jobs`: SKIP LOCKED claims; leases, attempts and idempotent submissions are store/jobs.py's, as on
-SQLite) and receives `rlm-mcp migrate --to` copies of a SQLite store (`copy`).
+(`tasks`: SKIP LOCKED claims; leases, attempts and idempotent submissions are store/tasks.py's, as on
+SQLite; `jobs`: a planner's hold on its job; `labels`) and receives `rlm-mcp migrate --to` copies
+of a SQLite store (`copy`).
 """
 
 from .connection import PgStore, open_pg_store, schema_name

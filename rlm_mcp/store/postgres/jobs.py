@@ -1,76 +1,12 @@
-"""Where the job queue differs on PostgreSQL: claims that skip the rows other transactions hold.
-
-On SQLite a claim is one `BEGIN IMMEDIATE` transaction, so claims take turns over the whole file. On
-Postgres many claims run at once, each in one short READ COMMITTED transaction: the next pending
-task is taken `FOR UPDATE SKIP LOCKED` (a row another claim holds is passed over, never waited for,
-and never handed out twice), expired leases are requeued in one statement that skips held rows, and
-a submission locks its task's row so two submissions of one task take turns. Same signatures and
-typed rows as the functions of store/jobs.py that call these.
+"""Where jobs differ on PostgreSQL: a reduce level's planner holds its job's row (on SQLite the write
+transaction holds the whole file). Same signature as the store/jobs.py function that calls it; the
+claims are postgres/tasks.py's.
 """
-
-import json
 
 from .adapter import PgConnection
-
-_REQUEUE = """
-WITH expired AS (
-    SELECT t.id, t.attempts >= j.max_attempts AS spent FROM tasks t JOIN jobs j ON j.id = t.job_id
-    WHERE t.job_id = %s AND t.state = 'claimed' AND t.lease_expires_at < %s
-    FOR UPDATE OF t SKIP LOCKED
-)
-UPDATE tasks SET
-    state = CASE WHEN e.spent THEN 'failed' ELSE 'pending' END,
-    error = CASE WHEN e.spent
-        THEN 'lease expired ' || tasks.attempts || ' times (last worker '
-             || coalesce(tasks.worker, '?') || ')'
-        ELSE 'lease of ' || coalesce(tasks.worker, '?') || ' expired' END,
-    worker = NULL, lease_expires_at = NULL
-FROM expired e WHERE tasks.id = e.id RETURNING e.spent
-"""
-
-
-def requeue_expired(conn: PgConnection, job_id: int, now: float) -> tuple[int, int]:
-    """Expired leases back to the queue, or `failed` once the attempts are spent: (requeued, failed).
-    One statement; a row another transaction holds is skipped (it is being claimed or completed)."""
-    rows = conn.pg.execute(_REQUEUE, (job_id, now)).fetchall()
-    failed = sum(1 for (spent,) in rows if spent)
-    return len(rows) - failed, failed
-
-
-def claim_lock(conn: PgConnection) -> str:
-    """What a claim's SELECT of the next pending task ends with on Postgres: the oldest pending task
-    no other transaction holds, locked until this claim commits.
-
-    A claim commits without waiting for its WAL flush (as SQLite's synchronous=NORMAL does): a crash
-    of the database server may forget the newest claims, which leaves those tasks pending (claimed
-    again later; the first analyst's submission is still taken, once), while submissions keep
-    Postgres' full durability."""
-    conn.pg.execute("SELECT set_config('synchronous_commit', 'off', true)")
-    return " FOR UPDATE SKIP LOCKED"
-
-
-ROW_LOCK = " FOR UPDATE"  # a submission's turn on its task: a second submission of it waits
 
 
 def lock_job(conn: PgConnection, job_id: int) -> None:
     """Take the job's row for this transaction (planning a reduce level): FOR NO KEY UPDATE, which
     waits for another planner but not for the inserts of findings and tasks that reference the job."""
     conn.pg.execute("SELECT id FROM jobs WHERE id = %s FOR NO KEY UPDATE", (job_id,))
-
-
-def insert_labels(conn: PgConnection, batch: str) -> int:
-    """A JSON batch of [job_id, task_id, document_id, record, dimension, value] labels, typed for
-    Postgres' columns; a label given again for the same key replaces the earlier one (the last of a
-    batch wins, as on SQLite)."""
-    rows = conn.pg.execute(
-        """INSERT INTO labels (job_id, task_id, document_id, record, dimension, value)
-           SELECT DISTINCT ON (j, d, r, dim) j, t, d, r, dim, val FROM (
-               SELECT (v ->> 0)::bigint AS j, (v ->> 1)::bigint AS t, (v ->> 2)::bigint AS d,
-                      (v ->> 3)::bigint AS r, v ->> 4 AS dim, v ->> 5 AS val, n
-               FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(v, n)) batch
-           ORDER BY j, d, r, dim, n DESC
-           ON CONFLICT (job_id, document_id, record, dimension)
-           DO UPDATE SET value = excluded.value, task_id = excluded.task_id""",
-        (batch,),
-    )
-    return len(json.loads(batch)) if rows is not None else 0
