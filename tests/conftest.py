@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.shared_data import shared_data as find_shared_data
 from rlm_mcp.config import Settings, load_settings
 from rlm_mcp.store import Store, open_backend
 from rlm_mcp.workspace import Workspace
@@ -23,7 +24,9 @@ from rlm_mcp.workspace import Workspace
 from .fakes import FakeClock, FakeEmbedder
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("RLM_SHARED_DATA", REPO.parent / "shared" / "data"))
+# The benchmarks' rule (a stdlib-only script module, no package of theirs): $RLM_SHARED_DATA, else
+# shared/data beside the repository's main checkout, found from a git worktree too.
+SHARED_DATA = find_shared_data(REPO)
 
 
 @pytest.fixture
@@ -131,7 +134,7 @@ def workspace(settings: Settings, embedder: FakeEmbedder, clock: FakeClock) -> I
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"the shared data set is not beside this clone ({SHARED_DATA}); CI provides it")
+        pytest.skip(f"no shared data set at {SHARED_DATA} (set RLM_SHARED_DATA; CI provides it)")
     return SHARED_DATA
 
 
