@@ -1,7 +1,8 @@
 """Loading: files, directories and globs into the store (allowed roots, staging, batches, reuse)."""
 
 from .files import Selection, open_allowed, resolve_allowed, select_files, within_roots
-from .loader import LoadedDocument, LoadResult, load_document, render_profile
+from .loader import load_document
+from .results import LoadedDocument, LoadResult, render_profile
 
 __all__ = [
     "LoadResult",

@@ -19,6 +19,7 @@ MAX_BATCH_CHUNKS = 4096  # large later ones: FTS5 indexes a few MB per transacti
 MAX_BATCH_CHARS = 4_000_000
 MAX_BATCHES_IN_FLIGHT = 2
 PROGRESS_INTERVAL_SECONDS = 0.5
+WRITER_CACHE_KB = 16384  # the writer's page cache (SQLite's default: 2 MB), for a large load's index pages
 
 
 def chunk_row(ordinal: int, chunk: Chunk) -> NewChunk:
@@ -36,18 +37,33 @@ def chunk_row(ordinal: int, chunk: Chunk) -> NewChunk:
     )
 
 
-def batches(chunks: Iterator[Chunk]) -> Iterator[list[Chunk]]:
+class BatchSizes:
+    """The size of the next batch, shared by the documents of one load.
+
+    Trigger: a load of many files. Why: each batch is a transaction and an FTS5 segment, and a book
+    of 500 chunks cut 128 + 256 + 116 wrote three segments that automerge merged again. Outcome:
+    sizes double from FIRST_BATCH_CHUNKS over the whole load, so later documents go in one batch.
+    """
+
+    def __init__(self) -> None:
+        self.limit = FIRST_BATCH_CHUNKS
+
+    def grow(self) -> None:
+        self.limit = min(self.limit * 2, MAX_BATCH_CHUNKS)
+
+
+def batches(chunks: Iterator[Chunk], sizes: BatchSizes | None = None) -> Iterator[list[Chunk]]:
     """Batches that double in size from FIRST_BATCH_CHUNKS up to MAX_BATCH_CHUNKS or MAX_BATCH_CHARS."""
+    sizes = sizes or BatchSizes()
     batch: list[Chunk] = []
     chars = 0
-    limit = FIRST_BATCH_CHUNKS
     for chunk in chunks:
         batch.append(chunk)
         chars += len(chunk.text)
-        if len(batch) >= limit or chars >= MAX_BATCH_CHARS:
+        if len(batch) >= sizes.limit or chars >= MAX_BATCH_CHARS:
             yield batch
             batch, chars = [], 0
-            limit = min(limit * 2, MAX_BATCH_CHUNKS)
+            sizes.grow()
     if batch:
         yield batch
 
@@ -65,6 +81,8 @@ class BatchWriter:
         self._store = store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rlm-load")
         self._pending: list[Future[None]] = []
+        self._configured = False
+        self.sizes = BatchSizes()
 
     def __enter__(self) -> "BatchWriter":
         return self
@@ -75,6 +93,9 @@ class BatchWriter:
             self._pending.pop(0).result()
 
     def _insert(self, staging: int, rows: list[NewChunk]) -> None:
+        if not self._configured and self._store.backend == "sqlite":
+            self._store.conn().execute(f"PRAGMA cache_size = -{WRITER_CACHE_KB}")
+        self._configured = True
         with self._store.write() as conn:
             db.insert_chunks(conn, staging, rows)
 
