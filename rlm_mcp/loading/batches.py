@@ -5,7 +5,8 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any, TypeVar
 
 from ..chunking import Chunk
 from ..errors import Cancelled
@@ -19,6 +20,7 @@ MAX_BATCH_CHUNKS = 4096  # large later ones: FTS5 indexes a few MB per transacti
 MAX_BATCH_CHARS = 4_000_000
 MAX_BATCHES_IN_FLIGHT = 2
 PROGRESS_INTERVAL_SECONDS = 0.5
+T = TypeVar("T")
 WRITER_CACHE_KB = 16384  # the writer's page cache (SQLite's default: 2 MB), for a large load's index pages
 
 
@@ -72,52 +74,63 @@ class BatchWriter:
     """Writes batches of chunks in a second thread while the next batch is being chunked.
 
     SQLite releases the GIL while it indexes, so chunking and indexing overlap on two cores. At most
-    MAX_BATCHES_IN_FLIGHT batches wait, so memory stays bounded; the first error is raised here. One
-    writer (its thread and its connection) serves every document of a load: `drain` waits for one
-    document's batches before its swap.
+    MAX_BATCHES_IN_FLIGHT batches wait, so memory stays bounded. One writer (its thread and its
+    connection) serves every document of a load, in order: a document's staging row (`call`), its
+    batches, then the transaction that swaps it in, while the next document is already being chunked.
+    Errors stay in their futures, for their documents (see `raise_failed`).
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rlm-load")
-        self._pending: list[Future[None]] = []
+        self._in_flight: list[Future[None]] = []
+        self._all: list[Future[Any]] = []
         self._configured = False
         self.sizes = BatchSizes()
 
     def __enter__(self) -> "BatchWriter":
         return self
 
-    def write(self, staging: int, rows: list[NewChunk]) -> None:
-        self._pending.append(self._pool.submit(self._insert, staging, rows))
-        while len(self._pending) > MAX_BATCHES_IN_FLIGHT:
-            self._pending.pop(0).result()
+    def write(self, staging: "Future[int]", rows: list[NewChunk]) -> "Future[None]":
+        future = self.call(self._insert, staging, rows)
+        self._in_flight.append(future)
+        while len(self._in_flight) > MAX_BATCHES_IN_FLIGHT:
+            wait([self._in_flight.pop(0)])
+        return future
 
-    def _insert(self, staging: int, rows: list[NewChunk]) -> None:
+    def _insert(self, staging: "Future[int]", rows: list[NewChunk]) -> None:
+        document_id = staging.result()  # done: it ran before this batch, in this thread
         if not self._configured and self._store.backend == "sqlite":
             self._store.conn().execute(f"PRAGMA cache_size = -{WRITER_CACHE_KB}")
         self._configured = True
         with self._store.write() as conn:
-            db.insert_chunks(conn, staging, rows)
+            db.insert_chunks(conn, document_id, rows)
 
-    def drain(self, raise_error: bool = True) -> None:
-        """Wait for every batch written so far, then raise the first error (unless `raise_error` is
-        false: a document that failed already has its error, and its staging row is deleted next)."""
-        pending, self._pending = self._pending, []
-        error: Exception | None = None
-        for future in pending:
-            try:
-                future.result()
-            except Exception as failed:  # every batch waited for: none lands after its row is deleted
-                error = error or failed
-        if error is not None and raise_error:
-            raise error
+    def call(self, fn: Callable[..., T], *args: Any) -> "Future[T]":
+        """Run `fn` in the writer thread after everything queued before it."""
+        future = self._pool.submit(fn, *args)
+        self._all.append(future)
+        return future
+
+    def drain(self) -> None:
+        """Wait for everything queued so far (errors stay in their futures)."""
+        pending, self._all, self._in_flight = self._all, [], []
+        wait(pending)
 
     def __exit__(self, *exc: object) -> None:
         try:
-            self.drain(raise_error=exc[0] is None)
+            self.drain()
         finally:
             self._pool.submit(self._store.release_thread).result()
             self._pool.shutdown()
+
+
+def raise_failed(written: "list[Future[None]]") -> None:
+    """Raise the error of the first of a document's batches that failed (all are done by then)."""
+    for batch in written:
+        error = batch.exception()
+        if error is not None:
+            raise error
 
 
 class Progress:

@@ -11,6 +11,8 @@ import io
 import os
 import threading
 from collections import Counter
+from concurrent.futures import Future
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,9 +23,9 @@ from ..config import Settings
 from ..errors import Cancelled, Conflict, InvalidInput, RlmError, UnsupportedContent
 from ..hashing import PinnedFile
 from ..store import Store
-from ..store import copies as copies_db
 from ..store import documents as db
 from ..store import vectors as vectors_db
+from . import swap
 from .batches import BatchWriter, Progress, ProgressFn, batches, chunk_row
 from .files import Selection, open_allowed, select_files
 from .results import LoadedDocument, LoadResult
@@ -66,26 +68,29 @@ def load_document(
     skipped = Counter(selection.skipped)
     failed: list[tuple[str, str]] = []
     connection = data.BuildConnection(copy.spill_directory)
-    with BatchWriter(store) as writer:
+    pending: list[tuple[Path, Future[LoadedDocument]]] = []
+    with BatchWriter(store) as writer:  # on leaving, every queued swap has run
         run = _Run(store, copy, writer, connection, reporter)
         try:
             for file in selection.files:
                 reporter.check()
                 try:
                     doc_name = name if (single and name) else _document_name(settings, selection, file)
-                    loaded.append(_load_file(run, settings, file, doc_name, content_type))
+                    pending.append((file, _load_file(run, settings, file, doc_name, content_type)))
                 except Cancelled:
                     raise
-                except UnsupportedContent as error:
-                    if single:
-                        raise
-                    skipped[_skip_reason(str(error))] += 1
                 except (RlmError, OSError) as error:
-                    if single:
-                        raise UnsupportedContent(f"Cannot load {file}: {error}") from error
-                    failed.append((str(file), str(error)))
+                    _count_failure(error, file, single, skipped, failed)
         finally:
             connection.close()
+    for file, future in pending:
+        problem = future.exception()
+        if problem is None:
+            loaded.append(future.result())
+        elif isinstance(problem, RlmError | OSError):
+            _count_failure(problem, file, single, skipped, failed)
+        else:
+            raise problem
     if not loaded and not single and not failed and not skipped:
         raise InvalidInput(f"{path} holds no files to load.")
     loaded = [_sample_table(store, settings, doc) for doc in loaded]
@@ -121,6 +126,21 @@ def _scope_path(settings: Settings, loaded: list[LoadedDocument]) -> str | None:
     return "./" if rel == "." else rel.rstrip("/") + "/"
 
 
+def _count_failure(
+    error: RlmError | OSError, file: Path, single: bool, skipped: Counter[str], failed: list[tuple[str, str]]
+) -> None:
+    """A file that could not be loaded: skipped (unsupported) or failed in a directory; an error when it
+    was the one file asked for."""
+    if isinstance(error, UnsupportedContent):
+        if single:
+            raise error
+        skipped[_skip_reason(str(error))] += 1
+    elif single:
+        raise UnsupportedContent(f"Cannot load {file}: {error}") from error
+    else:
+        failed.append((str(file), str(error)))
+
+
 def _skip_reason(message: str) -> str:
     for reason in ("binary", "empty"):
         if reason in message:
@@ -154,7 +174,9 @@ class _Run:
     reporter: Progress
 
 
-def _load_file(run: _Run, settings: Settings, file: Path, name: str, content_type: str) -> LoadedDocument:
+def _load_file(
+    run: _Run, settings: Settings, file: Path, name: str, content_type: str
+) -> "Future[LoadedDocument]":
     """One file, read only through the descriptor `open_allowed` checked (see files.open_allowed)."""
     pinned = open_allowed(settings, file)
     try:
@@ -163,7 +185,7 @@ def _load_file(run: _Run, settings: Settings, file: Path, name: str, content_typ
         pinned.close()
 
 
-def _load_pinned(run: _Run, pinned: PinnedFile, name: str, content_type: str) -> LoadedDocument:
+def _load_pinned(run: _Run, pinned: PinnedFile, name: str, content_type: str) -> "Future[LoadedDocument]":
     file = pinned.path
     read = pinned.digest(SNIFF_BYTES)
     content_hash, size, head = read.sha256, read.size, read.head
@@ -177,8 +199,15 @@ def _load_pinned(run: _Run, pinned: PinnedFile, name: str, content_type: str) ->
     sniffed = head.decode("utf-8", errors="replace")
     kind = content_type if content_type != "auto" else detect_content_type(file, sniffed)
     key = str(file)
-    with loading_path(key) as owner:
-        return _load_locked(run, pinned, (name, sniffed), kind, (content_hash, size), owner)
+    held = ExitStack()  # the path stays held until the document's swap has run in the writer thread
+    owner = held.enter_context(loading_path(key))
+    try:
+        result = _load_locked(run, pinned, (name, sniffed), kind, (content_hash, size), owner)
+    except BaseException:
+        held.close()
+        raise
+    result.add_done_callback(lambda _: held.close())
+    return result
 
 
 def _load_locked(
@@ -188,8 +217,10 @@ def _load_locked(
     kind: str,
     content: tuple[str, int],
     owner: str,
-) -> LoadedDocument:
-    """The load proper, while this process holds the path (see staging.loading_path)."""
+) -> "Future[LoadedDocument]":
+    """The load proper, while this process holds the path (see staging.loading_path): chunks and copy
+    here; the staging row, the batches and the swap queued in that order in the writer thread, so the
+    next document is chunked while this one is indexed (see swap.py)."""
     from .. import data  # duckdb loads with the first load, not when the server starts
 
     store, copy, reporter = run.store, run.copy, run.reporter
@@ -202,44 +233,31 @@ def _load_locked(
     if old is not None and old.content_hash == content_hash and old.content_type == kind:
         reporter.advance(size, f"{name} unchanged")
         chunks = db.count_chunks(conn, old.id)
-        return LoadedDocument(old.id, old.name, key, kind, size, chunks, "unchanged", None, old.profile)
+        done: Future[LoadedDocument] = Future()
+        done.set_result(
+            LoadedDocument(old.id, old.name, key, kind, size, chunks, "unchanged", None, old.profile)
+        )
+        return done
     interrupted = remove_stale_staging(store, key, content_hash)
     reuse = ChunkReuse.load(conn, old.id if old is not None else None, interrupted)
-    with store.write() as wconn:
-        staging = db.insert_staging(wconn, name, key, kind, size, content_hash, owner)
-    builder = data.start_copy(copy, pinned, kind, f"d{staging}", run.connection)
+    staging = run.writer.call(swap.insert_staging, store, (name, key, kind, size, content_hash, owner))
+    builder = data.start_copy(copy, pinned, kind, f"s{owner.rsplit(':', 1)[-1]}", run.connection)
     try:
         chunker = make_chunker(kind, file, sniffed)
-        count, profile, warnings = _write_chunks(
+        count, profile, warnings, written = _write_chunks(
             run, staging, (pinned, content_hash), chunker, name, reuse, builder
         )
         reporter.check()
         built = _finish_copy(builder, profile, warnings)
-        reporter.check()  # the last point before the swap: after it, the new version is in
-        with store.write() as wconn:
-            old = db.find_ready(wconn, key)
-            replaced_copy = copies_db.copy_file(wconn, old.id) if old is not None else None
-            kept = reuse.apply(wconn, staging)
-            changed = count - reuse.kept_from_previous if old is not None else None
-            final_id = db.finalize(wconn, staging, old.id if old is not None else None, profile)
-            for earlier in interrupted:
-                db.delete_staging(wconn, earlier)
-            if built is not None:
-                data.install_copy(copy, wconn, built, final_id)
-        data.discard(copy, replaced_copy)  # the old document's copy, let go by the commit above
-        if kept > reuse.kept_from_previous:
-            warnings.append(
-                f"resumed an interrupted load of the same content: {kept - reuse.kept_from_previous} "
-                "chunks it had written were kept"
-            )
+        reporter.check()  # the last point before the swap: after it, the new version goes in
     except BaseException:
-        if builder is not None:
-            builder.discard_temps()
-        with store.write() as wconn:
-            db.delete_staging(wconn, staging)
+        run.writer.drain()  # no batch of this document lands after its staging row is deleted
+        swap.drop(store, builder, staging)
         raise
-    status = "loaded" if old is None else "updated"
-    return LoadedDocument(final_id, name, key, kind, size, count, status, changed, profile, tuple(warnings))
+    chunked = swap.Chunked(name, key, kind, size, count, profile, warnings)
+    return run.writer.call(
+        swap.swap_in, (store, copy), (staging, chunked), (reuse, interrupted, written), (builder, built)
+    )
 
 
 def _finish_copy(
@@ -265,13 +283,13 @@ def _finish_copy(
 
 def _write_chunks(
     run: _Run,
-    staging: int,
+    staging: "Future[int]",
     source: tuple[PinnedFile, str],
     chunker: Chunker,
     name: str,
     reuse: ChunkReuse,
     builder: "data.CopyBuilder | None" = None,
-) -> tuple[int, dict[str, Any] | None, list[str]]:
+) -> tuple[int, dict[str, Any] | None, list[str], "list[Future[None]]"]:
     """Chunk the pinned bytes into the staging document; the bytes chunked are hashed as they are read
     and must be the bytes hashed before (`source`: the file and that hash)."""
     pinned, content_hash = source
@@ -284,12 +302,13 @@ def _write_chunks(
         chunker.record_sink = builder.sink
     count = 0
     replaced = 0
+    written: list[Future[None]] = []
     writer, reporter = run.writer, run.reporter
     with pinned.open_binary(read_hash) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
         start = raw.tell()
         try:
-            for batch in batches(chunker.chunks(text)):
+            for batch in batches(chunker.chunks(text), writer.sizes):
                 rows = []
                 for chunk in batch:
                     replaced += chunk.text.count("\ufffd")
@@ -298,14 +317,13 @@ def _write_chunks(
                         rows.append(row)
                     count += 1
                 if rows:
-                    writer.write(staging, rows)
+                    written.append(writer.write(staging, rows))
                 position = raw.tell()
                 reporter.advance(position - start, f"{name}: {count} chunks")
                 start = position
         except BaseException:
-            writer.drain(raise_error=False)  # no batch of this document lands after its row is deleted
+            writer.drain()  # no batch of this document lands after its row is deleted
             raise
-        writer.drain()
         while raw.read(1 << 20):  # a chunker that stopped early: the rest is hashed all the same
             pass
     if read_hash.hexdigest() != content_hash:
@@ -320,4 +338,4 @@ def _write_chunks(
         warnings.append(f"{replaced} invalid UTF-8 sequence(s) were replaced with U+FFFD (�).")
     if profile and isinstance(profile.get("warnings"), list):
         warnings.extend(str(w) for w in profile["warnings"][:20])
-    return count, profile, warnings
+    return count, profile, warnings, written
