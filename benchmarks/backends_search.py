@@ -136,26 +136,36 @@ def quality(
     return report
 
 
-def knn_paths(store: Store, qvecs: list[bytes]) -> dict[str, Any]:
-    """Postgres: exact KNN against the HNSW index, unscoped, k = 10."""
+def knn_paths(store: Store, qvecs: list[bytes], efs: list[int]) -> dict[str, Any]:
+    """Postgres: exact KNN against the HNSW index at each ef_search, unscoped, k = 10."""
     conn = store.conn()
-    exact, ann, recalls = [], [], []
+    exact, truths = [], []
     for q in qvecs:
         started = time.perf_counter()
-        truth = {c for c, _ in pg_vectors.knn_exact(conn, q, 10, None)}
+        truths.append({c for c, _ in pg_vectors.knn_exact(conn, q, 10, None)})
         exact.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        found = {c for c, _ in pg_vectors.knn_hnsw(conn, q, 10, None)}
-        ann.append(time.perf_counter() - started)
-        recalls.append(len(truth & found) / max(1, len(truth)))
-    return {
-        "knn_exact_k10": percentiles(exact),
-        "knn_hnsw_k10": percentiles(ann) | {"recall@10": round(statistics.fmean(recalls), 4)},
-    }
+    figures: dict[str, Any] = {"knn_exact_k10": percentiles(exact)}
+    for ef in efs:
+        ann, recalls = [], []
+        for q, truth in zip(qvecs, truths, strict=True):
+            started = time.perf_counter()
+            found = {c for c, _ in pg_vectors.knn_hnsw(conn, q, 10, None, ef_search=ef)}
+            ann.append(time.perf_counter() - started)
+            recalls.append(len(truth & found) / max(1, len(truth)))
+        recall = round(statistics.fmean(recalls), 4)
+        figures[f"knn_hnsw_k10_ef{ef}"] = percentiles(ann) | {"recall@10": recall}
+    return figures
 
 
 def scale(
-    work: Path, dsn: str, embedder: FastEmbedder, sizes: list[int], n_queries: int, data: Path
+    work: Path,
+    dsn: str,
+    embedder: FastEmbedder,
+    sizes: list[int],
+    n_queries: int,
+    data: Path,
+    efs: list[int],
+    knn_only: bool = False,
 ) -> dict[str, Any]:
     corpus, queries, _qrels = read_beir(data, "train", None, None)
     texts = [d["text"] for d in corpus[:20000]]
@@ -170,6 +180,9 @@ def scale(
     sample = list(queries.values())[:n_queries]
     qvecs = [embedder.embed_query(q).tobytes() for q in sample]
     stores = open_both(work / "scale", dsn, f"bench_scale_{int(time.time())}")
+    if knn_only:  # the vector paths only: no SQLite store, no search_chunks timings
+        stores["sqlite"][0].close()
+        del stores["sqlite"]
     rngs = {backend: np.random.default_rng(7) for backend in stores}  # the same chunks in both stores
     results: dict[str, Any] = {}
     for size in sizes:
@@ -180,7 +193,7 @@ def scale(
             grow_synthetic(store, size, vocab, weights, seeds, rngs[backend], model)
             figures: dict[str, Any] = {"grow_s": round(time.perf_counter() - started, 1)}
             cache = bit_index.BitIndexCache()
-            for mode in MODES:
+            for mode in () if knn_only else MODES:
                 samples = []
                 for text in sample:
                     started = time.perf_counter()
@@ -189,7 +202,7 @@ def scale(
                 figures[mode] = percentiles(samples)
             if backend == "postgres":
                 store.conn().pg.execute("ANALYZE chunks_vec")
-                figures |= knn_paths(store, qvecs)
+                figures |= knn_paths(store, qvecs, efs)
             row[backend] = figures
             log(f"{size} {backend}: {json.dumps(figures)}")
         results[str(size)] = row
@@ -209,6 +222,8 @@ def main() -> None:
     parser.add_argument("--limit-docs", type=int, help="every judged document, then others up to N")
     parser.add_argument("--cache-from", type=Path, help="a SQLite store whose embeddings cache to reuse")
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--ef", default=str(pg_vectors.EF_SEARCH), help="HNSW ef_search values to measure")
+    parser.add_argument("--knn-only", action="store_true", help="scale: Postgres' exact and HNSW KNN only")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="rlm-bench-search-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -222,7 +237,8 @@ def main() -> None:
             )
         if not args.skip_scale:
             sizes = [int(s) for s in args.scales.split(",") if s]
-            report["scale"] = scale(work, dsn, embedder, sizes, args.queries, args.data)
+            efs = [int(e) for e in args.ef.split(",") if e]
+            report["scale"] = scale(work, dsn, embedder, sizes, args.queries, args.data, efs, args.knn_only)
 
     if args.dsn:
         run(args.dsn)

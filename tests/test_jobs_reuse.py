@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import random
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from rlm_mcp import data, jobs
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import InvalidInput
+from rlm_mcp.jobs import reuse
 from rlm_mcp.loading import load_document
 from rlm_mcp.report import build_report, render_report
 from rlm_mcp.store import Store
@@ -265,3 +267,58 @@ def test_gc_prunes_old_finished_work_no_job_references_and_says_what(
         assert conn.execute("SELECT count(*) FROM findings").fetchone()[0] == 0
     assert left == [open_job.job_id]
     assert "Nothing to remove" in rlm(project, "gc", "--older-than", "0").stdout
+
+
+def _waiting_on_a_lock(store: Store, backend: str, gc: threading.Thread) -> None:
+    """Return once the gc thread waits for the reusing create_job's transaction (or has finished,
+    which is the race this guards against: the test then fails on what gc removed)."""
+    if backend == "sqlite":  # BEGIN IMMEDIATE waits in SQLite's busy handler, which nothing shows
+        gc.join(timeout=1.0)
+        return
+    deadline = time.monotonic() + 30
+    while gc.is_alive() and time.monotonic() < deadline:
+        sql = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        if store.conn().execute(sql).fetchone()[0]:
+            return
+        time.sleep(0.05)
+
+
+def test_gc_waits_for_a_create_job_that_is_reusing_the_work_it_would_delete(
+    store: Store, settings: Settings, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tickets(settings.project_dir / "t.csv", 600)
+    load_document(store, settings, "t.csv")
+    first = jobs.create_job(store, settings, "How many tickets per status?")
+    _count_rows(store, first.job_id)
+    reusing, go = threading.Event(), threading.Event()
+    original = reuse.attach_reused
+
+    def attach_then_wait(*args: Any, **kwargs: Any) -> None:
+        original(*args, **kwargs)
+        reusing.set()  # first's work is copied, the transaction is open: gc runs now
+        assert go.wait(60)
+
+    monkeypatch.setattr(reuse, "attach_reused", attach_then_wait)
+    planned: list[Any] = []
+    create = threading.Thread(
+        target=lambda: planned.append(jobs.create_job(store, settings, "How many tickets per status?"))
+    )
+    create.start()
+    assert reusing.wait(60)
+    later = time.time() + 10 * 86_400
+    pruned: list[Any] = []
+    gc = threading.Thread(target=lambda: pruned.append(jobs.prune_jobs(store, 5, clock=lambda: later)))
+    gc.start()
+    _waiting_on_a_lock(store, backend, gc)
+    go.set()
+    create.join(60)
+    gc.join(60)
+    again = planned[0]
+    assert again.reused is not None and again.to_run == 0
+    # gc ran after the create_job committed: first is referenced by again's reuse and stays
+    assert [j.job_id for j in pruned[0].jobs] == [again.job_id]
+    with store.read() as conn:
+        left = [r[0] for r in conn.execute("SELECT id FROM jobs ORDER BY id")]
+        done = conn.execute("SELECT count(*) FROM tasks WHERE job_id = ? AND state = 'done'", (first.job_id,))
+        assert done.fetchone()[0] == first.tasks
+    assert left == [first.job_id]

@@ -77,6 +77,7 @@ def prune_jobs(
         raise InvalidInput(f"--older-than must be 0 days or more (got {older_than_days}).")
     before = clock() - older_than_days * DAY_SECONDS
     with store.write() as conn:
+        reuse_db.hold_pruning(conn)  # a create_job reusing a job's work commits first, or waits
         jobs = reuse_db.prunable_jobs(conn, before)
         if jobs and not dry_run:
             reuse_db.delete_jobs(conn, [j.job_id for j in jobs])

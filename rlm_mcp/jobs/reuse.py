@@ -139,6 +139,7 @@ def find_sources(conn: Connection, keys: Sequence[str], mode: ReuseMode) -> dict
     """The done tasks whose work the planned tasks can reuse, by work key (none with reuse='none')."""
     if mode == "none" or not keys:
         return {}
+    reuse_db.hold_sources(conn)  # a concurrent gc keeps the sources until this job has committed
     return reuse_db.done_tasks_by_key(conn, list(dict.fromkeys(keys)))
 
 

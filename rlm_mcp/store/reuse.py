@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from .connection import Connection
 from .findings import FINDING_COLUMNS, _finding
+from .postgres import reuse as pg
+from .postgres.adapter import is_postgres
 from .rows import Finding
 
 
@@ -75,6 +77,13 @@ def chunk_key_rows(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, Chun
     return {int(r[0]): ChunkKeyRow(int(r[0]), str(r[1]), str(r[2] or ""), r[3], r[4]) for r in rows}
 
 
+def hold_sources(conn: Connection) -> None:
+    """Before a create_job reads the work it reuses: no gc deletes it until this transaction ends
+    (SQLite: write transactions already take turns; Postgres: the reuse lock, shared)."""
+    if is_postgres(conn):
+        pg.lock_reuse(conn, exclusive=False)
+
+
 def done_tasks_by_key(conn: Connection, keys: Sequence[str]) -> dict[str, ReuseSource]:
     """The newest done level-0 task for each work key that has one."""
     rows = conn.execute(
@@ -134,6 +143,13 @@ def reused_task_ids(conn: Connection, job_id: int) -> dict[int, int]:
 
 
 # ---------------------------------------------------------------- gc
+
+
+def hold_pruning(conn: Connection) -> None:
+    """Before a gc picks what to delete: every create_job that reuses work has committed or waits
+    (SQLite: write transactions already take turns; Postgres: the reuse lock, exclusive)."""
+    if is_postgres(conn):
+        pg.lock_reuse(conn, exclusive=True)
 
 
 def prunable_jobs(conn: Connection, before: float) -> list[PrunableJob]:

@@ -118,13 +118,17 @@ def knn_exact(
 
 
 def knn_hnsw(
-    conn: PgConnection, query: bytes, k: int, document_ids: Sequence[int] | None
+    conn: PgConnection,
+    query: bytes,
+    k: int,
+    document_ids: Sequence[int] | None,
+    ef_search: int = EF_SEARCH,
 ) -> list[tuple[int, float]]:
     """The HNSW index's k nearest, walked on (iterative scan) until k rows of the scope are found."""
     pg = native(conn)
     where, params = _scoped(document_ids)
     with pg.transaction():  # SET LOCAL lasts for this block only (a savepoint inside a caller's one)
-        pg.execute(f"SET LOCAL hnsw.ef_search = {min(max(EF_SEARCH, int(k)), MAX_EF_SEARCH)}")
+        pg.execute(f"SET LOCAL hnsw.ef_search = {min(max(ef_search, int(k)), MAX_EF_SEARCH)}")
         pg.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         pg.execute(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}")
         rows = pg.execute(
