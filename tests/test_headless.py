@@ -1,5 +1,7 @@
 """`rlm-mcp analyze`: the whole job headless, with a scripted `claude` in place of the real one (no
-login needed; the faked part is the model's reading, not the orchestration under test)."""
+login needed; the faked part is the model's reading, not the orchestration under test). The whole job
+runs on both stores: on PostgreSQL the analysts' servers reach the run's schema through the DSN in
+their 0600 MCP config."""
 
 import json
 import re
@@ -29,10 +31,10 @@ def _log_lines(n: int) -> str:
 
 
 def _analyze(
-    project: Path, tmp_path: Path, *extra: str, **env: str
+    project: Path, tmp_path: Path, *extra: str, store_env: dict[str, str] | None = None, **env: str
 ) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
     log = tmp_path / "claude-calls.jsonl"
-    run_env = project_env(project, FAKE_CLAUDE_LOG=str(log), **env)
+    run_env = project_env(project, FAKE_CLAUDE_LOG=str(log), **(store_env or {}), **env)
     done = subprocess.run(
         [RLM_MCP, "analyze", "app.log", "How many requests failed?", "--claude", str(_fake_claude(tmp_path)),
          "--json", *extra],
@@ -48,12 +50,13 @@ def _flag(argv: list[str], name: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.backends
 def test_analyze_drives_a_whole_job_with_claude_p_and_writes_the_report(
-    project: Path, tmp_path: Path
+    project: Path, tmp_path: Path, backend_env: dict[str, str]
 ) -> None:
     text = _log_lines(6000)
     (project / "app.log").write_text(text, encoding="utf-8")
-    done, calls = _analyze(project, tmp_path, "--parallel", "3", "--budget-usd", "50")
+    done, calls = _analyze(project, tmp_path, "--parallel", "3", "--budget-usd", "50", store_env=backend_env)
     assert done.returncode == 0, done.stdout + done.stderr
     outcome = json.loads(done.stdout)
     assert outcome["coverage"]["ratio"] == 1.0 and outcome["synthesized_by_model"] is True
@@ -71,8 +74,12 @@ def test_analyze_drives_a_whole_job_with_claude_p_and_writes_the_report(
     for call in calls:
         argv = call["argv"]
         assert call["stdin"] == "closed"  # an inherited stdin hangs claude -p
-        config = json.loads(Path(_flag(argv, "--mcp-config")).read_text())["mcpServers"]["rlm"]
-        assert config["args"] == ["serve"] and config["env"]["RLM_DB"] == str(project / ".rlm" / "rlm.db")
+        config_file = Path(_flag(argv, "--mcp-config"))
+        config = json.loads(config_file.read_text())["mcpServers"]["rlm"]
+        store = backend_env.get("RLM_DB", str(project / ".rlm" / "rlm.db"))
+        assert config["args"] == ["serve"] and config["env"]["RLM_DB"] == store
+        assert config["env"]["RLM_PROJECT"] == backend_env.get("RLM_PROJECT", project.name)
+        assert config_file.stat().st_mode & 0o777 == 0o600  # it may hold the server's password
         assert "--strict-mcp-config" in argv and "--max-budget-usd" in argv
         allowed = set(_flag(argv, "--allowedTools").split(","))
         assert allowed and all(t.startswith("mcp__rlm__") for t in allowed)
@@ -85,9 +92,14 @@ def test_analyze_drives_a_whole_job_with_claude_p_and_writes_the_report(
     assert "You are a" in _flag(analysts[0]["argv"], "--append-system-prompt")  # the agent file's body
 
 
-def test_analysts_that_fail_leave_a_partial_report_and_exit_2(project: Path, tmp_path: Path) -> None:
+@pytest.mark.backends
+def test_analysts_that_fail_leave_a_partial_report_and_exit_2(
+    project: Path, tmp_path: Path, backend_env: dict[str, str]
+) -> None:
     (project / "app.log").write_text(_log_lines(400), encoding="utf-8")
-    done, calls = _analyze(project, tmp_path, "--max-rounds", "2", FAKE_CLAUDE_FAIL_ANALYSTS="1")
+    done, calls = _analyze(
+        project, tmp_path, "--max-rounds", "2", store_env=backend_env, FAKE_CLAUDE_FAIL_ANALYSTS="1"
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     outcome = json.loads(done.stdout)
     assert outcome["coverage"]["ratio"] == 0.0 and outcome["rounds"] == 2
