@@ -11,6 +11,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -20,9 +21,9 @@ pytest.importorskip(
 
 from rlm_mcp.config import Settings
 from rlm_mcp.embedding.worker import embed_all
-from rlm_mcp.search import fts_query, search_chunks
+from rlm_mcp.search import fts_query, lexical, search_chunks
 from rlm_mcp.search.results import WORD
-from rlm_mcp.store import PgStore, Store, open_pg_store
+from rlm_mcp.store import PgStore, Store, open_pg_store, open_store
 from rlm_mcp.store import documents as documents_db
 from rlm_mcp.store import search as search_db
 from rlm_mcp.store.postgres import vectors as pg_vectors
@@ -212,6 +213,52 @@ def test_stopwords_and_path_parts_are_words_as_in_fts5(pg: PgStore) -> None:
         hits = search_db.bm25_candidates(conn, match, None, 5)
         snippets = search_db.bm25_snippets(conn, match, [c for c, _ in hits])
     assert list(snippets.values()) == ["while not «done»: load('src/store/search.py')"]
+
+
+def test_an_underscore_joined_word_is_one_phrase_ranked_as_fts5_ranks_it(pg: PgStore, tmp_path: Path) -> None:
+    """`foo_bar` is a phrase in FTS5 (unicode61 splits at `_`, the quoted word keeps the tokens in
+    order): matched where `foo` stands right before `bar`, with the phrase's own df and tf. The same
+    chunks in a SQLite store: ids, scores, counts and snippets' matches equal FTS5's own."""
+    rng = random.Random(5)
+    pieces = ["foo", "bar", "baz", "lamp", "storm", "foo_bar", "bar_foo", "foo bar", "foo_bar_baz", "foo_foo"]
+    filler = [f"w{n}" for n in range(60)]
+    texts = [
+        " ".join(
+            rng.choices(filler, k=rng.randint(2, 30)) + rng.choices(pieces, k=rng.choice((0, 0, 1, 2, 4)))
+        )
+        for _ in range(300)
+    ]
+    rng.shuffle(texts)
+    sqlite = open_store(tmp_path / "rlm.db")
+    try:
+        for store in (sqlite, pg):
+            add_document(store, "d", texts)
+            add_document(store, "staging", texts[:40], state="loading")  # counted in idf, never returned
+        queries = [
+            "foo_bar",
+            "foo_bar lamp",
+            "bar_foo_baz",
+            "foo_foo",
+            "lamp foo_bar_baz",
+            "foo bar",
+            "storm_",
+        ]
+        for query, limit in itertools.product(queries, (1, 10, 400)):
+            match = fts_query(query)
+            assert match is not None
+            want = lexical.bm25_candidates(sqlite, match, None, limit)
+            got = lexical.bm25_candidates(pg, match, None, limit)
+            assert [c for c, _ in got] == [c for c, _ in want], (query, limit)
+            assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-9), (query, limit)
+            assert search_db.bm25_count(pg.conn(), match, None, 1000) == search_db.bm25_count(
+                sqlite.conn(), match, None, 1000
+            ), query
+        phrase = fts_query("foo_bar") or ""
+        assert search_db.bm25_count(pg.conn(), phrase, None, 1000) < search_db.bm25_count(
+            pg.conn(), fts_query("foo bar") or "", None, 1000
+        )  # the phrase, not either word
+    finally:
+        sqlite.close()
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)

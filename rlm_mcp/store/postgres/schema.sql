@@ -375,3 +375,14 @@ CREATE TABLE IF NOT EXISTS copy_parts (
     PRIMARY KEY (file, part)
 );
 ALTER TABLE copy_parts ALTER COLUMN bytes SET STORAGE EXTERNAL;
+
+-- pg-tidy (issue 16's leftovers): a word FTS5's tokenizer splits (`foo_bar`) is one phrase there, a
+-- term of its own in BM25 whose frequency in a chunk is the number of times its lexemes stand at
+-- these offsets from the first (offsets[1] = 0), as FTS5 counts a phrase's instances.
+CREATE OR REPLACE FUNCTION rlm_phrase_tf(tsv tsvector, lexemes text[], offsets integer[]) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT count(*)::integer FROM unnest(tsv) f, unnest(f.positions) s(pos)
+          WHERE f.lexeme = lexemes[1] AND NOT EXISTS (
+              SELECT 1 FROM generate_subscripts(lexemes, 1) i
+              WHERE NOT EXISTS (SELECT 1 FROM unnest(tsv) g
+                                WHERE g.lexeme = lexemes[i] AND s.pos + offsets[i] = ANY(g.positions))) $$;

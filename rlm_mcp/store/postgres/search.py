@@ -14,6 +14,8 @@ of the other words are scored too. Each scored chunk counts all query words, so 
 scores are those of scoring every matching chunk. Scoped by document inside the query.
 """
 
+import itertools
+import json
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -30,29 +32,33 @@ SNIPPET_WORDS = 24
 WORD_CHAR = re.compile(r"\w")
 QUOTED = re.compile(r'"((?:[^"]|"")*)"')  # a word of an FTS5 query as search/lexical.py quotes it
 
-_TERMS = """
-WITH q AS (
-    SELECT w.n, u.lexeme FROM unnest(%s::text[]) WITH ORDINALITY w(word, n)
-    CROSS JOIN LATERAL unnest(tsvector_to_array(rlm_fts_document(w.word))) u(lexeme)
-), s AS (
-    SELECT lexeme, sum(df) AS df FROM term_stats WHERE lexeme IN (SELECT lexeme FROM q) GROUP BY lexeme
-)
-SELECT q.lexeme, coalesce(s.df, 0)::bigint, t.chunks, t.tokens
-FROM q LEFT JOIN s USING (lexeme)
-CROSS JOIN (SELECT coalesce(sum(chunks), 0)::bigint AS chunks, coalesce(sum(tokens), 0)::bigint AS tokens
-            FROM chunk_totals) t
-ORDER BY q.n
+_WORD_TOKENS = """
+SELECT w.n, u.lexeme, p.pos FROM unnest(%s::text[]) WITH ORDINALITY w(word, n)
+CROSS JOIN LATERAL unnest(rlm_fts_document(w.word)) u
+CROSS JOIN LATERAL unnest(u.positions) p(pos)
+ORDER BY w.n, p.pos
+"""
+
+_TOTALS = """
+SELECT coalesce(sum(chunks), 0)::bigint, coalesce(sum(tokens), 0)::bigint FROM chunk_totals
 """
 
 _SCORE = """
-SELECT c.id, sum(w.weight * (f.tf * %(k1p)s) / (f.tf + %(k1)s * (1 - %(b)s + %(b)s * c.tokens / %(avgdl)s)))
+SELECT c.id, sum(f.weight * (f.tf * %(k1p)s) / (f.tf + %(k1)s * (1 - %(b)s + %(b)s * c.tokens / %(avgdl)s)))
        AS score
 FROM chunks c JOIN documents d ON d.id = c.document_id AND d.state = 'ready'
 CROSS JOIN LATERAL (
-    SELECT u.lexeme, coalesce(array_length(u.positions, 1), 1)::float8 AS tf
+    SELECT w.weight, coalesce(array_length(u.positions, 1), 1)::float8 AS tf
     FROM unnest(ts_filter(setweight(c.tsv, 'A', %(lexemes)s::text[]), '{{a}}')) u
+    JOIN unnest(%(lexemes)s::text[], %(weights)s::float8[]) w(lexeme, weight) ON w.lexeme = u.lexeme
+    UNION ALL
+    SELECT p.weight, p.tf FROM (
+        SELECT (ph->>'weight')::float8 AS weight,
+               rlm_phrase_tf(c.tsv, ARRAY(SELECT jsonb_array_elements_text(ph->'lexemes')),
+                             ARRAY(SELECT jsonb_array_elements_text(ph->'offsets')::integer))::float8 AS tf
+        FROM jsonb_array_elements(%(phrases)s::jsonb) ph) p
+    WHERE p.tf > 0
 ) f
-JOIN unnest(%(lexemes)s::text[], %(weights)s::float8[]) w(lexeme, weight) ON w.lexeme = f.lexeme
 WHERE c.tsv @@ %(match)s::tsquery {exclude} {scope}
 GROUP BY c.id
 ORDER BY score DESC, c.id
@@ -61,15 +67,36 @@ LIMIT %(limit)s
 
 
 @dataclass(frozen=True, slots=True)
+class Part:
+    """A query word as the index holds it: one lexeme, or (a word FTS5 splits, `foo_bar`) a phrase of
+    lexemes at these offsets from the first, which FTS5 matches and counts as one term."""
+
+    lexemes: tuple[str, ...]
+    offsets: tuple[int, ...]
+
+    @property
+    def query(self) -> str:
+        """tsquery text: the quoted lexeme, or the phrase (`'foo' <-> 'bar'`)."""
+        if len(self.lexemes) == 1:
+            return _quote(self.lexemes[0])
+        steps = [f" <{b - a}> " for a, b in itertools.pairwise(self.offsets)]
+        return "(" + "".join(s + _quote(x) for s, x in zip(["", *steps], self.lexemes, strict=True)) + ")"
+
+
+@dataclass(frozen=True, slots=True)
 class Term:
-    lexeme: str
-    weight: float  # the idf of every query word that became this lexeme, summed (FTS5 counts each)
+    part: Part
+    weight: float  # the idf of every query word that became this term, summed (FTS5 counts each)
     df: int
+
+    @property
+    def lexeme(self) -> str | None:
+        return self.part.lexemes[0] if len(self.part.lexemes) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)
 class Terms:
-    terms: tuple[Term, ...]  # lexemes found in some chunk, highest weight first
+    terms: tuple[Term, ...]  # terms found in some chunk, highest weight first
     avgdl: float
 
 
@@ -83,46 +110,86 @@ def idf(total_rows: int, hits: int) -> float:
     return MIN_IDF if value <= 0.0 else value
 
 
-def tsquery(lexemes: Sequence[str]) -> str:
-    """The OR of `lexemes` as tsquery text (each quoted: never read as operators)."""
-    return " | ".join("'" + lex.replace("\\", "\\\\").replace("'", "''") + "'" for lex in lexemes)
+def _quote(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsquery(parts: Sequence[Part]) -> str:
+    """The OR of `parts` as tsquery text (each lexeme quoted: never read as operators)."""
+    return " | ".join(p.query for p in parts)
+
+
+def query_parts(conn: PgConnection, words: Sequence[str]) -> list[Part]:
+    """Each word's lexemes in order, one part per word (a word without a lexeme is dropped)."""
+    tokens: dict[int, list[tuple[str, int]]] = {}
+    for n, lexeme, position in native(conn).execute(_WORD_TOKENS, (list(words),)).fetchall():
+        tokens.setdefault(int(n), []).append((str(lexeme), int(position)))
+    return [
+        Part(tuple(x for x, _ in found), tuple(p - found[0][1] for _, p in found))
+        for _, found in sorted(tokens.items())
+    ]
+
+
+def _frequencies(conn: PgConnection, parts: Sequence[Part]) -> dict[Part, int]:
+    """Chunks of the whole index (staging rows too, as FTS5 counts them) holding each part: a lexeme's
+    from the stored term statistics, a phrase's counted through the index."""
+    pg = native(conn)
+    lexemes = sorted({p.lexemes[0] for p in parts if len(p.lexemes) == 1})
+    rows = pg.execute(
+        "SELECT lexeme, sum(df) FROM term_stats WHERE lexeme = ANY(%s) GROUP BY lexeme", (lexemes,)
+    ).fetchall()
+    stored = {str(lexeme): int(df) for lexeme, df in rows}
+    out: dict[Part, int] = {}
+    for part in dict.fromkeys(parts):
+        if len(part.lexemes) == 1:
+            out[part] = stored.get(part.lexemes[0], 0)
+        else:
+            sql = "SELECT count(*) FROM chunks WHERE tsv @@ %s::tsquery"
+            out[part] = int(pg.execute(sql, (part.query,)).fetchone()[0])
+    return out
 
 
 def query_terms(conn: PgConnection, words: Sequence[str]) -> Terms | None:
-    """The query's lexemes with their BM25 weights, or None when no chunk holds any of them."""
-    rows = native(conn).execute(_TERMS, (list(words),)).fetchall()
-    if not rows or int(rows[0][2]) <= 0:
+    """The query's terms with their BM25 weights, or None when no chunk holds any of them."""
+    parts = query_parts(conn, words)
+    total, tokens = (int(v) for v in native(conn).execute(_TOTALS).fetchone())
+    if not parts or total <= 0:
         return None
-    total, tokens = int(rows[0][2]), int(rows[0][3])
-    weights: dict[str, float] = {}
-    frequencies: dict[str, int] = {}
-    for lexeme, df, _chunks, _tokens in rows:
-        if int(df) > 0:
-            weights[lexeme] = weights.get(lexeme, 0.0) + idf(total, int(df))
-            frequencies[lexeme] = int(df)
+    frequencies = _frequencies(conn, parts)
+    weights: dict[Part, float] = {}
+    for part in parts:
+        if frequencies[part] > 0:
+            weights[part] = weights.get(part, 0.0) + idf(total, frequencies[part])
     if not weights:
         return None
-    order = sorted(weights, key=lambda lex: (-weights[lex], frequencies[lex], lex))
-    return Terms(tuple(Term(lex, weights[lex], frequencies[lex]) for lex in order), tokens / total)
+    order = sorted(weights, key=lambda p: (-weights[p], frequencies[p], p.lexemes))
+    return Terms(tuple(Term(p, weights[p], frequencies[p]) for p in order), tokens / total)
 
 
 def _score(
     conn: PgConnection,
     terms: Terms,
-    match: Sequence[str],
-    exclude: Sequence[str],
+    match: Sequence[Part],
+    exclude: Sequence[Part],
     document_ids: Sequence[int] | None,
     limit: int,
 ) -> list[tuple[int, float]]:
     """The best `limit` ready chunks holding one of `match` and none of `exclude`, scored on all terms."""
     scope = "AND c.document_id = ANY(%(docs)s)" if document_ids is not None else ""
+    single = [t for t in terms.terms if t.lexeme is not None]
+    phrases = [
+        {"lexemes": t.part.lexemes, "offsets": t.part.offsets, "weight": t.weight}
+        for t in terms.terms
+        if t.lexeme is None
+    ]
     params = {
         "k1": K1,
         "k1p": K1 + 1.0,
         "b": B,
         "avgdl": terms.avgdl,
-        "lexemes": [t.lexeme for t in terms.terms],
-        "weights": [t.weight for t in terms.terms],
+        "lexemes": [t.lexeme for t in single],
+        "weights": [t.weight for t in single],
+        "phrases": json.dumps(phrases),
         "match": tsquery(match),
         "exclude": tsquery(exclude),
         "docs": list(document_ids or []),
@@ -139,7 +206,7 @@ def bm25_candidates(
     terms = query_terms(conn, words_of(match))
     if terms is None or limit <= 0:
         return []
-    ordered = [t.lexeme for t in terms.terms]
+    ordered = [t.part for t in terms.terms]
     first, reach = 0, 0
     while first < len(ordered) and reach < limit:  # the rarest words whose chunks may fill the k
         reach += terms.terms[first].df
@@ -160,26 +227,18 @@ def bm25_candidates(
     return sorted(best + more, key=lambda hit: (-hit[1], hit[0]))[:limit]
 
 
-def _lexemes(conn: PgConnection, match: str) -> list[str]:
-    rows = (
-        native(conn)
-        .execute(
-            "SELECT DISTINCT u.lexeme FROM unnest(%s::text[]) w(word), "
-            "unnest(tsvector_to_array(rlm_fts_document(w.word))) u(lexeme)",
-            (words_of(match),),
-        )
-        .fetchall()
-    )
-    return sorted(str(r[0]) for r in rows)
+def _match_query(conn: PgConnection, match: str) -> str:
+    """`match` as tsquery text ('' when none of its words has a lexeme)."""
+    return tsquery(list(dict.fromkeys(query_parts(conn, words_of(match)))))
 
 
 def bm25_count(conn: PgConnection, match: str, document_ids: Sequence[int] | None, cap: int) -> int:
     """Ready chunks in the scope holding a word of `match`, counted up to `cap`."""
-    lexemes = _lexemes(conn, match)
-    if not lexemes:
+    query = _match_query(conn, match)
+    if not query:
         return 0
     scope = "AND c.document_id = ANY(%s)" if document_ids is not None else ""
-    params: list[object] = [tsquery(lexemes)]
+    params: list[object] = [query]
     if document_ids is not None:
         params.append(list(document_ids))
     row = (
@@ -197,14 +256,15 @@ def bm25_count(conn: PgConnection, match: str, document_ids: Sequence[int] | Non
 
 def matches_at_least(conn: PgConnection, match: str, cap: int) -> bool:
     """Whether `match` finds `cap` chunks or more (every chunk of the index, as FTS5's doclist).
-    One word: its stored document frequency; several: the index, read no further than `cap`."""
-    lexemes = _lexemes(conn, match)
-    if not lexemes:
+    One word: its stored document frequency; several (or a phrase): the index, read no further than
+    `cap`."""
+    parts = list(dict.fromkeys(query_parts(conn, words_of(match))))
+    if not parts:
         return False
-    if len(lexemes) == 1:
+    if len(parts) == 1 and len(parts[0].lexemes) == 1:
         row = (
             native(conn)
-            .execute("SELECT coalesce(sum(df), 0) FROM term_stats WHERE lexeme = %s", (lexemes[0],))
+            .execute("SELECT coalesce(sum(df), 0) FROM term_stats WHERE lexeme = %s", (parts[0].lexemes[0],))
             .fetchone()
         )
         return int(row[0]) >= cap
@@ -212,7 +272,7 @@ def matches_at_least(conn: PgConnection, match: str, cap: int) -> bool:
         native(conn)
         .execute(
             "SELECT count(*) FROM (SELECT 1 FROM chunks WHERE tsv @@ %s::tsquery LIMIT %s) x",
-            (tsquery(lexemes), cap),
+            (tsquery(parts), cap),
         )
         .fetchone()
     )
@@ -222,14 +282,14 @@ def matches_at_least(conn: PgConnection, match: str, cap: int) -> bool:
 def bm25_snippets(conn: PgConnection, match: str, chunk_ids: Sequence[int]) -> dict[int, str]:
     """About SNIPPET_WORDS words around the matched ones, marked «…» (FTS5's snippet(), by ts_headline),
     with … where the text goes on."""
-    lexemes = _lexemes(conn, match)
-    if not chunk_ids or not lexemes:
+    query = _match_query(conn, match)
+    if not chunk_ids or not query:
         return {}
     options = (
         f"StartSel=«, StopSel=», MaxWords={SNIPPET_WORDS}, MinWords={SNIPPET_WORDS // 2}, MaxFragments=1"
     )
     sql = "SELECT id, text, ts_headline('rlm_english', text, %s::tsquery, %s) FROM chunks WHERE id = ANY(%s)"
-    rows = native(conn).execute(sql, (tsquery(lexemes), options, list(chunk_ids))).fetchall()
+    rows = native(conn).execute(sql, (query, options, list(chunk_ids))).fetchall()
     out: dict[int, str] = {}
     for chunk_id, text, snippet in rows:
         marked = str(snippet).strip()
