@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,3 +230,35 @@ def test_migrate_copies_every_table_and_the_copy_files_and_the_team_queries_them
         assert new > max(removed, notes)  # the removed document's id is not handed out on Postgres either
     finally:
         pg.close()
+
+
+def test_a_server_without_a_free_connection_slot_says_so_and_what_to_do(pg_dsn: str) -> None:
+    """A role allowed two connections (as a full max_connections refuses one more): the third thread's
+    call fails with what happened, how many this process holds, and what to change; nothing else breaks."""
+    admin = open_pg_store(pg_dsn, "slots_admin")
+    admin.conn().pg.execute("CREATE ROLE rlm_two_slots LOGIN CONNECTION LIMIT 2")  # superusers have none
+    admin.conn().pg.execute("GRANT CREATE ON DATABASE postgres TO rlm_two_slots")
+    store = PgStore(pg_dsn.replace("postgresql://postgres:@", "postgresql://rlm_two_slots:@", 1), "slots")
+    errors: list[BaseException] = []
+    answers: list[int] = []
+
+    def call() -> None:
+        try:
+            answers.append(int(store.conn().pg.execute("SELECT 1").fetchone()[0]))
+        except Unavailable as error:
+            errors.append(error)
+
+    try:
+        for _ in range(3):  # one after the other: each thread keeps its connection open
+            worker = threading.Thread(target=call)
+            worker.start()
+            worker.join(60)
+        assert answers == [1, 1] and len(errors) == 1
+        message = str(errors[0])
+        assert "refused a new connection: too many connections for role" in message
+        assert "holds 2 connection(s)" in message and "max_connections" in message and "PgBouncer" in message
+    finally:
+        store.close()
+        admin.conn().pg.execute("DROP OWNED BY rlm_two_slots CASCADE")
+        admin.conn().pg.execute("DROP ROLE rlm_two_slots")
+        admin.close()

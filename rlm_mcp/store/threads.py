@@ -34,6 +34,11 @@ class PerThread(Generic[C]):
                 self._all.append(conn)
         return conn
 
+    def count(self) -> int:
+        """How many connections are open (one per thread that used the store)."""
+        with self._lock:
+            return len(self._all)
+
     def release(self) -> None:
         """Close this thread's connection (a worker thread that ends calls this)."""
         conn: C | None = getattr(self._local, "conn", None)

@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 SCHEMA_PREFIX = "rlm_"
 CONNECT_TIMEOUT_SECONDS = 10
 _PROJECT_KEY = re.compile(r"[^a-z0-9_]+")
+# what the server answers when it has no connection slot left for this client (SQLSTATE 53300)
+_NO_SLOT = re.compile(
+    r"too many clients already|too many connections for (?:role|database) \S+|"
+    r"remaining connection slots are reserved[^\n]*"
+)
 
 
 def schema_name(project: str) -> str:
@@ -47,16 +52,33 @@ def _schema_sql() -> tuple[str, str]:
     return text, hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def connect(dsn: str, schema: str) -> PgConnection:
-    """A connection whose search_path is the project's schema, created and migrated when new."""
+def _no_slot(dsn: str, reason: str, held: int) -> Unavailable:
+    """The server refused one more connection: what happened, and what to do about it."""
+    return Unavailable(
+        f"The PostgreSQL store {redact_dsn(dsn)} refused a new connection: {reason}. This process already "
+        f"holds {held} connection(s) to it (one per thread that used the store). Run fewer analysts or "
+        "worker threads per process, raise the server's max_connections (or the role's CONNECTION LIMIT), "
+        "or put a pooler such as PgBouncer (transaction mode) in front of it; then call again."
+    )
+
+
+def connect(dsn: str, schema: str, held: int = 0) -> PgConnection:
+    """A connection whose search_path is the project's schema, created and migrated when new; `held`
+    is how many this process already has open to the store (said when the server has no slot left)."""
     psycopg = _psycopg()
     try:
         conn = psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.Error as error:
+        message = scrub(str(error), dsn).strip()
+        # Trigger: max_connections (or the role's limit) reached. Why: libpq only says "too many
+        # clients". Outcome: the error says how many this process holds and what to change.
+        slots = _NO_SLOT.search(message)
+        if slots is not None:
+            raise _no_slot(dsn, slots.group(0), held) from None
         # Trigger: a wrong host, user or password. Why: libpq's message may quote the DSN.
         # Outcome: the error names the server without its password.
         raise Unavailable(
-            f"Cannot connect to the PostgreSQL store {redact_dsn(dsn)}: {scrub(str(error), dsn).strip()} "
+            f"Cannot connect to the PostgreSQL store {redact_dsn(dsn)}: {message} "
             "— check RLM_DB (or --db), or unset it to use the SQLite store."
         ) from None
     _migrate(conn, schema)
@@ -102,7 +124,9 @@ class PgStore:
         self.path = path if path is not None else Path(".rlm") / "rlm.db"
         # psycopg closes a connection the server already dropped without raising
         self._connections: PerThread[PgConnection] = PerThread(
-            lambda: connect(dsn, self.schema), PgConnection.close, lambda conn: not conn.closed
+            lambda: connect(dsn, self.schema, self._connections.count()),
+            PgConnection.close,
+            lambda conn: not conn.closed,
         )
         self.caches: dict[str, object] = {}  # process-local caches, as on the SQLite store
 
