@@ -16,7 +16,9 @@ MIN_CHARS_BEFORE_HEADING_BREAK = 300
 OVERLAP_CHARS = 160
 READ_BLOCK = 1 << 20
 PARAGRAPH_BREAK = re.compile(r"\n(?:[ \t\r\f\v]*\n)+")
-SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=\S)")
+# A sentence ends at . ! ? or … with the quotes and brackets that close it, then whitespace: it
+# keeps all of them, so a paragraph's sentences joined are the paragraph again.
+SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+(?=\S)")
 MARKDOWN_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 FENCE = re.compile(r"^[ \t]*(```|~~~)", re.MULTILINE)
 TEXT_HEADING = re.compile(
@@ -74,6 +76,16 @@ def _paragraphs(text: TextIO) -> Iterator[tuple[str, int]]:
             yield buffer[:cut], line
             line += buffer.count("\n", 0, cut)
             buffer = buffer[cut:]
+
+
+def _sentences(text: str) -> Iterator[str]:
+    """A paragraph's sentences, each with what closes it and the whitespace after it (SENTENCE_END)."""
+    start = 0
+    for match in SENTENCE_END.finditer(text):
+        yield text[start : match.end()]
+        start = match.end()
+    if start < len(text):
+        yield text[start:]
 
 
 class ProseChunker:
@@ -191,13 +203,11 @@ class ProseChunker:
             yield block.text, block.start_line, block.end_line
             return
         line = block.start_line
-        sentences = SENTENCE_END.split(block.text)
-        for index, sentence in enumerate(sentences):
-            tail = "" if index == len(sentences) - 1 else " "
-            for piece in split_long(sentence + tail, MAX_CHARS):
-                newlines = piece.count("\n")
-                yield piece, line, min(line + newlines, block.end_line)
-                line = min(line + newlines, block.end_line)
+        for sentence in _sentences(block.text):
+            for piece in split_long(sentence, MAX_CHARS):
+                last = line + piece.rstrip().count("\n")  # a trailing newline is not a line it holds
+                yield piece, line, min(last, block.end_line)
+                line = min(line + piece.count("\n"), block.end_line)
 
     def _flush(self, pending: _Pending, previous_tail: str) -> Iterator[Chunk]:
         if pending.size and "".join(pending.parts).strip():
