@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lineitem import make_lineitem
+
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = {
     "count": "SELECT count(*) FROM {view}",
@@ -64,19 +66,6 @@ doc = result.documents[0]
 print(json.dumps({"seconds": seconds, "chunks": doc.chunks, "warnings": list(doc.warnings),
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
-
-
-def make_lineitem(scale: float, directory: Path) -> Path:
-    tool = shutil.which("tpchgen-cli") or str(Path(sys.executable).with_name("tpchgen-cli"))
-    if not Path(tool).exists():
-        sys.exit("tpchgen-cli is not installed: pip install tpchgen-cli, or pass --csv FILE or --smoke")
-    out = directory / f"sf{scale}"
-    target = out / "lineitem.csv"
-    if not target.exists():
-        subprocess.run(
-            [tool, "csv", "-s", str(scale), "--tables=lineitem", f"--output-dir={out}"], check=True
-        )
-    return target
 
 
 def make_smoke(directory: Path, rows: int = 20_000) -> Path:
@@ -198,7 +187,11 @@ def main() -> None:
     if args.smoke:
         source, queries, wide = make_smoke(args.work), SMOKE_QUERIES, (40, 200)
     else:
-        source = args.csv.resolve() if args.csv else make_lineitem(args.scale, args.work)
+        source = (
+            args.csv.resolve()
+            if args.csv
+            else make_lineitem(args.scale, args.work, "pass --csv FILE or --smoke")
+        )
         queries, wide = (QUERIES if not args.csv else {"count": QUERIES["count"]}), (2500, 2000)
     size_mb = source.stat().st_size / 1e6
     print(f"table: {source} ({size_mb:.1f} MB)")

@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lineitem import make_lineitem
+
 REPO = Path(__file__).resolve().parents[1]
 CONTINUATION = re.compile(r"\(part (?!1/)")
 
@@ -54,21 +56,6 @@ def size_of(path: Path) -> int:
 
 
 # -- data ---------------------------------------------------------------------------------------------
-
-
-def make_csv(workdir: Path, scale: float) -> Path:
-    target = workdir / "lineitem.csv"
-    if target.exists():
-        return target
-    tool = shutil.which("tpchgen-cli") or str(Path(sys.executable).with_name("tpchgen-cli"))
-    if not Path(tool).exists() and not shutil.which("tpchgen-cli"):
-        sys.exit(
-            "tpchgen-cli is not installed: `pip install tpchgen-cli`, or pass --csv PATH to your own CSV."
-        )
-    subprocess.run(
-        [tool, "csv", "-s", str(scale), "--tables=lineitem", f"--output-dir={workdir}"], check=True
-    )
-    return target
 
 
 def make_json(csv_path: Path, workdir: Path, rows: int) -> tuple[Path, Path]:
@@ -275,7 +262,7 @@ def main() -> None:
     args = parser.parse_args()
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    csv_path = (args.csv or make_csv(workdir, args.scale)).resolve()
+    csv_path = (args.csv or make_lineitem(args.scale, workdir, "pass --csv PATH to your own CSV")).resolve()
     if "csv" not in args.skip:
         report("CSV", csv_path, "csv", workdir)
     if args.json_rows and not {"json", "jsonl"} <= set(args.skip):

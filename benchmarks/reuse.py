@@ -19,7 +19,6 @@ import csv
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from lineitem import make_lineitem  # noqa: E402
+
 from rlm_mcp import jobs  # noqa: E402
 from rlm_mcp.config import load_settings  # noqa: E402
 from rlm_mcp.loading import load_document  # noqa: E402
@@ -38,19 +39,6 @@ from rlm_mcp.synthesis import synthesize  # noqa: E402
 
 QUESTION = "How many line items per return flag, and which look anomalous?"
 FLAG = "l_returnflag"
-
-
-def make_lineitem(scale: float, directory: Path) -> Path:
-    tool = shutil.which("tpchgen-cli") or str(Path(sys.executable).with_name("tpchgen-cli"))
-    if not Path(tool).exists():
-        sys.exit("tpchgen-cli is not installed: pip install tpchgen-cli, or pass --smoke")
-    out = directory / f"sf{scale}"
-    target = out / "lineitem.csv"
-    if not target.exists():
-        subprocess.run(
-            [tool, "csv", "-s", str(scale), "--tables=lineitem", f"--output-dir={out}"], check=True
-        )
-    return target
 
 
 def make_smoke(directory: Path, rows: int = 5100) -> Path:
@@ -176,7 +164,7 @@ def main() -> None:
         source = make_smoke(args.work)
         run(source, 5000, 100, args.work, 1)
         return
-    source = make_lineitem(args.scale, args.work)
+    source = make_lineitem(args.scale, args.work, "pass --smoke")
     with source.open() as f:
         rows = sum(1 for _ in f) - 1
     appended = max(1, round(rows * args.append))
