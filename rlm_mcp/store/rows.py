@@ -3,6 +3,10 @@
 Store functions take and return these (or ints, strs and lists of them), never driver rows or
 positional tuples; JSON columns are decoded here, in `store/`, so callers see dicts and lists. A second
 backend implements the same functions with the same rows.
+
+One module on purpose, in sections by noun (documents and chunks, jobs and tasks and findings,
+columnar copies, search and vectors, the JSON codec): declarations only, the one place to look up
+what a store function takes or returns.
 """
 
 import functools
@@ -307,6 +311,58 @@ class ReduceTask:
     findings: int
 
 
+# per-task telemetry (migration 0008)
+
+
+@dataclass(frozen=True, slots=True)
+class CostSums:
+    """A job's task telemetry summed: what the server handed out and received, claims, task time."""
+
+    served_chars: int
+    served_tokens: int
+    received_chars: int
+    received_tokens: int
+    attempts: int
+    tasks: int
+    task_seconds: float
+    first_claim: float | None
+    last_done: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCost:
+    """One task's telemetry, for a report."""
+
+    id: int
+    level: int
+    ordinal: int
+    analyst: str
+    state: str
+    worker: str | None
+    attempts: int
+    planned_tokens: int
+    served_chars: int
+    served_tokens: int
+    received_chars: int
+    received_tokens: int
+    first_claimed_at: float | None
+    claimed_at: float | None
+    completed_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenJob:
+    """A job with pending or claimed tasks, and its task counts."""
+
+    id: int
+    query: str
+    chunks: int
+    pending: int
+    claimed: int
+    done: int
+    tasks: int
+
+
 # ---------------------------------------------------------------- columnar copies (data_copies)
 
 
@@ -361,6 +417,16 @@ class BitBlock:
     document_ids: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class IndexTotals:
+    """What FTS5's bm25() reads of the whole index: rows and tokens (every row, staging ones too),
+    and `version`, bytes that change with every write to the index (a key for caches of it)."""
+
+    rows: int
+    tokens: int
+    version: bytes
+
+
 # ---------------------------------------------------------------- JSON columns
 
 
@@ -387,65 +453,3 @@ def ids_from_json(raw: str) -> tuple[int, ...]:
         return tuple(int(x) for x in inner.split(",")) if inner.strip() else ()
     except ValueError:
         return tuple(json.loads(raw))
-
-
-# ---------------------------------------------------------------- per-task telemetry (migration 0008)
-
-
-@dataclass(frozen=True, slots=True)
-class CostSums:
-    """A job's task telemetry summed: what the server handed out and received, claims, task time."""
-
-    served_chars: int
-    served_tokens: int
-    received_chars: int
-    received_tokens: int
-    attempts: int
-    tasks: int
-    task_seconds: float
-    first_claim: float | None
-    last_done: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class TaskCost:
-    """One task's telemetry, for a report."""
-
-    id: int
-    level: int
-    ordinal: int
-    analyst: str
-    state: str
-    worker: str | None
-    attempts: int
-    planned_tokens: int
-    served_chars: int
-    served_tokens: int
-    received_chars: int
-    received_tokens: int
-    first_claimed_at: float | None
-    claimed_at: float | None
-    completed_at: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class OpenJob:
-    """A job with pending or claimed tasks, and its task counts."""
-
-    id: int
-    query: str
-    chunks: int
-    pending: int
-    claimed: int
-    done: int
-    tasks: int
-
-
-@dataclass(frozen=True, slots=True)
-class IndexTotals:
-    """What FTS5's bm25() reads of the whole index: rows and tokens (every row, staging ones too),
-    and `version`, bytes that change with every write to the index (a key for caches of it)."""
-
-    rows: int
-    tokens: int
-    version: bytes
