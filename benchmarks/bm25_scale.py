@@ -41,7 +41,7 @@ from shared_data import shared_data
 from rlm_mcp.config import load_settings
 from rlm_mcp.documents.reading import remove_document
 from rlm_mcp.loading.loader import load_document
-from rlm_mcp.search import bm25, fts_query, hybrid, lexical, search_chunks
+from rlm_mcp.search import bm25, bm25_read_ahead, fts_query, hybrid, lexical, search_chunks
 from rlm_mcp.search.quantized import BitIndexCache
 from rlm_mcp.store import Store, open_store
 from rlm_mcp.store import documents as documents_db
@@ -253,13 +253,13 @@ def timed(
 
 @contextlib.contextmanager
 def no_read_ahead() -> Iterator[None]:
-    """A process whose first searches find nothing read ahead (search/bm25.py's WARM_ABOVE)."""
-    saved = bm25.WARM_ABOVE
-    bm25.WARM_ABOVE = sys.maxsize
+    """A process whose first searches find nothing read ahead (search/bm25_read_ahead.py's WARM_ABOVE)."""
+    saved = bm25_read_ahead.WARM_ABOVE
+    bm25_read_ahead.WARM_ABOVE = sys.maxsize
     try:
         yield
     finally:
-        bm25.WARM_ABOVE = saved
+        bm25_read_ahead.WARM_ABOVE = saved
 
 
 def read_ahead(store: Store) -> tuple[float, int]:
@@ -401,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.smoke:
         sizes, args.queries, args.word_queries = [2000], 8, 4
-        bm25.WARM_ABOVE = 0  # the read-ahead runs on the small store too
+        bm25_read_ahead.WARM_ABOVE = 0  # the read-ahead runs on the small store too
     else:
         sizes = [int(s) for s in args.sizes.split(",") if s]
     words = source_words(args.data, args.smoke)

@@ -118,7 +118,7 @@ class Workspace:
         with self._lock:
             stopped = self.worker.stop() if self.worker is not None else True
             self.worker = None
-            bm25 = sys.modules.get("rlm_mcp.search.bm25")  # loaded only if a search ran
+            bm25 = sys.modules.get("rlm_mcp.search.bm25_read_ahead")  # loaded only if a search ran
             if bm25 is not None:
                 bm25.stop_read_ahead()  # its thread reads through the store about to close
             if self._store is not None:

@@ -12,7 +12,7 @@ import pytest
 from rlm_mcp.config import Settings
 from rlm_mcp.documents.reading import remove_document
 from rlm_mcp.loading.loader import load_document
-from rlm_mcp.search import bm25, fts_query, search_chunks
+from rlm_mcp.search import bm25, bm25_index, bm25_read_ahead, fts_query, search_chunks
 from rlm_mcp.search.lexical import bm25_candidates
 from rlm_mcp.store import Store
 from rlm_mcp.store import documents as documents_db
@@ -251,7 +251,7 @@ def test_a_write_of_many_rows_keeps_the_lengths_and_reads_postings_again(
 ) -> None:
     texts = queries(7, 10)
     check(store, texts)
-    monkeypatch.setattr(bm25, "DELTA_ROWS", 0)
+    monkeypatch.setattr(bm25_index, "DELTA_ROWS", 0)
     write_corpus(project / "docs", seed=12, files=2, paragraphs=40)
     load_document(store, settings, ".")
     reads = _count_postings_reads(monkeypatch)
@@ -351,8 +351,8 @@ def test_read_ahead_caches_the_commonest_tokens_so_first_uses_read_nothing(
 ) -> None:
     """On a large index the first search starts a background read of the row lengths and the
     postings of the tokens common in a sample of rows; later first uses of those words read nothing."""
-    monkeypatch.setattr(bm25, "WARM_ABOVE", 0)
-    monkeypatch.setattr(bm25, "WARM_SHARE", 0.05)
+    monkeypatch.setattr(bm25_read_ahead, "WARM_ABOVE", 0)
+    monkeypatch.setattr(bm25_read_ahead, "WARM_SHARE", 0.05)
     store.caches.clear()
     check(store, ["w7"])
     cache = _cached(store)
@@ -372,7 +372,7 @@ def test_a_read_ahead_whose_version_a_write_replaced_stops_without_caching(
     cache = _cached(store)
     held, tokens = cache.held, set(cache.postings)
     remove_document(store, corpus["docs/f6.txt"])
-    monkeypatch.setattr(bm25, "WARM_SHARE", 0.0)
-    bm25._warm(store, cache)  # the thread's body, run here: the index it was for is gone
+    monkeypatch.setattr(bm25_read_ahead, "WARM_SHARE", 0.0)
+    bm25_read_ahead.warm(store, cache)  # the thread's body, run here: the index it was for is gone
     assert cache.warmed.is_set() and cache.held == held and set(cache.postings) == tokens
     check(store, ["w3 w4", "w5 w6 the"])

@@ -19,6 +19,7 @@ from rlm_mcp.loading.loader import load_document
 from rlm_mcp.search import SearchResult, fusion, hybrid, search_chunks
 from rlm_mcp.server import create_server
 from rlm_mcp.store import Store
+from rlm_mcp.store import documents as documents_db
 from rlm_mcp.store import search as search_db
 from rlm_mcp.workspace import Workspace
 
@@ -113,6 +114,21 @@ def test_hybrid_search_weighs_each_hit_by_its_documents_content_type(
     equal = {f.id: f.score for f in fusion.minmax({"bm25": bm25, "semantic": vectors})}
     changed = {h.chunk_id for h in result.hits if h.score != pytest.approx(equal[h.chunk_id])}
     assert changed and all(kinds[c] == "code" for c in changed)  # only code chunks moved
+
+
+def test_content_types_of_candidates_come_from_ready_documents_in_one_batch(
+    project: Path, store: Store, settings: Settings
+) -> None:
+    (project / "tide.py").write_text("def tide(harbour):\n    return harbour.tide\n", encoding="utf-8")
+    (project / "tide.md").write_text("# Tides\n\nThe harbour tide table.\n", encoding="utf-8")
+    (project / "tide.csv").write_text("id,tide\n1,high\n", encoding="utf-8")
+    ids = {d.name: d.id for d in load_document(store, settings, ".").documents}
+    with store.write() as w:
+        staging = documents_db.insert_staging(w, "late.txt", "/late.txt", "text", 1, "h", "me")
+    missing = max(ids.values()) + 100
+    found = documents_db.ready_content_types(store.conn(), [*ids.values(), ids["tide.py"], staging, missing])
+    assert found == {ids["tide.py"]: "code", ids["tide.md"]: "markdown", ids["tide.csv"]: "csv"}
+    assert documents_db.ready_content_types(store.conn(), []) == {}
 
 
 def test_scoped_semantic_search_returns_k_hits_from_the_scope(search: Search, corpus: dict[str, str]) -> None:

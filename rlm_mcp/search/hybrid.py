@@ -201,11 +201,7 @@ def fuse_candidates(
 
 
 def _content_types(conn: Any, rows: Mapping[int, Any]) -> dict[int, str]:
-    kinds: dict[int, str] = {}
-    for document_id in {row.document_id for row in rows.values()}:
-        document = documents_db.get_ready(conn, document_id)
-        if document is not None:
-            kinds[document_id] = document.content_type
+    kinds = documents_db.ready_content_types(conn, [row.document_id for row in rows.values()])
     return {chunk: kinds[row.document_id] for chunk, row in rows.items() if row.document_id in kinds}
 
 

@@ -144,6 +144,19 @@ def get_ready(conn: Connection, document_id: int) -> Document | None:
     return found[0] if found else None
 
 
+def ready_content_types(conn: Connection, document_ids: Sequence[int]) -> dict[int, str]:
+    """The content type of each of `document_ids` that is a ready document, in one query (hybrid
+    weighs every candidate by its document's type: one lookup per document cost 12 % of a search)."""
+    if not document_ids:
+        return {}
+    rows = conn.execute(
+        """SELECT id, content_type FROM documents
+           WHERE state = 'ready' AND id IN (SELECT value FROM json_each(?))""",
+        (json.dumps(sorted({int(d) for d in document_ids})),),
+    )
+    return {int(r[0]): str(r[1]) for r in rows}
+
+
 def existing_ids(conn: Connection, document_ids: Sequence[int]) -> set[int]:
     rows = conn.execute(
         f"SELECT id FROM documents WHERE state = 'ready' AND id IN ({placeholders(len(document_ids))})",

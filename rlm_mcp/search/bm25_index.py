@@ -1,0 +1,219 @@
+"""BM25's index cache: what one version of chunks_fts holds for the top-k path (search/bm25.py),
+read from FTS5's own tables and kept in the process.
+
+Consistency: postings and lengths are cached in the process (`Store.caches`), keyed by FTS5's
+structure record, which changes with every write to the index; they are read, checked and used
+inside one read transaction, so a search never mixes two versions of the index. Scope and document
+state are read from the store in that same transaction, never cached. After a write the cache is
+carried to the new version instead of being read again (`_advance`): chunk ids are never reused and
+a chunk's text never changes (store/documents.py, migration 0007), so the new version is the old one
+less the rows that are gone (counted, and then listed) plus the rows above the old highest id (read,
+and for a small write tokenized, for the cached postings); the new index's row and token totals must
+then equal the sums of the carried lengths, or the cache is read afresh.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..store import Store
+from ..store import search as db
+from ..store.rows import IndexTotals
+
+if TYPE_CHECKING:  # numpy loads on the first search, not at server start
+    import numpy as np
+    from numpy.typing import NDArray
+
+MAX_POSTINGS = 16_000_000  # postings and their terms cached per store (8 bytes each); least recent go first
+DELTA_ROWS = 20_000  # a write adding more rows than this drops the cached postings (keeps the lengths)
+CACHE_KEY = "bm25_index"
+
+
+@dataclass(frozen=True, slots=True)
+class Postings:
+    ids: "NDArray[Any]"  # row ids, ascending (int32 below 2**31)
+    counts: "NDArray[np.float32]"  # instances in each row (integers: exact in float32 below 2**24)
+
+
+@dataclass(slots=True)
+class IndexCache:
+    """What one version of chunks_fts holds for BM25, read lazily: row lengths, postings per token."""
+
+    version: bytes
+    rows: int = 0  # the index's totals at this version (its averages record)
+    tokens: int = 0
+    high_water: int = 0  # the store's highest chunk id at this version (never goes down)
+    sizes: "NDArray[np.float64] | None" = None  # by row id, 0 for ids the index does not hold
+    present: "NDArray[np.bool_] | None" = None  # by row id: whether the index holds the row
+    postings: "OrderedDict[str, Postings | None]" = field(default_factory=OrderedDict)  # None: floor idf
+    terms: "dict[str, NDArray[np.float64]]" = field(default_factory=dict)  # each posting's term of the sum
+    held: int = 0  # postings and terms held
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    carried: "dict[str, Postings]" = field(default_factory=dict)  # the previous version's, to complete
+    added: dict[str, str] = field(default_factory=dict)  # instances in the rows a write added, by token
+    warming: bool = False
+    warmed: threading.Event = field(default_factory=threading.Event)  # set when read-ahead ends
+
+
+INSTALL = threading.Lock()  # one cache replaces another at a time
+
+
+def quote(words: Sequence[str]) -> str:
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def cache_for(store: Store, conn: Any, totals: IndexTotals) -> IndexCache:
+    """The cache of this transaction's version of the index: the store's, carried forward from the
+    store's last one after a write (`_advance`), or a new, empty one."""
+    cache = store.caches.get(CACHE_KEY)
+    if isinstance(cache, IndexCache) and cache.version == totals.version:
+        return cache
+    high_water = db.chunk_high_water(conn)
+    fresh = None
+    if isinstance(cache, IndexCache) and cache.sizes is not None and high_water >= cache.high_water:
+        fresh = _advance(conn, cache, totals, high_water)
+    if fresh is None:
+        fresh = IndexCache(totals.version, totals.rows, totals.tokens, high_water)
+    with INSTALL:
+        now = store.caches.get(CACHE_KEY)
+        if not isinstance(now, IndexCache) or now.high_water <= high_water:
+            store.caches[CACHE_KEY] = fresh  # a search in an older snapshot keeps its cache to itself
+    return fresh
+
+
+def _advance(conn: Any, old: IndexCache, totals: IndexTotals, high_water: int) -> IndexCache | None:
+    """`old` carried to this transaction's version of the index, or None if it cannot be.
+
+    Rows are never given an id that was used before, so since `old` (whose high water this version's
+    is at least) the index has lost rows and gained rows above `old`'s highest id, nothing else: the
+    rows up to that id are `old`'s if as many remain, else they are listed again. Postings of a write
+    of up to DELTA_ROWS rows are completed from the new rows' text, tokenized as FTS5 tokenizes it.
+    """
+    import numpy as np
+
+    assert old.sizes is not None and old.present is not None
+    last_id = len(old.sizes) - 1
+    new_ids, new_sizes = _unpack_sizes(*db.token_counts_after(conn, last_id))
+    present, sizes = old.present, old.sizes
+    kept = int(np.count_nonzero(present))
+    if db.rows_through(conn, last_id) != kept:  # rows went: which ones
+        gone_ids, _ = _unpack_sizes(*db.token_counts_after(conn, -1))
+        still = np.zeros(len(present), dtype=np.bool_)
+        still[gone_ids[gone_ids <= last_id]] = True
+        if np.any(still & ~present):
+            return None  # a row that `old` did not hold: not an index `old` leads to
+        present, sizes = still, np.where(still, sizes, 0.0)
+    top = max(last_id, int(new_ids[-1]) if len(new_ids) else last_id)
+    if top > last_id:
+        present = np.concatenate((present, np.zeros(top - last_id, dtype=np.bool_)))
+        sizes = np.concatenate((sizes, np.zeros(top - last_id, dtype=np.float64)))
+        present[new_ids] = True
+        sizes[new_ids] = new_sizes
+    if int(np.count_nonzero(present)) != totals.rows or int(sizes.sum()) != totals.tokens:
+        return None  # the lengths do not add up to the index's totals: read it afresh
+    fresh = IndexCache(totals.version, totals.rows, totals.tokens, high_water, sizes, present)
+    with old.lock:
+        carried = {token: found for token, found in old.postings.items() if found is not None}
+    if carried and len(new_ids) <= DELTA_ROWS:
+        fresh.carried = carried  # completed when a query first needs them (`complete`)
+        fresh.added = db.postings_above(conn, last_id) if len(new_ids) else {}
+    return fresh
+
+
+def complete(cache: IndexCache, token: str) -> None:
+    """A token's postings carried from the previous version: the rows that went dropped, the new
+    rows' instances added, and None if it is now in half the rows or more (floor idf)."""
+    import numpy as np
+
+    with cache.lock:
+        found = cache.carried.pop(token, None)
+        added = cache.added.get(token, "")
+    if found is None or cache.present is None:
+        return
+    ids, counts = found.ids, found.counts
+    if len(ids) and not bool(cache.present[ids].all()):
+        keep = cache.present[ids]
+        ids, counts = ids[keep], counts[keep]
+    more = unpack_postings(added)
+    if len(more.ids):
+        ids, counts = np.concatenate((ids, more.ids)), np.concatenate((counts, more.counts))
+    remember(cache, token, None if len(ids) >= (cache.rows + 1) // 2 else Postings(ids, counts))
+
+
+def _unpack_sizes(ids: str, varints: str) -> tuple["NDArray[np.int64]", "NDArray[np.float64]"]:
+    """Row ids and lengths from `token_counts_after`: FTS5's docsize varints decoded all at once."""
+    import numpy as np
+
+    row_ids = np.fromstring(ids, dtype=np.int64, sep=",") if ids else np.zeros(0, dtype=np.int64)
+    raw = np.frombuffer(bytes.fromhex(varints), dtype=np.uint8)
+    ends = np.flatnonzero(raw < 0x80)  # a varint's last byte has its high bit clear (up to 8 bytes)
+    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+    widths = ends - starts + 1
+    if len(ends) != len(row_ids) or (len(raw) and raw[-1] >= 0x80) or (len(widths) and widths.max() > 8):
+        raise ValueError("chunks_fts_docsize: not one varint per row (a table of several columns?)")
+    values = np.zeros(len(ends), dtype=np.int64)
+    for byte in range(int(widths.max()) if len(widths) else 0):
+        more = widths > byte
+        values[more] = values[more] * 128 + (raw[starts[more] + byte] & 0x7F)
+    return row_ids, values.astype(np.float64)
+
+
+def unpack_postings(instances: str) -> Postings:
+    """Postings from `postings`' string: one row id per instance, in id order, counted by runs."""
+    import numpy as np
+
+    docs = np.fromstring(instances, dtype=np.int64, sep=",") if instances else np.zeros(0, dtype=np.int64)
+    if len(docs) > 1 and bool(np.any(docs[1:] < docs[:-1])):
+        docs = np.sort(docs)
+    if not len(docs):
+        return Postings(docs.astype(np.int32), np.zeros(0, dtype=np.float32))
+    starts = np.flatnonzero(np.concatenate(([True], docs[1:] != docs[:-1])))
+    counts = np.diff(np.concatenate((starts, [len(docs)])))
+    ids = docs[starts]
+    return Postings(ids.astype(np.int32) if ids[-1] < 2**31 else ids, counts.astype(np.float32))
+
+
+def read_postings(conn: Any, cache: IndexCache, word: str, token: str, total_rows: int) -> Postings | None:
+    """The token's postings (cached), or None when it is in half the rows or more (floor idf)."""
+    if token in cache.carried:
+        complete(cache, token)
+    with cache.lock:
+        if token in cache.postings:
+            cache.postings.move_to_end(token)
+            return cache.postings[token]
+    half = (total_rows + 1) // 2  # idf <= 0 exactly when hits >= N / 2
+    if db.rows_at_least(conn, quote([word]), half) >= half:
+        found = None
+    else:
+        found = unpack_postings(db.postings(conn, token))
+    return remember(cache, token, found)
+
+
+def remember(cache: IndexCache, token: str, found: Postings | None) -> Postings | None:
+    """Cache a token's postings (the least recently used go past MAX_POSTINGS); the cached ones."""
+    with cache.lock:
+        if token in cache.postings:
+            return cache.postings[token]
+        cache.postings[token] = found
+        cache.held += 0 if found is None else len(found.ids)
+        while cache.held > MAX_POSTINGS and len(cache.postings) > 1:
+            token_gone, gone = cache.postings.popitem(last=False)
+            terms = cache.terms.pop(token_gone, None)
+            cache.held -= (0 if gone is None else len(gone.ids)) + (0 if terms is None else len(terms))
+    return found
+
+
+def read_sizes(conn: Any, cache: IndexCache) -> "NDArray[np.float64]":
+    import numpy as np
+
+    if cache.sizes is None:
+        ids, counts = _unpack_sizes(*db.token_counts_after(conn, -1))
+        top = int(ids[-1]) if len(ids) else 0
+        sizes = np.zeros(top + 1, dtype=np.float64)
+        present = np.zeros(top + 1, dtype=np.bool_)
+        sizes[ids] = counts
+        present[ids] = True
+        cache.present, cache.sizes = present, sizes
+    return cache.sizes

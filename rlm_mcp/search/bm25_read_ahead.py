@@ -1,0 +1,111 @@
+"""BM25's read-ahead: after the first search of a large index, a background thread reads the row
+lengths and the postings of the index's commonest tokens into the cache (search/bm25_index.py), so
+that the first use of a common word does not read it from FTS5 (0.1-1 s a word at a million chunks).
+"""
+
+import atexit
+import contextlib
+import logging
+import threading
+from typing import Any
+
+from ..store import Store
+from ..store import search as db
+from ..store.connection import connect
+from .bm25_index import CACHE_KEY, MAX_POSTINGS, IndexCache, complete, read_sizes, remember, unpack_postings
+
+log = logging.getLogger(__name__)
+
+WARM_ABOVE = 50_000  # rows: from here the postings of the index's frequent tokens are read ahead
+WARM_SAMPLE = 2_000  # rows whose tokens name the frequent ones
+WARM_SHARE = 0.01  # tokens in this share of the sampled rows or more are read ahead, commonest first
+WARM_BELOW = 0.45  # ...and in less than this share (half or more get the floor idf, never read)
+WARM_BATCH = 8  # tokens read per read transaction (a short one: checkpoints are not held up)
+
+
+_warmers: set[threading.Thread] = set()  # read-ahead threads running in this process
+_stopping = threading.Event()
+
+
+def stop_read_ahead(timeout: float = 30.0) -> None:
+    """Stop the read-ahead threads and wait for them (bounded), before the store closes or the process
+    exits: a thread left inside SQLite while the interpreter shuts down, or while another thread
+    closes the store's connections, aborts the process natively. Searches after this read on first use."""
+    _stopping.set()
+    for thread in list(_warmers):
+        thread.join(timeout)
+    _stopping.clear()
+
+
+atexit.register(stop_read_ahead)  # atexit runs before daemon threads are cut off at finalization
+
+
+def warm_later(store: Store, cache: IndexCache) -> None:
+    """Trigger: the first search of a version of a large index (WARM_ABOVE rows) has answered. Why: a
+    word's first use reads its postings from FTS5 (a frequent word: 0.1-1 s at a million chunks).
+    Outcome: a background thread reads the row lengths and the postings of the commonest tokens of
+    that version, in short read transactions at that version, until the cache is full."""
+    if cache.rows < WARM_ABOVE:
+        cache.warmed.set()
+        return
+    with cache.lock:
+        if cache.warming:
+            return
+        cache.warming = True
+    thread = threading.Thread(target=warm, args=(store, cache), name="rlm-bm25-read-ahead", daemon=True)
+    _warmers.add(thread)
+    thread.start()
+
+
+def warm(store: Store, cache: IndexCache) -> None:
+    # A connection of its own, not one of the store's: a caller may close the store (every connection
+    # it handed out) while this thread is still reading, and a connection closed under a running
+    # statement aborts the process natively.
+    conn = connect(store.path)
+    try:
+        tokens: list[str] | None = None
+        while tokens is None or tokens:
+            conn.execute("BEGIN")
+            try:
+                if (
+                    _stopping.is_set()
+                    or db.index_totals(conn).version != cache.version
+                    or store.caches.get(CACHE_KEY) is not cache
+                ):
+                    return  # a write came first: its own first search reads ahead for it
+                if tokens is None:
+                    read_sizes(conn, cache)
+                    tokens = _frequent(conn, cache)
+                for token in tokens[:WARM_BATCH]:
+                    if cache.held >= MAX_POSTINGS or _stopping.is_set():
+                        return
+                    if token in cache.carried:
+                        complete(cache, token)
+                    with cache.lock:
+                        known = token in cache.postings
+                    if not known:
+                        found = unpack_postings(db.postings(conn, token))
+                        remember(cache, token, None if len(found.ids) >= (cache.rows + 1) // 2 else found)
+                tokens = tokens[WARM_BATCH:]
+            finally:
+                conn.execute("COMMIT")
+    except Exception as error:  # the store closed, the file busy: searches read on first use instead
+        log.debug("bm25 read-ahead stopped: %s", error)
+    finally:
+        cache.warmed.set()
+        with contextlib.suppress(Exception):
+            conn.close()
+        _warmers.discard(threading.current_thread())
+
+
+def _frequent(conn: Any, cache: IndexCache) -> list[str]:
+    """Tokens in WARM_SHARE to WARM_BELOW of a sample of the index's rows, commonest first."""
+    import numpy as np
+
+    assert cache.present is not None
+    rows = np.flatnonzero(cache.present)
+    picked = np.random.default_rng(len(rows)).choice(rows, size=min(WARM_SAMPLE, len(rows)), replace=False)
+    shares = db.row_frequencies(conn, sorted(int(i) for i in picked))
+    n = max(1, len(picked))
+    frequent = [(rows_held / n, token) for token, rows_held in shares.items()]
+    return [token for share, token in sorted(frequent, reverse=True) if WARM_SHARE <= share < WARM_BELOW]
