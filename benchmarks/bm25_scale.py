@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import random
 import shutil
 import statistics
@@ -289,7 +290,7 @@ def measure(path: Path, sets: dict[str, list[str]], embedder: Any, words: Sequen
     load; the number of queries whose top 10 differ."""
     settings = load_settings({"CLAUDE_PROJECT_DIR": str(path.parent), "RLM_DB": str(path)})
     sets = {name: texts for name, texts in sets.items() if texts}
-    row: dict[str, Any] = {}
+    row: dict[str, Any] = {"load_average_before": [round(x, 1) for x in os.getloadavg()]}
     with no_read_ahead():
         store = open_store(path)
         row["chunks"] = int(store.conn().execute("SELECT count(*) FROM chunks").fetchone()[0])
@@ -339,6 +340,7 @@ def measure(path: Path, sets: dict[str, list[str]], embedder: Any, words: Sequen
         "bm25_top10_differ": sum(not same_ranking(a, b) for a, b in zip(hits, reference, strict=True)),
     }
     log(f"  {path.name} after a load: {json.dumps(row['after_load'])}")
+    row["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
     store.close()
     return row
 
@@ -450,7 +452,8 @@ def print_report(report: dict[str, Any]) -> None:
             f"{row['chunks']} chunks: first search of a process {row['first_search_s']} s; read-ahead "
             f"{row['read_ahead_s']} s ({row['read_ahead_postings']} postings); after a load of "
             f"{a['chunks_added']} chunks: first query {a['first_query_ms']} ms, p50/p95 {a['p50_ms']} / "
-            f"{a['p95_ms']} ms, top-10 differ {a['bm25_top10_differ']}"
+            f"{a['p95_ms']} ms, top-10 differ {a['bm25_top10_differ']}; load average (1, 5, 15 min) before "
+            f"{row['load_average_before']}, after {row['load_average_after']}"
         )
     if "quality" in report:
         q = report["quality"]

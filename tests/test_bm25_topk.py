@@ -376,3 +376,32 @@ def test_a_read_ahead_whose_version_a_write_replaced_stops_without_caching(
     bm25_read_ahead.warm(store, cache)  # the thread's body, run here: the index it was for is gone
     assert cache.warmed.is_set() and cache.held == held and set(cache.postings) == tokens
     check(store, ["w3 w4", "w5 w6 the"])
+
+
+def test_pruning_skips_the_postings_of_common_words_and_answers_exactly(
+    store: Store, corpus: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MaxScore: with the rarest phrase alone as the seed, the common phrases whose bounds add up to
+    less than theta are never added up over their postings; the answers are still FTS5's, scoped or not."""
+    monkeypatch.setattr(bm25, "SEED_POSTINGS", 1)
+    monkeypatch.setattr(bm25, "THETA_ROWS", 8)
+    monkeypatch.setattr(bm25, "_array_scores", lambda *args: pytest.fail("every row was scored"))
+    added: list[object] = []  # the count arrays added up whole (a phrase's postings)
+    terms = bm25._terms
+    monkeypatch.setattr(bm25, "_terms", lambda w, f, *rest: added.append(f) or terms(w, f, *rest))
+    rng = random.Random(31)
+    texts = [
+        " ".join([*rng.sample(VOCABULARY[700:1500], 2), *rng.sample(VOCABULARY[60:200], 4)])
+        for _ in range(30)
+    ]
+    skipped = 0
+    for text in texts:
+        match = fts_query(text) or ""
+        for scope in (None, sorted(corpus.values())[::2]):
+            want = search_db.bm25_candidates(store.conn(), match, scope, 10)
+            added.clear()
+            got = bm25_candidates(store, match, scope, 10)
+            assert_same_ranking(got, want)
+            real = [p for t, p in _cached(store).postings.items() if p is not None and t in text.split()]
+            skipped += any(all(f is not p.counts for f in added) for p in real)
+    assert skipped > 20  # most queries left a common word's postings unread

@@ -41,6 +41,9 @@ PLAIN_BELOW = 20_000  # queries whose words are in fewer rows than this are rank
 MAX_RESCORED = 4096  # more candidates than this (ties at the k-th): FTS5 ranks them itself
 SAMPLE = 16_384  # rows whose scores bound the k-th best before the exact selection
 SLACK = 1e-9  # relative: float rounding in the array pass never decides who is a candidate
+SEED_POSTINGS = 200_000  # the rarest phrases' postings added up first, for a first bound (theta)
+THETA_ROWS = 256  # rows best on those phrases whose exact sums give theta
+MAX_CANDIDATES = 200_000  # more candidates than this after pruning: every row is scored instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,41 +109,154 @@ def _top_k(
     query = Query(
         tuple(words), tuple(flat), tuple(idf(totals.rows, hits[t]) for t in flat), totals.tokens / totals.rows
     )
-    scores, floor = _array_scores(query, found, read_sizes(conn, cache), cache)
-    _restrict(conn, scores, scope, totals.rows)
-    candidates = _candidates(scores, k, floor)
+    sizes = read_sizes(conn, cache)
+    floor = sum(MIN_IDF * (K1 + 1.0) for t in flat if found[t] is None)
+    blocked = _blocked(conn, scope, totals.rows, len(sizes))
+    candidates = _pruned(query, found, sizes, cache, blocked, k, floor)
+    if candidates is None:  # no bound from the rare words: every row holding a word is scored
+        scores = _array_scores(query, found, sizes)
+        scores[blocked] = -1.0
+        candidates = _candidates(scores, k, floor)
     if candidates is None:  # fewer than k chunks hold a phrase with a real idf, or too many tie
         return plain(conn, words, scope, k)
     # Without floor phrases the array sums are FTS5's own doubles (same terms, same order, IEEE
     # arithmetic); with them, the candidates are rescored with every phrase counted.
-    exact = _rescore(conn, query, candidates) if floor else [(c, float(scores[c])) for c in candidates]
+    exact = _rescore(conn, query, list(candidates)) if floor else list(candidates.items())
     exact.sort(key=lambda hit: (-hit[1], hit[0]))
     return exact[:k]
 
 
+def _terms(
+    weight: float, f: "NDArray[Any]", size: "NDArray[np.float64]", avgdl: float
+) -> "NDArray[np.float64]":
+    """fts5Bm25Function's term of one phrase, in doubles; 0.0 exactly where the count is 0."""
+    import numpy as np
+
+    f = f.astype(np.float64)
+    return weight * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + B * size / avgdl)))
+
+
 def _array_scores(
-    query: Query, found: dict[str, Postings | None], sizes: "NDArray[np.float64]", cache: IndexCache
-) -> tuple["NDArray[np.float64]", float]:
-    """Every row's sum over the phrases whose postings were read, and the most the others can add."""
+    query: Query, found: dict[str, Postings | None], sizes: "NDArray[np.float64]"
+) -> "NDArray[np.float64]":
+    """Every row's sum over the phrases whose postings were read (floor-idf phrases aside)."""
     import numpy as np
 
     scores = np.zeros(len(sizes), dtype=np.float64)
-    floor = 0.0
     for token, weight in zip(query.tokens, query.idf, strict=True):
         hit = found[token]
-        if hit is None:
-            floor += MIN_IDF * (K1 + 1.0)
-            continue
-        terms = cache.terms.get(token)  # idf and avgdl belong to the version: computed once per token
-        if terms is None:
-            f = hit.counts.astype(np.float64)  # doubles, as fts5Bm25Function computes
-            terms = weight * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + B * sizes[hit.ids] / query.avgdl)))
-            with cache.lock:
-                if token in cache.postings and token not in cache.terms:
-                    cache.terms[token] = terms
-                    cache.held += len(terms)
-        scores[hit.ids] += terms
-    return scores, floor
+        if hit is not None:  # terms computed per query: cached, they would halve what the cache holds
+            scores[hit.ids] += _terms(weight, hit.counts, sizes[hit.ids], query.avgdl)
+    return scores
+
+
+def _exact(
+    query: Query, found: dict[str, Postings | None], sizes: "NDArray[np.float64]", rows: "NDArray[np.int64]"
+) -> "NDArray[np.float64]":
+    """The array sums of `rows` (ascending) alone: the same terms added in the same order as
+    `_array_scores`, a row a phrase does not hold adding 0.0, so the same doubles."""
+    import numpy as np
+
+    total = np.zeros(len(rows), dtype=np.float64)
+    for token, weight in zip(query.tokens, query.idf, strict=True):
+        hit = found[token]
+        if hit is not None:
+            total += _terms(weight, _counts_of(hit, rows), sizes[rows], query.avgdl)
+    return total
+
+
+def _counts_of(hit: Postings, rows: "NDArray[np.int64]") -> "NDArray[np.float32]":
+    import numpy as np
+
+    at = np.minimum(np.searchsorted(hit.ids, rows), max(0, len(hit.ids) - 1))
+    held = hit.ids[at] == rows if len(hit.ids) else np.zeros(len(rows), dtype=np.bool_)
+    return np.where(held, hit.counts[at] if len(hit.ids) else 0.0, 0.0).astype(np.float32)
+
+
+def _pruned(
+    query: Query,
+    found: dict[str, Postings | None],
+    sizes: "NDArray[np.float64]",
+    cache: IndexCache,
+    blocked: "NDArray[np.int64]",
+    k: int,
+    floor: float,
+) -> dict[int, float] | None:
+    """The rows within `floor` (and rounding) of the k-th best and their array sums, without adding up
+    the postings of the common phrases (MaxScore); None when the rare phrases give no bound.
+
+    The phrases with the fewest postings (SEED_POSTINGS) are added up first; the exact sums of their
+    best rows give theta, at most the k-th best. A phrase's term is at most its bound (its highest
+    count in the shortest row), so the phrases whose bounds add up to less than theta are
+    non-essential: a row that holds none of the others cannot reach theta, and the others' rows are
+    the only candidates. Their exact sums come from the postings by binary search.
+    """
+    import numpy as np
+
+    real = [(t, w, p) for t, w in zip(query.tokens, query.idf, strict=True) if (p := found[t]) is not None]
+    if not real:
+        return None
+    if cache.shortest is None:  # of every row of the version: no longer than the shortest in scope
+        cache.shortest = float(sizes[sizes > 0].min()) if bool((sizes > 0).any()) else 0.0
+    shortest = cache.shortest
+    bounds = {t: _terms(w, p.counts.max(initial=0.0)[None], np.asarray([shortest]), query.avgdl)[0]
+              for t, w, p in real}  # fmt: skip
+    by_length = sorted(range(len(real)), key=lambda i: len(real[i][2].ids))
+    seeds: list[int] = []
+    held = 0
+    partial = np.zeros(len(sizes), dtype=np.float64)
+    for i in by_length:  # the rarest first, until their postings fill SEED_POSTINGS and hold k rows
+        _, weight, hit = real[i]
+        if seeds and held + len(hit.ids) > SEED_POSTINGS and np.count_nonzero(partial) >= k:
+            break
+        seeds.append(i)
+        held += len(hit.ids)
+        partial[hit.ids] += _terms(weight, hit.counts, sizes[hit.ids], query.avgdl)
+        partial[blocked] = 0.0
+    theta = _theta(query, found, sizes, partial, k)
+    if theta <= 0.0:
+        return None
+    margin = floor + SLACK * (abs(theta) + floor + 1.0)
+    rest = sorted((i for i in range(len(real)) if i not in seeds), key=lambda i: bounds[real[i][0]])
+    spare = 0.0  # the bounds of the non-essential phrases, added up
+    while rest and spare + bounds[real[rest[0]][0]] < theta - margin:
+        spare += bounds[real[rest.pop(0)][0]]
+    for i in rest:
+        _, weight, hit = real[i]
+        partial[hit.ids] += _terms(weight, hit.counts, sizes[hit.ids], query.avgdl)
+    partial[blocked] = 0.0
+    rows = np.flatnonzero((partial > 0.0) & (partial >= theta - margin - spare))
+    if len(rows) > MAX_CANDIDATES:
+        return None
+    exact = _exact(query, found, sizes, rows)
+    if len(exact) < k:
+        return None
+    kth = float(np.partition(exact, len(exact) - k)[len(exact) - k])
+    margin = floor + SLACK * (abs(kth) + floor + 1.0)
+    keep = exact >= kth - margin
+    if int(keep.sum()) > MAX_RESCORED:
+        return None
+    return {int(r): float(s) for r, s in zip(rows[keep], exact[keep], strict=True)}
+
+
+def _theta(
+    query: Query,
+    found: dict[str, Postings | None],
+    sizes: "NDArray[np.float64]",
+    partial: "NDArray[np.float64]",
+    k: int,
+) -> float:
+    """The k-th best exact sum among the rows best on the seed phrases (0.0 if fewer than k): the k-th
+    best of some rows' exact sums is at most the k-th best of all."""
+    import numpy as np
+
+    held = np.flatnonzero(partial > 0.0)
+    if len(held) < k:
+        return 0.0
+    pick = min(len(held), max(4 * k, THETA_ROWS))
+    best = held[np.argpartition(partial[held], len(held) - pick)[len(held) - pick :]]
+    exact = _exact(query, found, sizes, np.sort(best))
+    return float(np.partition(exact, len(exact) - k)[len(exact) - k])
 
 
 def _reach(conn: Any, cache: IndexCache, first_word: dict[str, str], total_rows: int) -> int:
@@ -166,22 +282,22 @@ def _reach(conn: Any, cache: IndexCache, first_word: dict[str, str], total_rows:
     return reach
 
 
-def _restrict(conn: Any, scores: "NDArray[np.float64]", scope: Sequence[int] | None, total_rows: int) -> None:
-    """Scores below zero for rows that are not ready chunks in the scope (read now, never cached)."""
+def _blocked(conn: Any, scope: Sequence[int] | None, total_rows: int, n: int) -> "NDArray[np.int64]":
+    """Ids of the rows below `n` that are not ready chunks in the scope (read now, never cached): few
+    unless the scope is small."""
     import numpy as np
 
     inside = bool(scope) and db.count_scope(conn, list(scope or ())) <= total_rows // 2
     ids = np.asarray(db.chunk_ids_of(conn, scope, inside), dtype=np.int64)
-    ids = ids[ids < len(scores)]
-    if inside:
-        keep = scores[ids]
-        scores[:] = -1.0
-        scores[ids] = keep
-    else:
-        scores[ids] = -1.0
+    ids = ids[ids < n]
+    if not inside:
+        return ids
+    allowed = np.zeros(n, dtype=np.bool_)
+    allowed[ids] = True
+    return np.flatnonzero(~allowed)
 
 
-def _candidates(scores: "NDArray[np.float64]", k: int, floor: float) -> list[int] | None:
+def _candidates(scores: "NDArray[np.float64]", k: int, floor: float) -> dict[int, float] | None:
     """Rows whose exact score may be among the k best: within `floor` (and rounding) of the k-th."""
     import numpy as np
 
@@ -199,7 +315,7 @@ def _candidates(scores: "NDArray[np.float64]", k: int, floor: float) -> list[int
     kth = float(np.partition(pool, len(pool) - k)[len(pool) - k])
     margin = floor + SLACK * (abs(kth) + floor + 1.0)
     found = np.flatnonzero(scores >= kth - margin)
-    return None if len(found) > MAX_RESCORED else [int(i) for i in found]
+    return None if len(found) > MAX_RESCORED else {int(i): float(scores[i]) for i in found}
 
 
 def _rescore(conn: Any, query: Query, candidates: list[int]) -> list[tuple[int, float]]:

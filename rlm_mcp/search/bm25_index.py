@@ -26,7 +26,9 @@ if TYPE_CHECKING:  # numpy loads on the first search, not at server start
     import numpy as np
     from numpy.typing import NDArray
 
-MAX_POSTINGS = 16_000_000  # postings and their terms cached per store (8 bytes each); least recent go first
+MAX_POSTINGS = 16_000_000  # postings cached per store (8 bytes each); the least recently used go first
+SHARE_SAMPLE = 500  # rows whose tokens tell which words may be in half the rows (a cost guide, not an answer)
+MAYBE_FLOOR = 0.3  # tokens in this share of the sampled rows or more: rows counted before postings read
 DELTA_ROWS = 20_000  # a write adding more rows than this drops the cached postings (keeps the lengths)
 CACHE_KEY = "bm25_index"
 
@@ -47,9 +49,10 @@ class IndexCache:
     high_water: int = 0  # the store's highest chunk id at this version (never goes down)
     sizes: "NDArray[np.float64] | None" = None  # by row id, 0 for ids the index does not hold
     present: "NDArray[np.bool_] | None" = None  # by row id: whether the index holds the row
+    shortest: float | None = None  # the fewest tokens a row holds
     postings: "OrderedDict[str, Postings | None]" = field(default_factory=OrderedDict)  # None: floor idf
-    terms: "dict[str, NDArray[np.float64]]" = field(default_factory=dict)  # each posting's term of the sum
-    held: int = 0  # postings and terms held
+    held: int = 0  # postings held
+    shares: dict[str, float] | None = None  # tokens' shares of a sample of rows (of some earlier version)
     lock: threading.Lock = field(default_factory=threading.Lock)
     carried: "dict[str, Postings]" = field(default_factory=dict)  # the previous version's, to complete
     added: dict[str, str] = field(default_factory=dict)  # instances in the rows a write added, by token
@@ -114,6 +117,7 @@ def _advance(conn: Any, old: IndexCache, totals: IndexTotals, high_water: int) -
     if int(np.count_nonzero(present)) != totals.rows or int(sizes.sum()) != totals.tokens:
         return None  # the lengths do not add up to the index's totals: read it afresh
     fresh = IndexCache(totals.version, totals.rows, totals.tokens, high_water, sizes, present)
+    fresh.shares = old.shares  # a guide to what reading costs, never to what the answers are
     with old.lock:
         carried = {token: found for token, found in old.postings.items() if found is not None}
     if carried and len(new_ids) <= DELTA_ROWS:
@@ -184,11 +188,29 @@ def read_postings(conn: Any, cache: IndexCache, word: str, token: str, total_row
             cache.postings.move_to_end(token)
             return cache.postings[token]
     half = (total_rows + 1) // 2  # idf <= 0 exactly when hits >= N / 2
-    if db.rows_at_least(conn, quote([word]), half) >= half:
-        found = None
-    else:
-        found = unpack_postings(db.postings(conn, token))
-    return remember(cache, token, found)
+    maybe_floor = sample_shares(conn, cache).get(token, 0.0) >= MAYBE_FLOOR
+    if maybe_floor and db.rows_at_least(conn, quote([word]), half) >= half:
+        return remember(cache, token, None)
+    # Trigger: the token is rare in a sample of rows. Why: counting its rows first reads its doclist
+    # twice (a third of a first use at a million chunks). Outcome: its postings are read at once; their
+    # own length decides the floor idf, so a sample that misled costs time, never a wrong answer.
+    found = unpack_postings(db.postings(conn, token))
+    return remember(cache, token, None if len(found.ids) >= half else found)
+
+
+def sample_shares(conn: Any, cache: IndexCache, size: int = SHARE_SAMPLE) -> dict[str, float]:
+    """Each token's share of a random sample of the index's rows (kept across versions), read once."""
+    import numpy as np
+
+    if cache.shares is None or size > SHARE_SAMPLE:
+        read_sizes(conn, cache)
+        assert cache.present is not None
+        rows = np.flatnonzero(cache.present)
+        picked = np.random.default_rng(len(rows)).choice(rows, size=min(size, len(rows)), replace=False)
+        counts = db.row_frequencies(conn, sorted(int(i) for i in picked))
+        n = max(1, len(picked))
+        cache.shares = {token: held / n for token, held in counts.items()}
+    return cache.shares
 
 
 def remember(cache: IndexCache, token: str, found: Postings | None) -> Postings | None:
@@ -199,9 +221,8 @@ def remember(cache: IndexCache, token: str, found: Postings | None) -> Postings 
         cache.postings[token] = found
         cache.held += 0 if found is None else len(found.ids)
         while cache.held > MAX_POSTINGS and len(cache.postings) > 1:
-            token_gone, gone = cache.postings.popitem(last=False)
-            terms = cache.terms.pop(token_gone, None)
-            cache.held -= (0 if gone is None else len(gone.ids)) + (0 if terms is None else len(terms))
+            _, gone = cache.postings.popitem(last=False)
+            cache.held -= 0 if gone is None else len(gone.ids)
     return found
 
 

@@ -12,7 +12,16 @@ from typing import Any
 from ..store import Store
 from ..store import search as db
 from ..store.connection import connect
-from .bm25_index import CACHE_KEY, MAX_POSTINGS, IndexCache, complete, read_sizes, remember, unpack_postings
+from .bm25_index import (
+    CACHE_KEY,
+    MAX_POSTINGS,
+    IndexCache,
+    complete,
+    read_sizes,
+    remember,
+    sample_shares,
+    unpack_postings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +30,7 @@ WARM_SAMPLE = 2_000  # rows whose tokens name the frequent ones
 WARM_SHARE = 0.01  # tokens in this share of the sampled rows or more are read ahead, commonest first
 WARM_BELOW = 0.45  # ...and in less than this share (half or more get the floor idf, never read)
 WARM_BATCH = 8  # tokens read per read transaction (a short one: checkpoints are not held up)
+WARM_FILL = 0.75  # share of the cache the read-ahead fills: the rest is for the words queries bring
 
 
 _warmers: set[threading.Thread] = set()  # read-ahead threads running in this process
@@ -77,7 +87,7 @@ def warm(store: Store, cache: IndexCache) -> None:
                     read_sizes(conn, cache)
                     tokens = _frequent(conn, cache)
                 for token in tokens[:WARM_BATCH]:
-                    if cache.held >= MAX_POSTINGS or _stopping.is_set():
+                    if cache.held >= WARM_FILL * MAX_POSTINGS or _stopping.is_set():
                         return
                     if token in cache.carried:
                         complete(cache, token)
@@ -100,12 +110,5 @@ def warm(store: Store, cache: IndexCache) -> None:
 
 def _frequent(conn: Any, cache: IndexCache) -> list[str]:
     """Tokens in WARM_SHARE to WARM_BELOW of a sample of the index's rows, commonest first."""
-    import numpy as np
-
-    assert cache.present is not None
-    rows = np.flatnonzero(cache.present)
-    picked = np.random.default_rng(len(rows)).choice(rows, size=min(WARM_SAMPLE, len(rows)), replace=False)
-    shares = db.row_frequencies(conn, sorted(int(i) for i in picked))
-    n = max(1, len(picked))
-    frequent = [(rows_held / n, token) for token, rows_held in shares.items()]
+    frequent = [(share, token) for token, share in sample_shares(conn, cache, WARM_SAMPLE).items()]
     return [token for share, token in sorted(frequent, reverse=True) if WARM_SHARE <= share < WARM_BELOW]
