@@ -4,7 +4,9 @@
 instances, a docsize lookup, the sort): at a million chunks a word like "with" is in hundreds of
 thousands of them and a query takes seconds. Here the same sum is computed over arrays: each
 query token's postings (row ids and counts, read from FTS5's own index through fts5vocab) and every
-row's length (FTS5's docsize table), scored with numpy in one pass per phrase.
+row's length (FTS5's docsize table), scored with numpy. Only the rarer phrases are added up over
+their postings (MaxScore, `_pruned`): the common ones, whose bounds together cannot lift a row to
+the k-th best, are looked up for the few rows that can.
 
 The answer is FTS5's own: the same phrases (one per query word, duplicates kept), the same idf
 (rows of the whole index, staging rows included, as xQueryPhrase counts them), and for the hits the
