@@ -334,6 +334,7 @@ def measure_materialize(dsn: str, megabytes: float) -> dict[str, Any]:
     """A copy of `megabytes` (incompressible bytes, like a big Parquet file) stored in the database,
     then cached by a member with an empty folder through the path a query takes (data.files.local_file)."""
     from rlm_mcp.data import files as data_files
+    from rlm_mcp.hashing import hash_file
 
     folder = Path(tempfile.mkdtemp(prefix="rlm-bench-copy-"))
     try:
@@ -341,7 +342,8 @@ def measure_materialize(dsn: str, megabytes: float) -> dict[str, Any]:
         with blob.open("wb") as out:
             for _ in range(int(megabytes)):
                 out.write(os.urandom(1 << 20))
-        digest, size = data_files.file_digest(blob)
+        found = hash_file(blob)
+        digest, size = found.sha256, found.size
         team = {"RLM_DB": dsn, "RLM_PROJECT": f"bench_copy_{int(time.time() * 1000)}"}
         _settings, store = _member(folder / "loader", team)
         started = time.perf_counter()
@@ -353,7 +355,7 @@ def measure_materialize(dsn: str, megabytes: float) -> dict[str, Any]:
             ).fetchone()[0]
             row = CopyRow(doc, "lines", "d0-bench.parquet", 0, (("line", "BIGINT"),), (), digest, size)
             copies_db.put_copy(conn, row)
-            copies_db.put_copy_bytes(conn, row.file, data_files.file_parts(blob))
+            copies_db.put_copy_bytes(conn, row.file, copies_db.file_parts(blob))
         stored = time.perf_counter() - started
         store.close()
         member_settings, member = _member(folder / "member", team)
@@ -364,7 +366,8 @@ def measure_materialize(dsn: str, megabytes: float) -> dict[str, Any]:
         started = time.perf_counter()
         data_files.local_file(copy, row)
         warm = time.perf_counter() - started
-        assert data_files.file_digest(cached) == (digest, size)
+        again = hash_file(cached)
+        assert (again.sha256, again.size) == (digest, size)
         member.close()
         mb = size / 1e6
         return {"copy_mb": round(mb, 1), "store_s": round(stored, 2), "store_mb_s": round(mb / stored, 1),

@@ -20,6 +20,7 @@ from rlm_mcp.config import Settings, load_settings
 from rlm_mcp.data import files as data_files
 from rlm_mcp.documents.reading import remove_document
 from rlm_mcp.errors import NotFound
+from rlm_mcp.hashing import hash_file
 from rlm_mcp.loading import load_document
 from rlm_mcp.store import Store, open_backend
 from rlm_mcp.store import copies as copies_db
@@ -93,7 +94,8 @@ def test_two_members_query_one_copy_and_see_each_others_reload_and_removal(
     assert bob.rows(TOTALS) == _truth(first)  # bob's machine never saw the file: the copy came from the store
     row = data.copy_info(bob.copy, 1)
     assert bob.cached() == [row.file] == alice.cached()
-    assert data_files.file_digest(bob.copy.directory / row.file) == (row.sha256, row.size)
+    cached = hash_file(bob.copy.directory / row.file)
+    assert (cached.sha256, cached.size) == (row.sha256, row.size)
     picked = list(data.select_records(bob.copy, 1, ["status"], "id % 500 = 0"))  # a projected job's read
     assert picked == [(i, {"status": first[i - 1][1]}) for i in range(500, 3001, 500)]
 

@@ -20,12 +20,12 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..config import DEFAULT_QUERY_MEMORY, DEFAULT_QUERY_SECONDS, Settings
 from ..errors import Conflict, NotFound
+from ..hashing import hash_file
 from ..ids import format_id
 from ..store import Connection, Store
 from ..store import copies as copies_db
@@ -121,31 +121,13 @@ def install(copy: DataCopy, conn: Connection, temp: Path, row: CopyRow) -> str |
 def _install_shared(copy: DataCopy, conn: Connection, temp: Path, row: CopyRow) -> str | None:
     """PostgreSQL: the row and the file's bytes go into the database (all or nothing with the swap);
     the file stays here as this machine's cached copy of them."""
-    digest, size = file_digest(temp)
-    row = replace(row, sha256=digest, size=size)
+    found = hash_file(temp)
+    row = replace(row, sha256=found.sha256, size=found.size)
     replaced = copies_db.put_copy(conn, row)
-    copies_db.put_copy_bytes(conn, row.file, file_parts(temp))
+    copies_db.put_copy_bytes(conn, row.file, copies_db.file_parts(temp))
     os.chmod(temp, PRIVATE_FILE)
     os.replace(temp, copy.directory / row.file)
     return replaced
-
-
-def file_digest(path: Path) -> tuple[str, int]:
-    """(sha256 hex, size) of a file."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while block := handle.read(READ_BLOCK):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
-
-
-def file_parts(path: Path) -> Iterator[bytes]:
-    """A file's bytes in parts of the size the database stores."""
-    with open(path, "rb") as handle:
-        while part := handle.read(copies_db.PART_BYTES):
-            yield part
 
 
 def local_file(copy: DataCopy, row: CopyRow) -> Path:

@@ -14,6 +14,7 @@ from .postgres.adapter import is_postgres
 from .rows import CopyRow
 
 PART_BYTES = pg.PART_BYTES  # PostgreSQL: the size of the parts a copy file is stored in
+file_parts = pg.file_parts  # a file's bytes in those parts
 
 
 def _row(row: Sequence[object]) -> CopyRow:

@@ -11,12 +11,21 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from ..rows import CopyRow
 from .adapter import PgConnection
 
 PART_BYTES = 4 << 20
+
+
+def file_parts(path: Path) -> Iterator[bytes]:
+    """A file's bytes in the parts `copy_parts` stores."""
+    with open(path, "rb") as handle:
+        while part := handle.read(PART_BYTES):
+            yield part
+
 
 SELECT = "SELECT document_id, kind, file, records, columns, warnings, sha256, size FROM data_copies"
 

@@ -7,13 +7,12 @@ read in one snapshot, so the tables agree with each other even while the store i
 copy files go into the database with their rows (where a team's copies live, postgres/copies.py).
 """
 
-import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ...errors import Conflict, NotFound
+from ...hashing import hash_file
 from ..connection import Connection
 from ..connection import connect as sqlite_connect
 from . import copies as pg_copies
@@ -157,27 +156,14 @@ def copy_files(conn: Connection, pg: PgConnection, directory: Path) -> CopiedTab
                 f"file again (or remove_document d{document_id}) in the SQLite store, then migrate again "
                 "(nothing was copied)."
             )
-        digest, size = _file_digest(path)
-        pg.execute("UPDATE data_copies SET sha256 = %s, size = %s WHERE file = %s", (digest, size, file))
-        pg_copies.put_native(pg, str(file), _parts(path))
+        found = hash_file(path)
+        pg.execute(
+            "UPDATE data_copies SET sha256 = %s, size = %s WHERE file = %s", (found.sha256, found.size, file)
+        )
+        pg_copies.put_native(pg, str(file), pg_copies.file_parts(path))
         inserted += 1
     present = int(pg.execute("SELECT count(*) FROM data_copies WHERE sha256 IS NOT NULL").fetchone()[0])
     return CopiedTable("copy_files", source, inserted, min(present, source))
-
-
-def _file_digest(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    for part in _parts(path):
-        digest.update(part)
-        size += len(part)
-    return digest.hexdigest(), size
-
-
-def _parts(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as handle:
-        while part := handle.read(pg_copies.PART_BYTES):
-            yield part
 
 
 def advance_identities(pg: PgConnection, high_water: dict[str, int]) -> None:
