@@ -32,6 +32,7 @@ from rlm_mcp.store.rows import NewChunk
 from .fakes import FakeEmbedder
 
 knn_hnsw = pg_vectors.knn_hnsw
+knn_exact = pg_vectors.knn_exact
 
 _projects = itertools.count(1)
 
@@ -290,3 +291,43 @@ def test_hnsw_answers_large_scopes_as_exact_knn_does_and_a_scoped_query_still_ge
         recalls.append(sum(1 for h in hits if h.score >= tenth - 1e-6) / 10)
     assert len(walked) == 30
     assert statistics.fmean(recalls) >= 0.95
+
+
+class RecordingConnection:
+    """A psycopg connection that keeps the SQL it was given (what knn_hnsw set for the scan)."""
+
+    def __init__(self, pg: object, statements: list[str]) -> None:
+        self._pg, self._statements = pg, statements
+
+    def execute(self, sql: str, *args: object) -> object:
+        self._statements.append(sql)
+        return self._pg.execute(sql, *args)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._pg, name)
+
+
+def test_scopes_up_to_ann_above_vectors_are_exact_and_larger_ones_walk_hnsw_at_ef_search(
+    pg: PgStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_document(pg, "doc", [f"w{i} w{i + 1}" for i in range(40)])
+    embed_all(pg, FakeEmbedder())
+    query = FakeEmbedder().embed_query("w3").tobytes()
+    paths: list[str] = []
+    statements: list[str] = []
+    native = pg_vectors.native
+    monkeypatch.setattr(pg_vectors, "native", lambda conn: RecordingConnection(native(conn), statements))
+    monkeypatch.setattr(pg_vectors, "knn_exact", lambda *a: paths.append("exact") or knn_exact(*a))
+    monkeypatch.setattr(pg_vectors, "knn_hnsw", lambda *a: paths.append("hnsw") or knn_hnsw(*a))
+    for size in (pg_vectors.ANN_ABOVE, pg_vectors.ANN_ABOVE + 1):
+        monkeypatch.setattr(pg_vectors, "scope_vectors", lambda conn, ids, n=size: n)
+        assert len(pg_vectors.knn(pg.conn(), query, 10, None)) == 10
+    assert paths == ["exact", "hnsw"]
+    assert f"SET LOCAL hnsw.ef_search = {pg_vectors.EF_SEARCH}" in statements
+    assert (pg_vectors.ANN_ABOVE, pg_vectors.EF_SEARCH) == (100_000, 1000)  # the README's measured choice
+
+
+def test_the_readme_names_the_knn_threshold_and_ef_search_the_store_uses() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert f"exact cosine KNN while the scope holds up to {pg_vectors.ANN_ABOVE:,} vectors" in readme
+    assert f"`ef_search` {pg_vectors.EF_SEARCH} (`EF_SEARCH`" in readme
