@@ -244,3 +244,16 @@ def test_the_tree_shows_what_the_server_handed_out_and_received(store: Store, se
         assert (v.chars_out, v.tokens_out) == (t.received_chars, t.received_tokens)
     status = job_status(store, job["job_id"]).to_json()
     assert report.totals.chars_in == sum(v.chars_in for v in views) == status["cost"]["served_chars"]
+
+
+@pytest.mark.parametrize("tasks", [1, 3])
+def test_counts_in_the_report_take_the_singular_only_for_one(
+    store: Store, settings: Settings, tasks: int
+) -> None:
+    job = drive_job(store, settings, _texts(tasks, 1990), quote_words=3)
+    html = render_report(build_report(store, job["job_id"]))
+    if tasks == 1:
+        assert "1 task ·" in html and "1 finding<" in html and "1 level ·" in html
+        assert not any(f"1 {noun}s" in html for noun in ("task", "finding", "level", "theme"))
+    else:
+        assert "3 tasks ·" in html and "3 findings<" in html

@@ -42,6 +42,11 @@ def _number(x: Any) -> str:
     return str(x)
 
 
+def _many(n: int, noun: str) -> str:
+    """'1 task', '2 tasks', '1,204 findings': a count with its noun, singular only for one."""
+    return f"{_number(n)} {noun}{'' if n == 1 else 's'}"
+
+
 def _seconds(x: float | None) -> str:
     if x is None:
         return "—"
@@ -60,6 +65,7 @@ def _environment() -> Any:
     env.filters.update(
         {
             "num": _number,
+            "many": _many,
             "secs": _seconds,
             "clock": clock,
             "hms": lambda ts: clock(ts)[11:] if ts else "—",
