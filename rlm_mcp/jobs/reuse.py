@@ -156,7 +156,7 @@ def attach_reused(
         return
     source_ids = [r.source.task_id for r in reused]
     findings: dict[int, list[Finding]] = {}
-    for f in reuse_db.source_findings(conn, source_ids):
+    for f in findings_db.findings_of_tasks(conn, source_ids):
         findings.setdefault(f.task_id, []).append(f)
     chunks: dict[int, list[reuse_db.SourceChunk]] = {}
     for c in reuse_db.source_chunks(conn, source_ids):

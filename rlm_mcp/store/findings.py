@@ -1,5 +1,6 @@
 """Queries for findings: what submissions store and synthesis reads. Callers hold the transaction."""
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -39,6 +40,16 @@ def insert_findings(conn: Connection, rows: Iterable[NewFinding]) -> None:
             for f in rows
         ],
     )  # fmt: skip
+
+
+def findings_of_tasks(conn: Connection, task_ids: Sequence[int]) -> list[Finding]:
+    """The findings of these tasks, in task and position order (reusing a job's work copies them)."""
+    rows = conn.execute(
+        f"SELECT {FINDING_COLUMNS} FROM findings WHERE task_id IN (SELECT value FROM json_each(?)) "
+        "ORDER BY task_id, position",
+        (json.dumps(list(task_ids)),),
+    )
+    return [_finding(r) for r in rows]
 
 
 def finding_rows_by_id(conn: Connection, finding_ids: Sequence[int]) -> list[Finding]:

@@ -8,10 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .connection import Connection
-from .findings import FINDING_COLUMNS, _finding
 from .postgres import reuse as pg
 from .postgres.adapter import is_postgres
-from .rows import Finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +102,6 @@ def mark_reused(conn: Connection, task_id: int, source_task_id: int, now: float)
         "FROM tasks WHERE id = ?) AS s WHERE tasks.id = ?",
         (now, source_task_id, task_id),
     )
-
-
-def source_findings(conn: Connection, task_ids: Sequence[int]) -> list[Finding]:
-    rows = conn.execute(
-        f"SELECT {FINDING_COLUMNS} FROM findings WHERE task_id IN (SELECT value FROM json_each(?)) "
-        "ORDER BY task_id, position",
-        (_ids(task_ids),),
-    )
-    return [_finding(r) for r in rows]
 
 
 def source_chunks(conn: Connection, task_ids: Sequence[int]) -> list[SourceChunk]:
