@@ -17,7 +17,7 @@ from rlm_mcp import data
 from rlm_mcp.chunking.profiles import render_profile
 from rlm_mcp.config import Settings
 from rlm_mcp.documents.reading import remove_document
-from rlm_mcp.errors import NotFound
+from rlm_mcp.errors import NotFound, RlmError
 from rlm_mcp.loading import load_document
 from rlm_mcp.store import Store
 from rlm_mcp.store import copies as copies_db
@@ -278,3 +278,28 @@ def test_the_staging_read_streams_a_file_larger_than_its_memory_limit(tmp_path: 
     with conversion.build_connection(1, tmp_path / "spill", layout.width, base_mb=40) as conn:
         tables.stage_source(conn, source, layout, stage)
         assert conversion.parquet_rows(conn, stage) == 240_000
+
+
+@pytest.mark.parametrize("fails", ["before the copy is renamed", "after the copy is renamed"])
+def test_a_swap_that_fails_leaves_no_copy_file_and_the_old_copy_answers(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch, fails: str
+) -> None:
+    doc = _load(store, settings, "t.csv", "k,v\na,1\nb,2\n")
+    copy = data.open_copy(settings, store)
+    before = sorted(p.name for p in copy.directory.iterdir())
+    install = data.install_copy
+
+    def failing_install(*args: Any) -> str | None:
+        if fails.startswith("after"):
+            install(*args)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(data, "install_copy", failing_install)
+    (settings.project_dir / "t.csv").write_text("k,v\na,1\nb,2\nc,3\n")
+    with pytest.raises(RlmError, match="No space left"):
+        load_document(store, settings, "t.csv")
+    assert sorted(p.name for p in copy.directory.iterdir()) == before  # no temp, no orphaned final file
+    assert _rows(copy, f"SELECT sum(v) FROM d{doc.id}") == [(3,)]
+    monkeypatch.undo()
+    again = _load(store, settings, "t.csv", "k,v\na,1\nb,2\nc,3\n")
+    assert again.id == doc.id and _rows(copy, f"SELECT sum(v) FROM d{doc.id}") == [(6,)]

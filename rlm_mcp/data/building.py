@@ -61,6 +61,12 @@ class BuiltCopy:
             document_id, self.kind, files.final_name(self.temp), self.records, self.columns, self.warnings
         )
 
+    def discard(self) -> None:
+        """A swap that failed: the temp file goes, and so does the file it was renamed to if the
+        rename ran before the transaction rolled back (its name is this build's own, never a live copy's)."""
+        files.discard_temp(self.temp)
+        files.discard_temp(self.temp.with_name(files.final_name(self.temp)))
+
 
 def has_copy(content_type: str) -> bool:
     return content_type in TABLE_KINDS + JSON_KINDS + LINE_KINDS

@@ -242,6 +242,7 @@ def _load_locked(
     reuse = ChunkReuse.load(conn, old.id if old is not None else None, interrupted)
     staging = run.writer.call(swap.insert_staging, store, (name, key, kind, size, content_hash, owner))
     builder = data.start_copy(copy, pinned, kind, f"s{owner.rsplit(':', 1)[-1]}", run.connection)
+    built = None
     try:
         chunker = make_chunker(kind, file, sniffed)
         count, profile, warnings, written = _write_chunks(
@@ -252,7 +253,7 @@ def _load_locked(
         reporter.check()  # the last point before the swap: after it, the new version goes in
     except BaseException:
         run.writer.drain()  # no batch of this document lands after its staging row is deleted
-        swap.drop(store, builder, staging)
+        swap.drop(store, builder, staging, built)
         raise
     chunked = swap.Chunked(name, key, kind, size, count, profile, warnings)
     return run.writer.call(

@@ -65,7 +65,7 @@ def swap_in(
             if built is not None:
                 data.install_copy(copy, wconn, built, final_id)
     except BaseException:
-        drop(store, builder, staging)
+        drop(store, builder, staging, built)
         raise
     data.discard(copy, replaced_copy)  # the old document's copy, let go by the commit above
     if kept > reuse.kept_from_previous:
@@ -80,11 +80,18 @@ def swap_in(
     )  # fmt: skip
 
 
-def drop(store: Store, builder: "data.CopyBuilder | None", staging: "Future[int]") -> None:
-    """A document that will not be swapped in: its copy's temp files and its staging row go (once
-    everything queued for it has run)."""
+def drop(
+    store: Store,
+    builder: "data.CopyBuilder | None",
+    staging: "Future[int]",
+    built: "data.BuiltCopy | None" = None,
+) -> None:
+    """A document that will not be swapped in: its copy's files (temp or finished) and its staging row go
+    (once everything queued for it has run)."""
     if builder is not None:
         builder.discard_temps()
+    if built is not None:
+        built.discard()
     if staging.done() and staging.exception() is None:
         with store.write() as wconn:
             db.delete_staging(wconn, staging.result())
