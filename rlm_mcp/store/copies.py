@@ -12,6 +12,7 @@ from .connection import Connection
 from .postgres import copies as pg
 from .postgres.adapter import is_postgres
 from .rows import CopyRow
+from .sql import json_array
 
 PART_BYTES = pg.PART_BYTES  # PostgreSQL: the size of the parts a copy file is stored in
 file_parts = pg.file_parts  # a file's bytes in those parts
@@ -78,7 +79,7 @@ def list_copies(conn: Connection, document_ids: Sequence[int] | None = None) -> 
     params: list[object] = []
     if document_ids is not None:
         sql += " AND document_id IN (SELECT value FROM json_each(?))"
-        params.append(json.dumps(list(document_ids)))
+        params.append(json_array(document_ids))
     return [_row(r) for r in conn.execute(sql + " ORDER BY document_id", params)]
 
 

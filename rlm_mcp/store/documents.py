@@ -9,7 +9,7 @@ from .connection import Connection
 from .postgres import documents as pg
 from .postgres.adapter import is_postgres
 from .rows import ChunkMove, Document, ListedDocument, NewChunk, StoredChunk, Totals, from_json, to_json
-from .sql import placeholders
+from .sql import json_array, placeholders
 
 DOCUMENT_COLUMNS = (
     "d.id, d.name, d.path, d.content_type, d.bytes, d.content_hash, d.profile, d.state, d.loader, d.loaded_at"
@@ -238,7 +238,7 @@ def adopt_chunks(
     Their FTS entries and vectors stay: only the text is indexed, and it did not change."""
     if not moves:
         return 0
-    allowed = json.dumps(list(sources))
+    allowed = json_array(sources)
     cursor = conn.executemany(
         """UPDATE chunks SET document_id = ?, ordinal = ?, context = ?, section = ?, start_line = ?,
                   end_line = ?, start_row = ?, end_row = ?

@@ -1,6 +1,5 @@
 """Queries for findings: what submissions store and synthesis reads. Callers hold the transaction."""
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,7 +13,7 @@ from .rows import (
     tags_from_json,
     to_json,
 )
-from .sql import placeholders
+from .sql import json_array, placeholders
 
 FINDING_COLUMNS = """id, job_id, task_id, level, position, chunk_id, title, detail, evidence, verified,
     evidence_chunk_id, line, kind, severity, tags, citations"""
@@ -47,7 +46,7 @@ def findings_of_tasks(conn: Connection, task_ids: Sequence[int]) -> list[Finding
     rows = conn.execute(
         f"SELECT {FINDING_COLUMNS} FROM findings WHERE task_id IN (SELECT value FROM json_each(?)) "
         "ORDER BY task_id, position",
-        (json.dumps(list(task_ids)),),
+        (json_array(task_ids),),
     )
     return [_finding(r) for r in rows]
 

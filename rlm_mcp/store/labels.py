@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .connection import Connection
 from .postgres import labels as pg
 from .postgres.adapter import is_postgres
+from .sql import json_array
 
 INSERT_BATCH = 5000
 
@@ -64,7 +65,7 @@ def label_rows(
     for column, values in (("job_id", job_ids), ("document_id", document_ids), ("task_id", task_ids)):
         if values is not None:
             where.append(f"{column} IN (SELECT value FROM json_each(?))")
-            params.append(json.dumps(list(values)))
+            params.append(json_array(values))
     sql = "SELECT job_id, task_id, document_id, record, dimension, value FROM labels"
     if where:
         sql += " WHERE " + " AND ".join(where)

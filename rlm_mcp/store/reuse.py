@@ -3,13 +3,13 @@
 Callers hold the transaction. Rows cross this seam as the dataclasses below.
 """
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .connection import Connection
 from .postgres import reuse as pg
 from .postgres.adapter import is_postgres
+from .sql import json_array
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +62,11 @@ class PrunableJob:
     labels: int
 
 
-def _ids(values: Sequence[int | str]) -> str:
-    return json.dumps(list(values))
-
-
 def chunk_key_rows(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, ChunkKeyRow]:
     rows = conn.execute(
         "SELECT id, content_hash, context, start_row, end_row FROM chunks "
         "WHERE id IN (SELECT value FROM json_each(?))",
-        (_ids(chunk_ids),),
+        (json_array(chunk_ids),),
     )
     return {int(r[0]): ChunkKeyRow(int(r[0]), str(r[1]), str(r[2] or ""), r[3], r[4]) for r in rows}
 
@@ -87,7 +83,7 @@ def done_tasks_by_key(conn: Connection, keys: Sequence[str]) -> dict[str, ReuseS
     rows = conn.execute(
         "SELECT id, job_id, work_key FROM tasks WHERE state = 'done' AND level = 0 "
         "AND work_key IN (SELECT value FROM json_each(?)) ORDER BY id",
-        (json.dumps(list(keys)),),
+        (json_array(keys),),
     )
     return {str(r[2]): ReuseSource(int(r[0]), int(r[1]), str(r[2])) for r in rows}  # the newest wins
 
@@ -108,7 +104,7 @@ def source_chunks(conn: Connection, task_ids: Sequence[int]) -> list[SourceChunk
     rows = conn.execute(
         "SELECT task_id, position, chunk_id, document_id FROM task_chunks "
         "WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, position",
-        (_ids(task_ids),),
+        (json_array(task_ids),),
     )
     return [SourceChunk(*r) for r in rows]
 
@@ -161,6 +157,6 @@ def delete_jobs(conn: Connection, job_ids: Sequence[int]) -> int:
     """Delete jobs with their tasks, chunks lists, records, findings and labels (foreign keys cascade)."""
     return int(
         conn.execute(
-            "DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))", (_ids(job_ids),)
+            "DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))", (json_array(job_ids),)
         ).rowcount
     )
