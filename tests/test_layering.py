@@ -5,7 +5,7 @@ interfaces reach a core package only through its `__init__` API, SQLite SQL stay
 DuckDB SQL in the data room (the only package that imports duckdb), and the module graph — built
 from the AST, imports inside functions included — has no import cycle. An `if TYPE_CHECKING:` import
 never runs, so it cannot fail at import time, but it is still a dependency: two modules that name
-each other's types want the shared type in a module of its own (store/rows.py), so the directions and
+each other's types want the shared type in a module of its own (store/rows/), so the directions and
 the cycle check count those imports too.
 """
 
@@ -172,7 +172,7 @@ def test_the_cycle_check_finds_a_cycle_through_an_import_inside_a_function_or_fo
 
 def test_a_cycle_through_an_import_under_type_checking_is_found() -> None:
     # store/postgres/copies.py imported store/copies.py's CopyRow for its annotations while store/copies.py
-    # imported it, until CopyRow moved to store/rows.py: put that import back and the graph has a cycle.
+    # imported it, until CopyRow moved to store/rows/: put that import back and the graph has a cycle.
     module = "rlm_mcp.store.postgres.copies"
     old = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..copies import CopyRow\n")
     edges = {t for node in _import_nodes(old) for t in _targets(module, node)}

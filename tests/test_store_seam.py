@@ -13,15 +13,18 @@ from types import ModuleType, UnionType
 from typing import Any
 
 import rlm_mcp.store as store_package
+import rlm_mcp.store.rows as store_rows
 
 MAX_TUPLE_FIELDS = 3  # (requeued, failed), (id, hash), (chunk_id, distance): more wants a dataclass
 # Inside the seam, not across it: the connection factory returns the opaque Connection, and the JSON
 # codec that the query modules share takes and gives any JSON value.
-INSIDE = {"connection.connect", "rows.to_json", "rows.from_json"}
+INSIDE = {"connection.connect", "json_columns.to_json", "json_columns.from_json"}
 
 
 def _store_modules() -> list[ModuleType]:
+    """The store's modules, with the row modules of store/rows/ (store/postgres/ is the backend's inside)."""
     names = [m.name for m in pkgutil.iter_modules(store_package.__path__) if m.name != "migrations"]
+    names += [f"rows.{m.name}" for m in pkgutil.iter_modules(store_rows.__path__)]
     return [importlib.import_module(f"rlm_mcp.store.{name}") for name in names]
 
 
