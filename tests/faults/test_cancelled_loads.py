@@ -35,6 +35,16 @@ def _shape(settings: Settings) -> tuple[list[tuple[str, str, str]], int, int]:
         store.close()
 
 
+def _documents_high_water(settings: Settings) -> int:
+    """The highest document id ever deleted or used (migration 0007): it rises when a staging row goes."""
+    store = open_store(settings.db_path)
+    try:
+        row = store.conn().execute("SELECT last_id FROM id_high_water WHERE name = 'documents'").fetchone()
+        return int(row[0])
+    finally:
+        store.close()
+
+
 async def _cancel_after_first_progress(client: Client, path: str) -> None:
     """Call load_document, and cancel the call (the client sends notifications/cancelled) as soon as
     the first progress notification shows the load under way."""
@@ -66,13 +76,16 @@ async def test_a_cancelled_load_stops_and_leaves_the_store_as_before(
         loaded = await client.call_tool("load_document", {"path": "service.log"})
         assert not loaded.is_error, loaded.content
         before = _shape(settings)
+        high_water = _documents_high_water(settings)
         _write_log(log, "second")  # a changed file: a reload would replace every chunk
         with anyio.fail_after(120):
             await _cancel_after_first_progress(client, "service.log")
         # The request is never answered once cancelled: the store shows when the load has stopped.
         cancelled_at = time.monotonic()
         with anyio.fail_after(STOP_SECONDS):
-            while len(_shape(settings)[0]) > 1:  # the cancelled load's staging row
+            # The staging row is written by the load's writer thread, so it may not exist yet when the
+            # cancel lands: wait until it has been written and deleted (the high water rises then).
+            while len(_shape(settings)[0]) > 1 or _documents_high_water(settings) <= high_water:
                 await anyio.sleep(0.05)
         print(f"stopped and cleaned up {time.monotonic() - cancelled_at:.2f} s after the cancel")
         assert _shape(settings) == before  # no staging row, no new chunk, the first version intact
