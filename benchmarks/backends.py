@@ -67,6 +67,9 @@ Cycle = Callable[[str], bool]  # one claim + submit by a worker; False when the 
 
 @contextlib.contextmanager
 def pgserver_dsn() -> Iterator[str]:
+    """Start a server in a new temporary folder, yield its DSN, stop it and remove the folder (the
+    benchmarks' and the tests' server). The folder sits directly under the temp dir: run as root,
+    pgserver's initdb runs as another user, who cannot reach into pytest's 0700 folders."""
     import pgserver
 
     folder = Path(tempfile.mkdtemp(prefix="rlm-pg-bench-"))

@@ -78,9 +78,9 @@ def pg_server() -> Iterator[str]:
         import psycopg  # noqa: F401
     except ImportError:
         pytest.skip("the postgres extra is not installed (pip install -e '.[test,postgres]'; CI installs it)")
-    from .postgres_support import postgres_server
+    from benchmarks.backends import pgserver_dsn  # the benchmarks' server: one start-up code
 
-    with postgres_server() as dsn:
+    with pgserver_dsn() as dsn:
         yield dsn
 
 

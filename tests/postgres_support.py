@@ -33,24 +33,6 @@ RETRY_SECONDS = 120.0  # how long an analyst keeps calling again while the store
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a server in a new temporary folder, yield its DSN, stop it and remove the folder.
-    The folder sits directly under the temp dir: run as root, pgserver's initdb runs as another user,
-    who cannot reach into pytest's 0700 folders."""
-    import pgserver
-
-    folder = Path(tempfile.mkdtemp(prefix="rlm-pg-"))
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        server = pgserver.get_server(folder, cleanup_mode="stop")
-    try:
-        yield str(server.get_uri())
-    finally:
-        server.cleanup()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
 def restartable_server() -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
     """A server of its own (not the session's) with `stop()` (fast: sessions are ended, their
     transactions rolled back) and `start()` again on the same data folder; yields (dsn, stop, start)."""

@@ -8,16 +8,18 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rlm_mcp.config import Settings
 from rlm_mcp.jobs import claiming, create_job
 from rlm_mcp.store import Store
+from rlm_mcp.store import tasks as tasks_db
 
 from .jobs_support import add_document
 
@@ -29,38 +31,75 @@ XSS_QUOTE = '<script>window.__pwned = 1; document.title = "pwned"</script>'
 
 
 def drive_job(store: Store, settings: Settings, texts: list[str], quote_words: int = 4, fail_every: int = 0,
-              worker_count: int = 3, unverified_every: int = 0) -> dict[str, Any]:  # fmt: skip
+              worker_count: int = 3, unverified_every: int = 0,
+              threads: int = 1) -> dict[str, Any]:  # fmt: skip
     """A document of `texts`, a job over it, and scripted analysts that each quote the first words of
-    every chunk they get; every `fail_every`-th task fails (its attempts spent). Returns the ids."""
+    every chunk they get; every `fail_every`-th task fails (its attempts spent). Returns the ids.
+    With `threads` > 1 that many analysts claim and submit at once (as a team does on Postgres)."""
     doc_id, chunk_ids = add_document(store, "notes.txt", texts)
     plan = create_job(store, settings, "What do the notes say?", [f"d{doc_id}"], task_tokens=500)
-    done, failed, findings = [], [], []
-    n = 0
-    while True:
-        worker = f"analyst-{n % worker_count}"
-        claim = claiming.claim_task(store, plan.job_id, worker)
-        if claim.task_id is None:
-            break
-        n += 1
-        if fail_every and n % fail_every == 0:
-            with store.write() as conn:
-                from rlm_mcp.store import tasks as tasks_db
+    drive = _Drive(store, plan.job_id, quote_words, fail_every, unverified_every)
+    if threads == 1:
+        drive.run([f"analyst-{n}" for n in range(worker_count)])
+    else:
+        team = [threading.Thread(target=drive.run, args=([f"analyst-{n}"],)) for n in range(threads)]
+        for member in team:
+            member.start()
+        for member in team:
+            member.join()
+        assert not drive.errors, drive.errors
+    return {"job_id": plan.job_id, "doc_id": doc_id, "chunk_ids": chunk_ids, "done": drive.done,
+            "failed": drive.failed, "findings": drive.findings}  # fmt: skip
 
+
+@dataclass
+class _Drive:
+    """The scripted analysts' shared tally: claims are numbered in the order they are answered."""
+
+    store: Store
+    job_id: int
+    quote_words: int
+    fail_every: int
+    unverified_every: int
+    claims: int = 0
+    done: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, workers: list[str]) -> None:
+        try:
+            while self.step(workers[self.claims % len(workers)]):
+                pass
+        except BaseException as error:  # a thread's failure fails the test, in drive_job
+            self.errors.append(error)
+
+    def step(self, worker: str) -> bool:
+        claim = claiming.claim_task(self.store, self.job_id, worker)
+        if claim.task_id is None:
+            return False
+        with self.lock:
+            self.claims += 1
+            n = self.claims
+        if self.fail_every and n % self.fail_every == 0:
+            with self.store.write() as conn:
                 tasks_db.mark_failed(conn, claim.task_id, "the analyst gave up: chunk unreadable")
-            failed.append(claim.task_id)
-            continue
+            with self.lock:
+                self.failed.append(claim.task_id)
+            return True
         out = []
         for i, chunk in enumerate(claim.chunks):
-            bad = unverified_every and (n + i) % unverified_every == 0
-            quote = "this sentence is not there" if bad else " ".join(chunk.text.split()[:quote_words])
+            bad = self.unverified_every and (n + i) % self.unverified_every == 0
+            quote = "this sentence is not there" if bad else " ".join(chunk.text.split()[: self.quote_words])
             out.append({"title": f"Note {chunk.chunk_id}", "detail": "what the chunk says",
                         "evidence": quote, "chunk_id": f"c{chunk.chunk_id}", "tags": ["notes"]})  # fmt: skip
-        claiming.submit_findings(store, claim.task_id, worker, out, summary="ok", relevance="high",
+        claiming.submit_findings(self.store, claim.task_id, worker, out, summary="ok", relevance="high",
                                  counts={"kind": {"note": len(claim.chunks)}})  # fmt: skip
-        done.append(claim.task_id)
-        findings += out
-    return {"job_id": plan.job_id, "doc_id": doc_id, "chunk_ids": chunk_ids, "done": done,
-            "failed": failed, "findings": findings}  # fmt: skip
+        with self.lock:
+            self.done.append(claim.task_id)
+            self.findings += out
+        return True
 
 
 def chromium_binary() -> str | None:
