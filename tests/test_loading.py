@@ -5,11 +5,13 @@ import os
 from pathlib import Path
 
 import pytest
+import sqlean as sqlite3
 
 from rlm_mcp.config import Settings
 from rlm_mcp.errors import NotFound, PathNotAllowed, UnsupportedContent
 from rlm_mcp.loading.loader import load_document
-from rlm_mcp.store import Store
+from rlm_mcp.loading.staging import remove_stale_staging
+from rlm_mcp.store import Store, open_store
 from rlm_mcp.store import documents as db
 from rlm_mcp.store.rows import NewChunk
 
@@ -185,6 +187,22 @@ def test_a_killed_load_leaves_a_staging_row_that_the_next_load_removes(
     if store.backend == "sqlite":  # and no FTS5 entry is left behind
         match = "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'half'"
         assert store.conn().execute(match).fetchone()[0] == 0
+
+
+def test_a_path_without_staging_rows_is_checked_without_waiting_for_the_write_lock(tmp_path: Path) -> None:
+    """The check before each file of a load must not queue behind the writer thread's open batch."""
+    store = open_store(tmp_path / "rlm.db")
+    other = open_store(tmp_path / "rlm.db")
+    try:
+        store.conn().execute("PRAGMA busy_timeout = 0")  # a wait for the lock would raise at once
+        with other.write() as conn:  # another writer (the load's batch) holds the write lock
+            conn.execute("UPDATE id_high_water SET last_id = last_id")
+            assert remove_stale_staging(store, str(tmp_path / "a.txt"), "x") == []
+            with pytest.raises(sqlite3.OperationalError, match="locked"), store.write():
+                pass  # what the check did before: take the write lock
+    finally:
+        store.close()
+        other.close()
 
 
 def test_progress_reports_reach_the_total(project: Path, settings: Settings, store: Store) -> None:
