@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..store import Store
 from ..store import search as db
 from . import bm25_read_ahead
-from .bm25_index import CACHE_KEY, IndexCache, Postings, cache_for, complete, quote, read_postings, read_sizes
+from .bm25_index import CACHE_KEY, IndexCache, Postings, cache_for, complete, quote, read_all, read_sizes
 
 if TYPE_CHECKING:  # numpy loads on the first search, not at server start
     import numpy as np
@@ -106,7 +106,7 @@ def _top_k(
     first_word = dict(zip(reversed(flat), reversed(words), strict=True))
     if _reach(conn, cache, first_word, totals.rows) < PLAIN_BELOW:
         return plain(conn, words, scope, k)
-    found = {t: read_postings(conn, cache, w, t, totals.rows) for t, w in first_word.items()}
+    found = read_all(store, conn, cache, first_word, totals.rows)
     hits = {t: len(p.ids) if p is not None else totals.rows for t, p in found.items()}
     query = Query(
         tuple(words), tuple(flat), tuple(idf(totals.rows, hits[t]) for t in flat), totals.tokens / totals.rows

@@ -15,6 +15,7 @@ then equal the sums of the carried lengths, or the cache is read afresh.
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ SHARE_SAMPLE = 500  # rows whose tokens tell which words may be in half the rows
 MAYBE_FLOOR = 0.3  # tokens in this share of the sampled rows or more: rows counted before postings read
 DELTA_ROWS = 20_000  # a write adding more rows than this drops the cached postings (keeps the lengths)
 CACHE_KEY = "bm25_index"
+SPLIT_ABOVE = 50_000  # rows: from here a query's uncached tokens are read on two connections at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,68 @@ def unpack_postings(instances: str) -> Postings:
     counts = np.diff(np.concatenate((starts, [len(docs)])))
     ids = docs[starts]
     return Postings(ids.astype(np.int32) if ids[-1] < 2**31 else ids, counts.astype(np.float32))
+
+
+_HELPER: list[ThreadPoolExecutor] = []  # one thread, made on first use; its connections are the stores'
+_HELPER_LOCK = threading.Lock()
+
+
+def read_all(
+    store: Store, conn: Any, cache: IndexCache, words: dict[str, str], total_rows: int
+) -> dict[str, Postings | None]:
+    """`read_postings` of each token (`words`: token -> a query word for it), on a large index split
+    between this connection and a helper thread's (SQLite reads outside the GIL: 2 cores, 2 doclists).
+
+    The helper reads in a read transaction of its own, and only if the index there is the version
+    the cache and this transaction are at (FTS5's structure record, which every write changes);
+    otherwise it reads nothing and its tokens are read here, so every posting is of one version.
+    """
+    with cache.lock:
+        missing = [t for t in words if t not in cache.postings and t not in cache.carried]
+    if cache.rows < SPLIT_ABOVE or len(missing) < 2:
+        return {t: read_postings(conn, cache, w, t, total_rows) for t, w in words.items()}
+    shares = cache.shares or {}  # a cost guide: a token's share of rows is about its doclist's length
+    sides: tuple[list[str], list[str]] = ([], [])
+    load = [0.0, 0.0]
+    for token in sorted(missing, key=lambda t: -shares.get(t, 0.0)):  # costliest first, to the lighter
+        side = 0 if load[0] <= load[1] else 1
+        sides[side].append(token)
+        load[side] += shares.get(token, 0.0) + 1e-4
+    theirs = {t: words[t] for t in sides[1]}
+    pending = _helper().submit(read_at_version, store, cache, theirs, total_rows)
+    try:
+        found = {t: read_postings(conn, cache, words[t], t, total_rows) for t in sides[0]}
+    finally:
+        helped = pending.result()  # waited for even on an error here: its statements end first
+    found.update(helped if helped is not None else {})
+    for token, word in words.items():  # cached ones, and the helper's if it read nothing
+        if token not in found:
+            found[token] = read_postings(conn, cache, word, token, total_rows)
+    return found
+
+
+def read_at_version(
+    store: Store, cache: IndexCache, words: dict[str, str], total_rows: int
+) -> dict[str, Postings | None] | None:
+    """`read_postings` of `words` on this thread's connection, in a read transaction at the cache's
+    version of the index; None (nothing read) if the index there is another version."""
+    conn = store.conn()
+    if conn.in_transaction:  # not this module's connection to use
+        return None
+    conn.execute("BEGIN")
+    try:
+        if db.index_totals(conn).version != cache.version:
+            return None  # a write came between: the caller reads these at its own version
+        return {t: read_postings(conn, cache, w, t, total_rows) for t, w in words.items()}
+    finally:
+        conn.execute("COMMIT")
+
+
+def _helper() -> ThreadPoolExecutor:
+    with _HELPER_LOCK:
+        if not _HELPER:
+            _HELPER.append(ThreadPoolExecutor(1, thread_name_prefix="rlm-bm25-read"))
+        return _HELPER[0]
 
 
 def read_postings(conn: Any, cache: IndexCache, word: str, token: str, total_rows: int) -> Postings | None:

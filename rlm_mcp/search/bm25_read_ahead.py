@@ -1,6 +1,9 @@
 """BM25's read-ahead: after the first search of a large index, a background thread reads the row
 lengths and the postings of the index's commonest tokens into the cache (search/bm25_index.py), so
 that the first use of a common word does not read it from FTS5 (0.1-1 s a word at a million chunks).
+First it settles the tokens that may be in half the rows or more: those that are get the floor idf,
+cached as None (no memory), so a query's first use of "the" or "of" does not count their rows
+(30-130 ms each at a million chunks).
 """
 
 import atexit
@@ -28,7 +31,7 @@ log = logging.getLogger(__name__)
 WARM_ABOVE = 50_000  # rows: from here the postings of the index's frequent tokens are read ahead
 WARM_SAMPLE = 2_000  # rows whose tokens name the frequent ones
 WARM_SHARE = 0.01  # tokens in this share of the sampled rows or more are read ahead, commonest first
-WARM_BELOW = 0.45  # ...and in less than this share (half or more get the floor idf, never read)
+WARM_BELOW = 0.45  # ...read if in less than this share; from it only counted (half or more: floor idf)
 WARM_BATCH = 8  # tokens read per read transaction (a short one: checkpoints are not held up)
 WARM_FILL = 0.75  # share of the cache the read-ahead fills: the rest is for the words queries bring
 
@@ -74,6 +77,7 @@ def warm(store: Store, cache: IndexCache) -> None:
     conn = connect(store.path)
     try:
         tokens: list[str] | None = None
+        shares: dict[str, float] = {}
         while tokens is None or tokens:
             conn.execute("BEGIN")
             try:
@@ -86,16 +90,11 @@ def warm(store: Store, cache: IndexCache) -> None:
                 if tokens is None:
                     read_sizes(conn, cache)
                     tokens = _frequent(conn, cache)
+                    shares = cache.shares or {}
                 for token in tokens[:WARM_BATCH]:
                     if cache.held >= WARM_FILL * MAX_POSTINGS or _stopping.is_set():
                         return
-                    if token in cache.carried:
-                        complete(cache, token)
-                    with cache.lock:
-                        known = token in cache.postings
-                    if not known:
-                        found = unpack_postings(db.postings(conn, token))
-                        remember(cache, token, None if len(found.ids) >= (cache.rows + 1) // 2 else found)
+                    _read_one(conn, cache, token, shares.get(token, 0.0))
                 tokens = tokens[WARM_BATCH:]
             finally:
                 conn.execute("COMMIT")
@@ -108,7 +107,26 @@ def warm(store: Store, cache: IndexCache) -> None:
         _warmers.discard(threading.current_thread())
 
 
+def _read_one(conn: Any, cache: IndexCache, token: str, share: float) -> None:
+    """A token's postings into the cache; one in WARM_BELOW of the sample or more is only counted,
+    and cached as a floor-idf token (None) if in half the rows or more."""
+    if token in cache.carried:
+        complete(cache, token)
+    with cache.lock:
+        if token in cache.postings:
+            return
+    half = (cache.rows + 1) // 2
+    if share >= WARM_BELOW:
+        if db.token_rows(conn, token) >= half:
+            remember(cache, token, None)  # floor idf, settled without reading postings
+        return
+    found = unpack_postings(db.postings(conn, token))
+    remember(cache, token, None if len(found.ids) >= half else found)
+
+
 def _frequent(conn: Any, cache: IndexCache) -> list[str]:
-    """Tokens in WARM_SHARE to WARM_BELOW of a sample of the index's rows, commonest first."""
+    """Tokens in WARM_SHARE or more of a sample of the index's rows, commonest first: those in
+    WARM_BELOW or more are only counted (settled as floor-idf tokens if in half the rows or more,
+    as their first use would find them; bm25_index.read_postings), the others read."""
     frequent = [(share, token) for token, share in sample_shares(conn, cache, WARM_SAMPLE).items()]
-    return [token for share, token in sorted(frequent, reverse=True) if WARM_SHARE <= share < WARM_BELOW]
+    return [token for share, token in sorted(frequent, reverse=True) if share >= WARM_SHARE]

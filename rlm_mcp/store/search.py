@@ -239,6 +239,15 @@ def rows_at_least(conn: Connection, match: str, cap: int) -> int:
     return int(row[0])
 
 
+def token_rows(conn: Connection, token: str) -> int:
+    """How many rows of the index hold `token` (a token of the index, not query text): fts5vocab's row
+    table, which walks the token's doclist inside FTS5."""
+    if not conn.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'rlm_index_rows'").fetchone():
+        conn.execute("CREATE VIRTUAL TABLE temp.rlm_index_rows USING fts5vocab(main, chunks_fts, row)")
+    row = conn.execute("SELECT doc FROM temp.rlm_index_rows WHERE term = ?", (token,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
 def postings(conn: Connection, token: str) -> str:
     """The row of each instance of `token` (a token of the index, not query text), comma-separated in
     id order (a row once per instance): fts5vocab's instance table, read in one string."""
