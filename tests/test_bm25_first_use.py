@@ -9,9 +9,11 @@ import pytest
 
 from rlm_mcp.config import Settings
 from rlm_mcp.loading.loader import load_document
-from rlm_mcp.search import bm25, bm25_index, bm25_read_ahead
+from rlm_mcp.search import bm25, bm25_index, bm25_read_ahead, fts_query
 from rlm_mcp.store import Store
+from rlm_mcp.store import documents as documents_db
 from rlm_mcp.store import search as search_db
+from rlm_mcp.store.rows import NewChunk
 
 from .test_bm25_topk import _cached, check, paragraph, queries, write_corpus
 
@@ -161,3 +163,26 @@ def test_token_rows_counts_the_rows_a_match_of_the_token_finds(store: Store, cor
     for token in ["w1", "w40", "the", "of", "absent"]:
         matched = search_db.rows_at_least(conn, f'"{token}"', 10**9)
         assert search_db.token_rows(conn, token) == matched
+
+
+def test_a_search_inside_a_write_reads_every_word_on_its_own_connection(
+    store: Store, corpus: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows written but not committed are seen by the writer's connection alone: its search ranks
+    them as FTS5 does there, its words read on that connection (no helper)."""
+    sides = _split_sides(monkeypatch)
+    rng = random.Random(8)
+    with store.write() as w:
+        doc = documents_db.insert_staging(w, "added", "/synthetic/added.txt", "text", 1, "added", "test")
+        documents_db.insert_chunks(
+            w,
+            doc,
+            (NewChunk(i, paragraph(rng), "", "", f"a{i}", i + 1, i + 1, None, None) for i in range(30)),
+        )
+        documents_db.finalize(w, doc, None, None)
+        for text in ["w1 w2 w3 w5", "w8 w13 the of"]:
+            match = fts_query(text) or ""
+            want = search_db.bm25_candidates(w, match, None, 10)
+            got = bm25.top_k(store, match.replace('"', "").split(" OR "), None, 10)
+            assert [c for c, _ in got] == [c for c, _ in want] and [s for _, s in got] == [s for _, s in want]
+    assert sides == []

@@ -79,7 +79,7 @@ def top_k(store: Store, words: Sequence[str], scope: Sequence[int] | None, k: in
     if own:
         conn.execute("BEGIN")
     try:
-        return _top_k(store, conn, list(words), scope, k)
+        return _top_k(store, conn, list(words), scope, k, own)
     finally:
         if own:
             conn.execute("COMMIT")
@@ -94,7 +94,7 @@ def plain(conn: Any, words: Sequence[str], scope: Sequence[int] | None, k: int) 
 
 
 def _top_k(
-    store: Store, conn: Any, words: list[str], scope: Sequence[int] | None, k: int
+    store: Store, conn: Any, words: list[str], scope: Sequence[int] | None, k: int, own: bool
 ) -> list[tuple[int, float]]:
 
     totals = db.index_totals(conn)
@@ -106,7 +106,9 @@ def _top_k(
     first_word = dict(zip(reversed(flat), reversed(words), strict=True))
     if _reach(conn, cache, first_word, totals.rows) < PLAIN_BELOW:
         return plain(conn, words, scope, k)
-    found = read_all(store, conn, cache, first_word, totals.rows)
+    # Trigger: the caller's own transaction (it may hold writes FTS5 keeps in memory, which no other
+    # connection sees). Outcome: every word is read on this connection.
+    found = read_all(store, conn, cache, first_word, totals.rows, split=own)
     hits = {t: len(p.ids) if p is not None else totals.rows for t, p in found.items()}
     query = Query(
         tuple(words), tuple(flat), tuple(idf(totals.rows, hits[t]) for t in flat), totals.tokens / totals.rows

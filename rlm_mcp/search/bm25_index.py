@@ -186,7 +186,7 @@ _HELPER_LOCK = threading.Lock()
 
 
 def read_all(
-    store: Store, conn: Any, cache: IndexCache, words: dict[str, str], total_rows: int
+    store: Store, conn: Any, cache: IndexCache, words: dict[str, str], total_rows: int, split: bool = True
 ) -> dict[str, Postings | None]:
     """`read_postings` of each token (`words`: token -> a query word for it), on a large index split
     between this connection and a helper thread's (SQLite reads outside the GIL: 2 cores, 2 doclists).
@@ -194,10 +194,11 @@ def read_all(
     The helper reads in a read transaction of its own, and only if the index there is the version
     the cache and this transaction are at (FTS5's structure record, which every write changes);
     otherwise it reads nothing and its tokens are read here, so every posting is of one version.
+    `split` False: all on this connection (a transaction that may hold writes not yet committed).
     """
     with cache.lock:
         missing = [t for t in words if t not in cache.postings and t not in cache.carried]
-    if cache.rows < SPLIT_ABOVE or len(missing) < 2:
+    if not split or cache.rows < SPLIT_ABOVE or len(missing) < 2:
         return {t: read_postings(conn, cache, w, t, total_rows) for t, w in words.items()}
     shares = cache.shares or {}  # a cost guide: a token's share of rows is about its doclist's length
     sides: tuple[list[str], list[str]] = ([], [])
