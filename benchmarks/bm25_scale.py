@@ -56,6 +56,7 @@ PER_DOCUMENT = 10_000
 WINDOW = (100, 300)  # words per synthetic chunk
 SEED_TITLES = 64
 LOAD_CHUNKS = 1_000  # the load whose first searches are measured (a document added, then removed)
+ADDED_PATH = "/synthetic/added.txt"  # that document's path
 
 
 def log(message: str) -> None:
@@ -274,10 +275,15 @@ def read_ahead(store: Store) -> tuple[float, int]:
 
 
 def add_chunks(store: Store, words: Sequence[str], n: int) -> int:
-    """A document of `n` new chunks (a load), committed; its id."""
+    """A document of `n` new chunks (a load), committed; its id. A run that died after adding it left
+    it in the cached store: it is removed first (its path is unique, so the insert would fail)."""
     texts = window_texts(words, 10**9, n)
     with store.write() as w:
-        doc = documents_db.insert_staging(w, "added", "/synthetic/added.txt", "text", 1, "added", "bench")
+        for row in documents_db.staging_rows(w, ADDED_PATH):
+            documents_db.delete_staging(w, row.id)
+        if (left := documents_db.find_ready(w, ADDED_PATH)) is not None:
+            documents_db.delete_document(w, left.id)
+        doc = documents_db.insert_staging(w, "added", ADDED_PATH, "text", 1, "added", "bench")
         documents_db.insert_chunks(
             w, doc, (NewChunk(i, t, "", "", f"a{i}", i + 1, i + 1, None, None) for i, t in enumerate(texts))
         )
