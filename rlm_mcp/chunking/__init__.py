@@ -18,12 +18,13 @@ CONTENT_TYPES = ("text", "markdown", "csv", "tsv", "json", "jsonl", "code", "log
 SHEBANG_BYTES = 256
 
 
-def make_chunker(content_type: str, path: Path, head: str = "") -> Chunker:
-    """The chunker for a content type; for code, the language comes from the extension or a shebang."""
+def make_chunker(content_type: str, path: Path, head: str = "", profile_columns: bool = True) -> Chunker:
+    """The chunker for a content type; for code, the language comes from the extension or a shebang;
+    `profile_columns=False`: a table's columns are profiled elsewhere (see TabularChunker)."""
     if content_type in ("text", "markdown"):
         return ProseChunker(content_type)
     if content_type in ("csv", "tsv"):
-        return TabularChunker(content_type)
+        return TabularChunker(content_type, profile_columns=profile_columns)
     if content_type == "json":
         return JsonChunker()
     if content_type == "jsonl":

@@ -2,10 +2,15 @@
 
 Work is done per column and per batch with C-speed builtins (set, map(int), str.count, one regex
 over a joined column), so a 400 MB CSV is profiled at tens of MB/s. Distinct counts are exact up to
-a memory budget shared by all columns, then estimated with a K-minimum-values sketch and marked so.
+a memory budget shared by all columns, then estimated with a K-minimum-values sketch (over a stable
+hash: two loads of one file give one estimate) and marked so. A column of dates and datetimes is
+datetime wherever its values fall, so the type never depends on where a batch ends.
+
+A table with a columnar copy is profiled by DuckDB instead (data/profiling.py), by these rules.
 """
 
 import decimal
+import hashlib
 import math
 import re
 from collections.abc import Sequence
@@ -41,13 +46,19 @@ class _Sketch:
             return
         import numpy as np
 
-        hashes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values)).view(np.uint64)
+        digests = b"".join(_stable_hash(value) for value in values)
+        hashes = np.frombuffer(digests, dtype=np.uint64)
         self.mins = np.unique(np.concatenate([self.mins, hashes]))[:SKETCH_SIZE]
 
     def estimate(self) -> int:
         if len(self.mins) < SKETCH_SIZE:
             return len(self.mins)
         return int((SKETCH_SIZE - 1) * 2.0**64 / (float(self.mins[-1]) + 1.0))
+
+
+def _stable_hash(value: str) -> bytes:
+    """8 bytes of a hash that is the same in every process (Python's hash() of a str is salted)."""
+    return hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
 @dataclass(slots=True)
@@ -106,28 +117,42 @@ class _Column:
         self.high = high if self.high is None else max(self.high, high)
 
     def summary(self, rows: int) -> dict[str, Any]:
-        result: dict[str, Any] = {"name": self.name, "type": self.kind or "empty", "nulls": self.nulls}
-        if self.empty:
-            result["empty"] = self.empty
-        result["null_rate"] = round(self.nulls / rows, 4) if rows else 0.0
         if self.distinct is not None:
-            result["distinct"] = len(self.distinct)
+            distinct, estimated = len(self.distinct), False
         else:
             assert self.sketch is not None
-            result["distinct"] = self.sketch.estimate()
-            result["distinct_estimated"] = True
-        if self.kind == "float" and self.low is not None:
-            result["min"], result["max"] = _exact_bound(self.low[1]), _exact_bound(self.high[1])
-        elif self.kind in ("integer", "date", "datetime") and self.low is not None:
-            result["min"], result["max"] = self.low, self.high
-        return result
+            distinct, estimated = self.sketch.estimate(), True
+        low, high = self.low, self.high
+        if self.kind == "float" and low is not None:
+            low, high = exact_bound(low[1]), exact_bound(high[1])
+        return column_summary(
+            self.name, self.kind, (self.nulls, self.empty, rows), (distinct, estimated), (low, high)
+        )
+
+
+def column_summary(
+    name: str, kind: str, counts: tuple[int, int, int], distinct: tuple[int, bool], bounds: tuple[Any, Any]
+) -> dict[str, Any]:
+    """One column of the profile, in the answer's key order. `kind` "" is a column of nulls only;
+    `counts`: (nulls, empty fields, rows); `distinct`: (count, estimated); `bounds`: shown values."""
+    nulls, empty, rows = counts
+    result: dict[str, Any] = {"name": name, "type": kind or "empty", "nulls": nulls}
+    if empty:
+        result["empty"] = empty
+    result["null_rate"] = round(nulls / rows, 4) if rows else 0.0
+    result["distinct"] = distinct[0]
+    if distinct[1]:
+        result["distinct_estimated"] = True
+    if kind in ("integer", "float", "date", "datetime") and bounds[0] is not None:
+        result["min"], result["max"] = bounds
+    return result
 
 
 def _as_float(bound: int) -> tuple[float, str]:
     return (float(bound) if abs(bound) < 1e308 else math.copysign(math.inf, bound)), str(bound)
 
 
-def _exact_bound(text: str) -> float | str:
+def exact_bound(text: str) -> float | str:
     """A float column's min or max as written: a JSON number when a float holds it digit for digit
     (`2432188.16`), else its exact decimal text (`12345678901234567.89`, never `1.2345678901234568e+16`)."""
     value = float(text)
@@ -138,6 +163,27 @@ def _exact_bound(text: str) -> float | str:
     if not math.isfinite(value) or not exact.is_finite():
         return text.strip()
     return value if decimal.Decimal(repr(value)) == exact else exact_number(exact)
+
+
+def _dates_and_datetimes(unique: set[str]) -> bool:
+    """Every value a date or a datetime: a datetime column (dates compare as text before times)."""
+    return all(DATES.fullmatch(v) or DATETIMES.fullmatch(v) for v in unique)
+
+
+def value_kinds(value: str) -> tuple[str, ...]:
+    """The kinds (of KINDS) one present value reads as, by the very rules of the streaming profile."""
+    return tuple(kind for kind in KINDS if _bounds(kind, [value], {value}) is not None)
+
+
+def decide_kind(fits: dict[str, bool]) -> str:
+    """A column's type when `fits[kind]` says whether every present value reads as that kind: the
+    first of KINDS that all fit (integer before float, date before datetime), else string."""
+    return next((kind for kind in KINDS if fits.get(kind)), "string")
+
+
+def column_cap(width: int) -> int:
+    """Distinct values counted exactly per column of a table this wide (EXACT_DISTINCT_BUDGET shared)."""
+    return max(MIN_EXACT_PER_COLUMN, min(MAX_EXACT_PER_COLUMN, EXACT_DISTINCT_BUDGET // max(1, width)))
 
 
 def _bounds(kind: str, values: Sequence[str], unique: set[str]) -> tuple[Any, Any] | None:
@@ -154,7 +200,7 @@ def _bounds(kind: str, values: Sequence[str], unique: set[str]) -> tuple[Any, An
         elif kind in ("date", "datetime"):
             pattern = DATES if kind == "date" else DATETIMES
             joined = "\n".join(unique)
-            if not pattern.fullmatch(joined):
+            if not pattern.fullmatch(joined) and (kind == "date" or not _dates_and_datetimes(unique)):
                 return None
             return min(unique), max(unique)
         elif kind == "boolean":
@@ -171,7 +217,7 @@ class ColumnProfiler:
 
     def __init__(self, names: Sequence[str]) -> None:
         width = max(1, len(names))
-        cap = max(MIN_EXACT_PER_COLUMN, min(MAX_EXACT_PER_COLUMN, EXACT_DISTINCT_BUDGET // width))
+        cap = column_cap(width)
         self.columns = [_Column(name, cap) for name in names]
         self.rows = 0
         self.batch_rows = max(16, CELLS_PER_BATCH // width)

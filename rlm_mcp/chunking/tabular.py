@@ -5,6 +5,10 @@ slice of the document. Rows per chunk follow from the width of the first rows, a
 content-defined (boundaries.py) so that an edit changes only the chunks it touches. Ragged rows are
 kept and counted; an unterminated quote is reported and cannot swallow the rest of the file. Regular
 batches are cut a chunk at a time (prefix sums of row lengths), not a row at a time.
+
+`profile_columns=False` (the loader's choice when DuckDB profiles the columns from the copy's
+staging file, data/profiling.py): no column profile here, and clean blocks are not parsed at all;
+`header` and `clean` then tell the caller what the profile needs.
 """
 
 import bisect
@@ -23,8 +27,11 @@ SAMPLE_ROWS = 32
 
 
 class TabularChunker:
-    def __init__(self, content_type: str = "csv", delimiter: str | None = None) -> None:
+    def __init__(
+        self, content_type: str = "csv", delimiter: str | None = None, profile_columns: bool = True
+    ) -> None:
         self.content_type = content_type
+        self.profile_columns = profile_columns
         self.delimiter = delimiter or ("\t" if content_type == "tsv" else None)
         self._rows = 0
         self._ragged = 0
@@ -61,8 +68,19 @@ class TabularChunker:
         problems = (self._reader.problems if self._reader else []) + self._problems
         if problems:
             profile["problems"] = problems[:REPORTED_PROBLEMS]
-        profile["column_profiles"] = self._profiler.summary() if self._profiler else []
+        if self.profile_columns:
+            profile["column_profiles"] = self._profiler.summary() if self._profiler else []
         return profile
+
+    @property
+    def header(self) -> list[str]:
+        """The columns' names as the profile gives them (`column_N` without a header row)."""
+        return list(self._header)
+
+    @property
+    def clean(self) -> bool:
+        """Every record was one clean line of the header's width (csvrows.clean_records)."""
+        return self._reader is not None and self._reader.clean and not self._ragged and not self._blank
 
     def _flush_profile(self) -> None:
         if self._profiler and self._batch:
@@ -70,6 +88,8 @@ class TabularChunker:
         self._batch = []
 
     def _profile_rows(self, rows: list[list[str]]) -> None:
+        if self._profiler is None:
+            return
         self._batch.extend(rows)
         if self._profiler and len(self._batch) >= self._profiler.batch_rows:
             self._flush_profile()
@@ -87,7 +107,7 @@ class TabularChunker:
     # -- chunks -----------------------------------------------------------------------------------
 
     def chunks(self, text: TextIO) -> Iterator[Chunk]:
-        self._reader = RecordReader(text, self.delimiter)
+        self._reader = RecordReader(text, self.delimiter, parse=self.profile_columns)
         batches = self._reader.batches()
         first = next(batches, None)
         if first is None:
@@ -101,8 +121,7 @@ class TabularChunker:
             last = (batch.raws[-1], batch.starts[-1])
             if self._cutter is None:
                 self._cutter = Cutter(records_per_chunk(batch.raws[:SAMPLE_ROWS]))
-            widths = list(map(len, batch.rows))
-            if widths.count(len(self._header)) == len(widths):
+            if batch.regular or _of_width(batch.rows, len(self._header)):
                 self._profile_rows(batch.rows)
                 yield from self._regular(batch)
             else:
@@ -126,7 +145,7 @@ class TabularChunker:
         fields, raw = batch.rows[0], batch.raws[0].rstrip("\r\n")
         self._has_header = looks_like_header(fields)
         self._header = fields if self._has_header else [f"column_{i + 1}" for i in range(len(fields))]
-        self._profiler = ColumnProfiler(self._header)
+        self._profiler = ColumnProfiler(self._header) if self.profile_columns else None
         if self._has_header:
             del batch.rows[0], batch.raws[0], batch.starts[0]
             if batch.ends is not batch.starts:  # one shared list when every record is one line
@@ -227,6 +246,11 @@ class TabularChunker:
             owner = self._rows if index == 0 else None
             section = f"row {self._rows} (part {index + 1}/{len(parts)})"
             yield Chunk(part, start, end, self._context, section, owner, owner)
+
+
+def _of_width(rows: list[list[str]], width: int) -> bool:
+    widths = list(map(len, rows))
+    return widths.count(width) == len(widths)
 
 
 def looks_like_header(fields: list[str]) -> bool:

@@ -46,7 +46,7 @@ the transaction that swaps the document in, and `discard(copy, old_file)` after 
 from duckdb import Error as DuckDBError
 
 from ..store import Connection
-from .building import BuiltCopy, CopyBuilder, has_copy, start_copy
+from .building import BuiltCopy, CopyBuilder, DeferredColumns, has_copy, start_copy
 from .conversion import BuildConnection
 from .files import DataCopy, discard, discard_removed, install, open_copy, sweep
 from .querying import DEFAULT_LIMIT, MAX_LIMIT, QueryResult, query
@@ -76,6 +76,7 @@ __all__ = [
     "BuiltCopy",
     "CopyBuilder",
     "DataCopy",
+    "DeferredColumns",
     "DuckDBError",
     "QueryResult",
     "cell_text",

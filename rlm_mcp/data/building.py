@@ -20,7 +20,7 @@ import duckdb
 
 from ..hashing import PinnedFile
 from ..store.rows import CopyRow
-from . import files, lines, tables
+from . import files, lines, profiling, tables
 from .conversion import (
     FINAL_MEMORY_MB,
     JSON_MEMORY_MB,
@@ -43,6 +43,17 @@ STAGE_THREADS = 1  # while chunking runs beside it
 FINAL_THREADS = 2
 
 RecordSink = Callable[[str | None, str | None, str | None, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredColumns:
+    """A table the chunker did not profile (`profiles_columns`): its header, whether every record was
+    a clean line (csvrows.clean_records, so DuckDB read the very fields Python reads), and the Python
+    profile to fall back on when DuckDB's cannot be had."""
+
+    names: list[str]
+    clean: bool
+    fallback: Callable[[], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +107,10 @@ class CopyBuilder:
         self._stage: Path | None = None
         self._layout: tables.CsvLayout | None = None
         self._scan: lines.LineScan | None = None
+        # a table's column profile and type checks, computed in the staging thread (see profiling.py)
+        self.profiles_columns = content_type in TABLE_KINDS and file.duckdb_path is not None
+        self._stage_profile: profiling.StageProfile | None = None
+        self._stage_types: tuple[list[str], list[tuple[str, bool]]] | None = None
 
     def _row_bytes(self, rows: int) -> float:
         """Source bytes per record: the final writer's row groups are bounded by them."""
@@ -126,6 +141,7 @@ class CopyBuilder:
                     width = self._layout.width
                     conn = self._connection.use(STAGE_THREADS, width, STAGE_MEMORY_MB)
                     tables.stage_source(conn, source, self._layout, self._stage)
+                    self._profile_stage(conn, width)
                 return
             self._scan = scan = lines.scan_lines(self.file)
             if scan.plain and source is not None:  # the final file at once: see _finish_lines
@@ -135,17 +151,33 @@ class CopyBuilder:
         except (duckdb.Error, OSError, ValueError) as error:
             self._stage_error = error
 
+    def _profile_stage(self, conn: duckdb.DuckDBPyConnection, width: int) -> None:
+        """While the chunker runs: the columns' profile and their candidate types, checked; `finish`
+        uses them when the chunker's records turn out to be the ones DuckDB read."""
+        assert self._stage is not None
+        try:
+            profile = profiling.profile_stage(conn, self._stage, width)
+        except profiling.ProfileMismatch as error:
+            log.info("%s: the profile is computed in Python (%s)", self.file, error)
+            return
+        self._stage_profile = profile
+        kinds = [kind or "empty" for kind, *_ in profile.columns]
+        self._stage_types = (kinds, tables.checked_types(conn, self._stage, kinds))
+
     # -- after chunking -----------------------------------------------------------------------------
 
-    def finish(self, profile: dict[str, Any] | None) -> BuiltCopy | None:
-        """The finished copy, or None when the document has nothing to copy."""
+    def finish(
+        self, profile: dict[str, Any] | None, deferred: DeferredColumns | None = None
+    ) -> BuiltCopy | None:
+        """The finished copy, or None when the document has nothing to copy; with `deferred`, the
+        profile's `column_profiles` are set here (before the types they decide are applied)."""
         if self._thread is not None:
             self._thread.join()
         target = self._temp("final")
         try:
             kind = "lines" if self.content_type in LINE_KINDS else "table"
             conn = self._final_connection(profile)
-            warnings = self._write_final(conn, profile or {}, target)
+            warnings = self._write_final(conn, profile or {}, target, deferred)
             if warnings is None:
                 return None
             records = parquet_rows(conn, target)
@@ -168,7 +200,11 @@ class CopyBuilder:
         return self._connection.use(FINAL_THREADS, width, memory)
 
     def _write_final(
-        self, conn: duckdb.DuckDBPyConnection, profile: dict[str, Any], target: Path
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        profile: dict[str, Any],
+        target: Path,
+        columns: DeferredColumns | None = None,
     ) -> list[str] | None:
         if self.content_type in JSON_KINDS:
             assert self.sink is not None
@@ -177,18 +213,21 @@ class CopyBuilder:
             warnings, _ = write_json_copy(conn, self.sink, target)
             return warnings
         if self.content_type in TABLE_KINDS:
-            return self._finish_table(conn, profile, target)
+            return self._finish_table(conn, profile, target, columns)
         return self._finish_lines(conn, target)
 
     def _finish_table(
-        self, conn: duckdb.DuckDBPyConnection, profile: dict[str, Any], target: Path
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        profile: dict[str, Any],
+        target: Path,
+        columns: DeferredColumns | None = None,
     ) -> list[str] | None:
         rows = int(profile.get("rows") or 0)
         width = int(profile.get("columns") or 0)
         if rows == 0 or width == 0:
             return None
-        kinds = [str(c.get("type", "string")) for c in profile.get("column_profiles") or []]
-        header = self._profile_header(profile)
+        header = self._profile_header(profile, columns)
         layout = self._layout
         regular = not (profile.get("ragged_rows") or profile.get("blank_lines") or profile.get("problems"))
         direct = (
@@ -202,6 +241,7 @@ class CopyBuilder:
             and self._stage.exists()
             and self.file.unchanged()  # DuckDB read the whole file: only the pinned bytes if it did not grow
             and parquet_rows(conn, self._stage) == rows
+            and (columns is None or columns.clean)
         )
         if not direct:
             fields = header if header is not None else [f"column_{i + 1}" for i in range(width)]
@@ -215,9 +255,20 @@ class CopyBuilder:
             if counted != rows:
                 log.warning("%s: %d records re-read, the chunker counted %d", self.file, counted, rows)
         assert layout is not None and self._stage is not None
+        if columns is not None:
+            profile["column_profiles"] = self._column_profiles(conn, columns, direct, rows)
+        kinds = [str(c.get("type", "string")) for c in profile.get("column_profiles") or []]
         kinds = (kinds + ["string"] * layout.width)[: layout.width]
+        checked = (
+            self._stage_types if direct and self._stage_types and self._stage_types[0] == kinds else None
+        )
         select, warnings = tables.typed_select(
-            conn, self._stage, layout.names, kinds, None if direct else surplus
+            conn,
+            self._stage,
+            layout.names,
+            kinds,
+            None if direct else surplus,
+            checked[1] if checked else None,
         )
         row_bytes = self._row_bytes(rows)
         try:
@@ -235,11 +286,32 @@ class CopyBuilder:
             )
         return [*layout.warnings, *warnings]
 
-    def _profile_header(self, profile: dict[str, Any]) -> list[str] | None:
+    def _profile_header(self, profile: dict[str, Any], columns: DeferredColumns | None) -> list[str] | None:
         if not profile.get("header", True):
             return None
+        if columns is not None:
+            return list(columns.names) or None
         names = [str(c.get("name", "")) for c in profile.get("column_profiles") or []]
         return names or None
+
+    def _column_profiles(
+        self, conn: duckdb.DuckDBPyConnection, columns: DeferredColumns, direct: bool, rows: int
+    ) -> list[dict[str, Any]]:
+        """DuckDB's profile of the records the chunker counted: the staging thread's when DuckDB read
+        the file itself, else one of the normalized records; Python's when neither agrees."""
+        assert self._stage is not None
+        try:
+            stage_profile = self._stage_profile if direct else None
+            if stage_profile is None:
+                stage_profile = profiling.profile_stage(conn, self._stage, len(columns.names))
+            if stage_profile.rows == rows:
+                return stage_profile.summaries(columns.names)
+            log.warning(
+                "%s: %d records profiled, the chunker counted %d", self.file, stage_profile.rows, rows
+            )
+        except profiling.ProfileMismatch as error:
+            log.info("%s: the profile is computed in Python (%s)", self.file, error)
+        return columns.fallback()
 
     def _finish_lines(self, conn: duckdb.DuckDBPyConnection, target: Path) -> list[str] | None:
         """The lines file DuckDB wrote beside the chunker, when it read exactly the pinned bytes and

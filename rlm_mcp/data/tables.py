@@ -128,12 +128,14 @@ def typed_select(
     names: list[str],
     kinds: list[str],
     surplus: bool | None,
+    types: list[tuple[str, bool]] | None = None,
 ) -> tuple[str, list[str]]:
     """SELECT writing the final table from the staging file (c1 … cN), and what it says about types.
 
     `kinds` are the profile's column types; `surplus` is None for a file DuckDB read itself, else
-    whether the extra column of a normalized file holds anything."""
-    types = _checked_types(conn, stage, kinds)
+    whether the extra column of a normalized file holds anything; `types`: checked_types of these
+    kinds over this file when already computed."""
+    types = types if types is not None else checked_types(conn, stage, kinds)
     parts = ["file_row_number + 1 AS record"]
     for index, (name, (sql_type, tokens)) in enumerate(zip(names, types, strict=True), start=1):
         column = f"c{index}"
@@ -162,7 +164,7 @@ def _extra_name(names: list[str]) -> str:
     return name
 
 
-def _checked_types(conn: duckdb.DuckDBPyConnection, stage: Path, kinds: list[str]) -> list[tuple[str, bool]]:
+def checked_types(conn: duckdb.DuckDBPyConnection, stage: Path, kinds: list[str]) -> list[tuple[str, bool]]:
     """(type, whether null tokens occur) per column, each candidate checked over every value: one
     UNPIVOT per candidate type, so a 2,500-column table costs five aggregates, not 12,500."""
     result: list[tuple[str, bool]] = [("VARCHAR", False)] * len(kinds)

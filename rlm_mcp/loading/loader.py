@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..chunking import Chunker, detect_content_type, make_chunker
 from ..chunking.jsondata import JsonChunker, JsonLinesChunker
+from ..chunking.tabular import TabularChunker
 from ..config import Settings
 from ..errors import Cancelled, Conflict, InvalidInput, RlmError, UnsupportedContent
 from ..hashing import PinnedFile
@@ -244,12 +245,16 @@ def _load_locked(
     builder = data.start_copy(copy, pinned, kind, f"s{owner.rsplit(':', 1)[-1]}", run.connection)
     built = None
     try:
-        chunker = make_chunker(kind, file, sniffed)
+        deferred = builder is not None and builder.profiles_columns
+        chunker = make_chunker(kind, file, sniffed, profile_columns=not deferred)
         count, profile, warnings, written = _write_chunks(
             run, staging, (pinned, content_hash), chunker, name, reuse, builder
         )
         reporter.check()
-        built = _finish_copy(builder, profile, warnings)
+        columns = _deferred_columns(chunker, (pinned, content_hash)) if deferred else None
+        built = _finish_copy(builder, profile, warnings, columns)
+        if columns is not None and profile is not None and "column_profiles" not in profile:
+            profile["column_profiles"] = columns.fallback()  # no copy: Python profiles the columns
         reporter.check()  # the last point before the swap: after it, the new version goes in
     except BaseException:
         run.writer.drain()  # no batch of this document lands after its staging row is deleted
@@ -261,8 +266,39 @@ def _load_locked(
     )
 
 
+def _deferred_columns(chunker: Chunker, source: tuple[PinnedFile, str]) -> "data.DeferredColumns":
+    """What the copy needs to profile a table's columns the chunker left unprofiled, and the Python
+    profile of the pinned bytes to fall back on (the table read again, its hash checked again)."""
+    from .. import data
+
+    assert isinstance(chunker, TabularChunker)
+    pinned, content_hash = source
+    content_type, delimiter = chunker.content_type, chunker.delimiter
+
+    def profile_in_python() -> list[dict[str, Any]]:
+        profiler = TabularChunker(content_type, delimiter)
+        read_hash = hashlib.sha256()
+        with pinned.open_binary(read_hash) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+            for _ in profiler.chunks(text):
+                pass
+            while raw.read(1 << 20):
+                pass
+        if read_hash.hexdigest() != content_hash:
+            raise Conflict(
+                f"{pinned.path} changed while it was being loaded, so it was not stored. Call "
+                "load_document again once the file is written."
+            )
+        return list(profiler.profile()["column_profiles"])
+
+    return data.DeferredColumns(chunker.header, chunker.clean, profile_in_python)
+
+
 def _finish_copy(
-    builder: "data.CopyBuilder | None", profile: dict[str, Any] | None, warnings: list[str]
+    builder: "data.CopyBuilder | None",
+    profile: dict[str, Any] | None,
+    warnings: list[str],
+    columns: "data.DeferredColumns | None" = None,
 ) -> "data.BuiltCopy | None":
     """The document's columnar copy; one that cannot be built is a warning, never a failed load."""
     from .. import data
@@ -270,7 +306,7 @@ def _finish_copy(
     if builder is None:
         return None
     try:
-        built = builder.finish(profile)
+        built = builder.finish(profile, columns)
     except (data.DuckDBError, OSError, ValueError) as error:
         builder.discard_temps()
         warnings.append(f"no columnar copy (query_data cannot read this document): {error}")
