@@ -18,7 +18,7 @@ from rlm_mcp import data
 from rlm_mcp.chunking import columns
 from rlm_mcp.chunking.tabular import TabularChunker
 from rlm_mcp.config import Settings
-from rlm_mcp.data import building, profiling
+from rlm_mcp.data import building, conversion, profiling, tables
 from rlm_mcp.loading import load_document
 from rlm_mcp.store import Store
 
@@ -210,3 +210,26 @@ def test_a_plain_number_duckdb_cannot_cast_falls_back_to_python(
     doc = _load(store, settings, "fallback.csv", text)
     assert doc.profile["column_profiles"] == _python_profile(text)[1]["column_profiles"]
     assert doc.profile["rows"] == 800
+
+
+def test_type_checks_from_the_profile_equal_the_checks_over_every_row(tmp_path: Path) -> None:
+    """The profile's scan counts what tables.checked_types counts (per distinct value for a column
+    of few values, per row for the plain shapes of the others): the same types for the copy."""
+    generators = {
+        **COLUMNS,
+        "many_ints": COLUMNS["signed"],
+        "many_prices": lambda r, i: f"{r.random() * 1e6:.3f}",
+    }
+    text = _table(generators, 3000, seed=5)
+    path = tmp_path / "t.csv"
+    path.write_text(text, newline="")
+    conn = conversion.build_connection(1, tmp_path / "spill")
+    layout = tables.layout_for(list(generators), ",", True)
+    stage = tmp_path / "stage.parquet"
+    tables.stage_source(conn, path, layout, stage)
+    profile = profiling.profile_stage(conn, stage, layout.width)
+    kinds = [kind or "empty" for kind, *_ in profile.columns]
+    known = profile.checks
+    assert sum(check is not None for check in known) >= 10
+    assert tables.checked_types(conn, stage, kinds, known) == tables.checked_types(conn, stage, kinds)
+    assert profile.summaries(list(generators)) == _python_profile(text)[1]["column_profiles"]

@@ -175,6 +175,22 @@ def value_kinds(value: str) -> tuple[str, ...]:
     return tuple(kind for kind in KINDS if _bounds(kind, [value], {value}) is not None)
 
 
+def kind_of_values(unique: set[str]) -> tuple[str, Any, Any]:
+    """The type and shown bounds of a column whose present values are `unique`: what the streaming
+    profile answers, wherever its batches fall ("" for a column of nulls only)."""
+    if not unique:
+        return "", None, None
+    values = list(unique)
+    for kind in KINDS:
+        bounds = _bounds(kind, values, unique)
+        if bounds is None:
+            continue
+        if kind == "float":
+            return kind, exact_bound(bounds[0][1]), exact_bound(bounds[1][1])
+        return (kind, None, None) if kind == "boolean" else (kind, *bounds)
+    return "string", None, None
+
+
 def decide_kind(fits: dict[str, bool]) -> str:
     """A column's type when `fits[kind]` says whether every present value reads as that kind: the
     first of KINDS that all fit (integer before float, date before datetime), else string."""

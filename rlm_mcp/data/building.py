@@ -46,6 +46,16 @@ RecordSink = Callable[[str | None, str | None, str | None, str], None]
 
 
 @dataclass(frozen=True, slots=True)
+class _Early:
+    """A table's final file written in the staging thread, for the types it was written with."""
+
+    kinds: list[str]
+    path: Path
+    warnings: list[str]
+    top: dict[str, list[list[object]]]
+
+
+@dataclass(frozen=True, slots=True)
 class DeferredColumns:
     """A table the chunker did not profile (`profiles_columns`): its header, whether every record was
     a clean line (csvrows.clean_records, so DuckDB read the very fields Python reads), and the Python
@@ -111,6 +121,8 @@ class CopyBuilder:
         self.profiles_columns = content_type in TABLE_KINDS and file.duckdb_path is not None
         self._stage_profile: profiling.StageProfile | None = None
         self._stage_types: tuple[list[str], list[tuple[str, bool]]] | None = None
+        self._early: _Early | None = None  # the final file written in the staging thread
+        self._early_top: dict[str, list[list[object]]] | None = None
 
     def _row_bytes(self, rows: int) -> float:
         """Source bytes per record: the final writer's row groups are bounded by them."""
@@ -157,12 +169,36 @@ class CopyBuilder:
         assert self._stage is not None
         try:
             profile = profiling.profile_stage(conn, self._stage, width)
-        except profiling.ProfileMismatch as error:
-            log.info("%s: the profile is computed in Python (%s)", self.file, error)
+        except (profiling.ProfileMismatch, duckdb.Error) as error:  # the staging file stays good
+            log.info("%s: the profile is computed after chunking (%s)", self.file, error)
             return
         self._stage_profile = profile
         kinds = [kind or "empty" for kind, *_ in profile.columns]
-        self._stage_types = (kinds, tables.checked_types(conn, self._stage, kinds))
+        try:
+            types = tables.checked_types(conn, self._stage, kinds, profile.checks)
+            self._stage_types = (kinds, types)
+            self._write_early(conn, width, kinds, types)
+        except duckdb.Error as error:  # finish checks and writes it all again (and falls back if need be)
+            log.info("%s: the final copy is written after chunking (%s)", self.file, error)
+
+    def _write_early(
+        self, conn: duckdb.DuckDBPyConnection, width: int, kinds: list[str], types: list[tuple[str, bool]]
+    ) -> None:
+        """The final file too, and its exact top values, while the chunker still runs: `finish` takes
+        them when DuckDB read the chunker's very records (else, or if a cast fails here, it writes
+        the final file itself)."""
+        assert self._layout is not None and self._stage is not None and self._stage_profile is not None
+        select, warnings = tables.typed_select(conn, self._stage, self._layout.names, kinds, None, types)
+        early = self._temp("early")
+        conn = self._connection.use(STAGE_THREADS, width, FINAL_MEMORY_MB)
+        try:
+            write_parquet(conn, select, early, width + 1, self._row_bytes(self._stage_profile.rows))
+        except duckdb.Error as error:
+            files.discard_temp(early)
+            log.info("%s: the final copy is written after chunking (%s)", self.file, error)
+            return
+        top = top_values(conn, early, parquet_columns(conn, early))
+        self._early = _Early(kinds, early, warnings, top)
 
     # -- after chunking -----------------------------------------------------------------------------
 
@@ -182,7 +218,9 @@ class CopyBuilder:
                 return None
             records = parquet_rows(conn, target)
             columns = lines.LINE_COLUMNS if kind == "lines" else tuple(parquet_columns(conn, target))
-            top = top_values(conn, target, list(columns)) if kind == "table" else {}
+            top = self._early_top
+            if top is None:
+                top = top_values(conn, target, list(columns)) if kind == "table" else {}
             self._temps.remove(target)
             return BuiltCopy(target, kind, records, columns, tuple(warnings), top)
         finally:
@@ -259,6 +297,11 @@ class CopyBuilder:
             profile["column_profiles"] = self._column_profiles(conn, columns, direct, rows)
         kinds = [str(c.get("type", "string")) for c in profile.get("column_profiles") or []]
         kinds = (kinds + ["string"] * layout.width)[: layout.width]
+        early = self._early
+        if direct and early is not None and early.kinds == kinds:
+            os.replace(early.path, target)
+            self._early_top = early.top
+            return [*layout.warnings, *early.warnings]
         checked = (
             self._stage_types if direct and self._stage_types and self._stage_types[0] == kinds else None
         )
@@ -309,7 +352,7 @@ class CopyBuilder:
             log.warning(
                 "%s: %d records profiled, the chunker counted %d", self.file, stage_profile.rows, rows
             )
-        except profiling.ProfileMismatch as error:
+        except (profiling.ProfileMismatch, duckdb.Error) as error:
             log.info("%s: the profile is computed in Python (%s)", self.file, error)
         return columns.fallback()
 

@@ -29,8 +29,10 @@ from ..chunking.columns import (
     column_summary,
     decide_kind,
     exact_bound,
+    kind_of_values,
     value_kinds,
 )
+from . import tables
 from .sandbox import quote_literal
 
 PLAIN_NUMBER = r"[+-]?([0-9]{1,18}(\.[0-9]{0,30})?|\.[0-9]{1,30})"  # no dot: a BIGINT as well
@@ -39,6 +41,7 @@ PLAIN_DATETIME = (
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?"
 )
 COLUMNS_PER_QUERY = 64
+SHAPED_PER_QUERY = 8  # the row-by-row shape scan: 64 columns at once held 600 MB (DuckDB untracked)
 ODD_SAMPLE = 64  # values of no plain shape read first; a column with more is read whole
 TOKENS = "(" + ", ".join(quote_literal(t) for t in sorted(NULL_TOKENS)) + ")"
 WORDS = "(" + ", ".join(quote_literal(t) for t in sorted(BOOLEANS)) + ")"
@@ -63,14 +66,20 @@ class _Facts:
     plain: int = 0
     plain_whole: int = 0  # numeric: plain values without a dot; dates: plain datetimes
     bounds: tuple[Any, Any] = (None, None)  # of the plain values: (low, high) ints or (value, text) floats
+    zeros: int = 0  # plain whole numbers with a leading zero (007): codes, not quantities
+    shape: int = 0  # of the plain numbers: the largest scale * 1000 + integer digits
+    casts: tuple[int, int, int] = (0, 0, 0)  # present values DuckDB casts to DATE, TIMESTAMP, BOOLEAN
 
 
 @dataclass(frozen=True, slots=True)
 class StageProfile:
-    """The profile of a staging file's columns, named once the chunker's header is known."""
+    """The profile of a staging file's columns, named once the chunker's header is known; `checks`:
+    per column, the five figures tables.checked_types would count for its type, when every value
+    has a plain shape (None: they are to be counted)."""
 
     rows: int
     columns: tuple[tuple[str, tuple[int, int], tuple[int, bool], tuple[Any, Any]], ...]
+    checks: tuple[tuple[int, int, int, int, int] | None, ...]
 
     def summaries(self, names: list[str]) -> list[dict[str, Any]]:
         """The `column_profiles` of the load's answer; `names`: one per staging column c1 …"""
@@ -89,16 +98,59 @@ def profile_stage(conn: duckdb.DuckDBPyConnection, stage: Path, width: int) -> S
     facts: list[_Facts] = []
     for start in range(0, width, COLUMNS_PER_QUERY):
         facts += _first_pass(conn, source, range(start, min(width, start + COLUMNS_PER_QUERY)))
-    for start in range(0, width, COLUMNS_PER_QUERY):
-        indices = range(start, min(width, start + COLUMNS_PER_QUERY))
-        _second_pass(conn, source, [(i, facts[i]) for i in indices], cap)
+    for fact in facts:
+        if fact.present and fact.distinct is None and fact.approx <= 2 * cap:
+            fact.group = "grouped"  # few values: each read once, by Python (see _grouped)
+    for start in range(0, width, SHAPED_PER_QUERY):
+        indices = range(start, min(width, start + SHAPED_PER_QUERY))
+        _second_pass(conn, source, [(i, facts[i]) for i in indices])
     rows = int(conn.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0])
-    columns = []
+    columns, checks = [], []
     for index, fact in enumerate(facts):
-        kind, bounds = _kind(conn, source, index, fact)
+        if fact.group == "grouped":
+            kind, bounds, check = _grouped(conn, source, index, fact)
+        else:
+            (kind, bounds), check = _kind(conn, source, index, fact), None
+            check = _checks(kind, fact)
         distinct = (fact.distinct, False) if fact.distinct is not None else (fact.approx, True)
         columns.append((kind, (fact.empty + fact.tokens, fact.empty), distinct, bounds))
-    return StageProfile(rows, tuple(columns))
+        checks.append(check)
+    return StageProfile(rows, tuple(columns), tuple(checks))
+
+
+def _grouped(
+    conn: duckdb.DuckDBPyConnection, source: str, index: int, fact: _Facts
+) -> tuple[str, tuple[Any, Any], tuple[int, int, int, int, int] | None]:
+    """A column of few distinct values: each value once, with its count and what tables.checked_types
+    tests of it; Python reads the values by the streaming profile's own rules (columns.kind_of_values)
+    and adds up the type checks, so both are the ones the row-by-row passes would give."""
+    c = f"c{index + 1}"
+    tests = ", ".join(tables.value_checks("v"))
+    rows = conn.execute(
+        f"SELECT v, n, {tests} FROM (SELECT {c} AS v, count(*) AS n FROM {source} "
+        f"WHERE {c} IS NOT NULL GROUP BY {c})"
+    ).fetchall()
+    present = [row for row in rows if row[0] not in NULL_TOKENS]
+    fact.distinct = len(present)
+    kind, low, high = kind_of_values({str(row[0]) for row in present})
+    if kind not in tables.CANDIDATES:
+        return kind, (low, high), None
+    return kind, (low, high), tables.add_checks(kind, rows)
+
+
+def _checks(kind: str, fact: _Facts) -> tuple[int, int, int, int, int] | None:
+    """(values, values that cast, null tokens, odd shapes, decimal shape) as tables.checked_types
+    counts them, from what the scan found: plain numbers all cast (the scan checked it) and all
+    match its DECIMAL_PATTERN, so only leading zeros are odd."""
+    if fact.plain != fact.present or not fact.present:
+        return None
+    present, tokens = fact.present, fact.tokens
+    if kind == "integer":
+        return present, present, tokens, fact.zeros, 0
+    if kind == "float":
+        return present, present, tokens, 0, fact.shape
+    cast = {"date": fact.casts[0], "datetime": fact.casts[1], "boolean": fact.casts[2]}.get(kind)
+    return None if cast is None else (present, cast, tokens, 0, 0)
 
 
 def _present(column: str) -> str:
@@ -148,9 +200,7 @@ def _without_tokens(conn: duckdb.DuckDBPyConnection, source: str, index: int, fa
     fact.approx, fact.low_text, fact.high_text = int(row[0] or 0), row[1], row[2]
 
 
-def _second_pass(
-    conn: duckdb.DuckDBPyConnection, source: str, columns: list[tuple[int, _Facts]], cap: int
-) -> None:
+def _second_pass(conn: duckdb.DuckDBPyConnection, source: str, columns: list[tuple[int, _Facts]]) -> None:
     """Exact distinct counts, and the plain shapes of the columns that may be typed, in one scan; each
     shape is tested once per value in a projection (a FILTER clause would test it per aggregate)."""
     parts: list[str] = []
@@ -159,16 +209,14 @@ def _second_pass(
     for index, fact in columns:
         c = f"c{index + 1}"
         present = _present(c) if fact.tokens else f"({c} IS NOT NULL)"
-        if fact.present and fact.distinct is None and fact.approx <= 2 * cap:
-            parts.append(f"count(DISTINCT {c}) FILTER {present}" if fact.tokens else f"count(DISTINCT {c})")
-            layout.append((fact, "distinct", 1))
         if fact.group == "numeric":
             derived += [
                 f"{present} AND regexp_full_match({c}, {quote_literal(PLAIN_NUMBER)}) AS s{index}",
-                f"strpos({c}, '.') = 0 AS w{index}",
+                f"strpos({c}, '.') AS p{index}",
                 f"TRY_CAST({c} AS DOUBLE) AS d{index}",
             ]
-            shaped, whole = f"(s{index})", f"(s{index} AND w{index})"
+            shaped, whole, dot = f"(s{index})", f"(s{index} AND p{index} = 0)", f"p{index}"
+            signed = f"(starts_with({c}, '+') OR starts_with({c}, '-'))"
             parts += [
                 f"count(*) FILTER {shaped}",
                 f"count(*) FILTER {whole}",
@@ -178,17 +226,27 @@ def _second_pass(
                 f"max(TRY_CAST({c} AS BIGINT)) FILTER {whole}",
                 f"arg_min({c}, d{index}) FILTER {shaped}",
                 f"arg_max({c}, d{index}) FILTER {shaped}",
+                # leading zeros (^[+-]?0[0-9]) of a whole number, and scale * 1000 + integer digits
+                f"count(*) FILTER ({whole} AND ((starts_with({c}, '0') AND length({c}) > 1) OR "
+                f"((starts_with({c}, '+0') OR starts_with({c}, '-0')) AND length({c}) > 2)))",
+                f"max(CASE WHEN {dot} > 0 THEN (length({c}) - {dot}) * 1000 + {dot} - 1 ELSE length({c}) END "
+                f"- CASE WHEN {signed} THEN 1 ELSE 0 END) FILTER {shaped}",
             ]
-            layout.append((fact, "numeric", 8))
+            layout.append((fact, "numeric", 10))
         elif fact.group == "dates":
             parts += [
                 f"count(*) FILTER ({present} AND regexp_full_match({c}, {quote_literal(PLAIN_DATE)}))",
                 f"count(*) FILTER ({present} AND regexp_full_match({c}, {quote_literal(PLAIN_DATETIME)}))",
+                f"count(TRY_CAST({c} AS DATE)) FILTER {present}",
+                f"count(TRY_CAST({c} AS TIMESTAMP)) FILTER {present}",
             ]
-            layout.append((fact, "dates", 2))
+            layout.append((fact, "dates", 4))
         elif fact.group == "boolean":
-            parts.append(f"count(*) FILTER ({c} IN {WORDS})")
-            layout.append((fact, "boolean", 1))
+            parts += [
+                f"count(*) FILTER ({c} IN {WORDS})",
+                f"count(TRY_CAST({c} AS BOOLEAN)) FILTER {present}",
+            ]
+            layout.append((fact, "boolean", 2))
     if derived:
         used = ", ".join(f"c{index + 1}" for index, _ in columns)
         source = f"(SELECT {used}, {', '.join(derived)} FROM {source})"
@@ -199,10 +257,9 @@ def _second_pass(
     for fact, what, size in layout:
         values = row[offset : offset + size]
         offset += size
-        if what == "distinct":
-            fact.distinct = int(values[0])
-        elif what == "numeric":
-            shaped, whole, cast, cast_whole, low, high, low_text, high_text = values
+        if what == "numeric":
+            shaped, whole, cast, cast_whole, low, high, low_text, high_text, zeros, shape = values
+            fact.zeros, fact.shape = int(zeros), int(shape or 0)
             if int(cast) != int(shaped) or int(cast_whole) != int(whole):
                 raise ProfileMismatch(f"DuckDB cannot cast a plain number of column {fact.low_text!r}")
             fact.plain, fact.plain_whole = int(shaped), int(whole)
@@ -213,8 +270,10 @@ def _second_pass(
         elif what == "dates":
             dates, datetimes = int(values[0]), int(values[1])
             fact.plain, fact.plain_whole = dates + datetimes, datetimes
+            fact.casts = (int(values[2]), int(values[3]), 0)
         else:
             fact.plain = int(values[0])
+            fact.casts = (0, 0, int(values[1]))
 
 
 def _odd_values(conn: duckdb.DuckDBPyConnection, source: str, index: int, fact: _Facts) -> list[str] | None:

@@ -9,7 +9,7 @@ zeros (codes, zip codes) stay text; "NA", "NULL" and the like are nulls in typed
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,8 @@ def _stage(
         f"delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', auto_detect = false, "
         f"strict_mode = true, null_padding = false, {READ_LIMITS}, parallel = false)"
     )
-    write_stage(conn, f"SELECT {name_list(names)} FROM {source}", stage, width)
+    # snappy: the staging file is read a few times (profile, final file), then deleted: zstd cost CPU
+    write_stage(conn, f"SELECT {name_list(names)} FROM {source}", stage, width, "snappy")
 
 
 def normalize(file: PinnedFile, layout: CsvLayout, target: Path) -> tuple[int, bool]:
@@ -164,12 +165,22 @@ def _extra_name(names: list[str]) -> str:
     return name
 
 
-def checked_types(conn: duckdb.DuckDBPyConnection, stage: Path, kinds: list[str]) -> list[tuple[str, bool]]:
+def checked_types(
+    conn: duckdb.DuckDBPyConnection,
+    stage: Path,
+    kinds: list[str],
+    known: Sequence[Sequence[int] | None] | None = None,
+) -> list[tuple[str, bool]]:
     """(type, whether null tokens occur) per column, each candidate checked over every value: one
-    UNPIVOT per candidate type, so a 2,500-column table costs five aggregates, not 12,500."""
+    UNPIVOT per candidate type, so a 2,500-column table costs five aggregates, not 12,500. `known`:
+    per column, the five figures of _checks when the profile's scan already counted them."""
     result: list[tuple[str, bool]] = [("VARCHAR", False)] * len(kinds)
+    counted = list(known) if known is not None else [None] * len(kinds)
+    for index, (kind, figures) in enumerate(zip(kinds, counted, strict=True)):
+        if kind in CANDIDATES and figures is not None:
+            result[index] = _decide(kind, list(figures))
     for kind in CANDIDATES:
-        columns = [f"c{i + 1}" for i, k in enumerate(kinds) if k == kind]
+        columns = [f"c{i + 1}" for i, k in enumerate(kinds) if k == kind and counted[i] is None]
         if not columns:
             continue
         unpivot = (
@@ -207,6 +218,37 @@ def _checks(kind: str) -> list[str]:
         odd,
         shape,
     ]
+
+
+def value_checks(v: str) -> list[str]:
+    """Per distinct value `v`, what _checks counts: a null token, whether it casts to each of
+    CANDIDATES (in their order), the two odd shapes, and the decimal shape (the same expressions)."""
+    return [
+        f"{v} IN {TOKENS}",
+        *(f"TRY_CAST({v} AS {target}) IS NOT NULL" for target in CANDIDATES.values()),
+        f"regexp_matches({v}, '^[+-]?0[0-9]')",
+        f"NOT regexp_full_match({v}, '{DECIMAL_PATTERN}')",
+        f"CASE WHEN strpos({v}, '.') > 0 THEN length({v}) - strpos({v}, '.') ELSE 0 END * 1000 "
+        f"+ length(split_part(ltrim({v}, '+-'), '.', 1))",
+    ]
+
+
+def add_checks(kind: str, rows: Sequence[Sequence[Any]]) -> tuple[int, int, int, int, int]:
+    """_checks' five figures for `kind` from (value, count, *value_checks) rows of a column."""
+    cast_at = 3 + list(CANDIDATES).index(kind)
+    present = cast = tokens = odd = 0
+    shape: int | None = None
+    for row in rows:
+        count = int(row[1])
+        if row[2]:
+            tokens += count
+            continue
+        present += count
+        cast += count if row[cast_at] else 0
+        odd += count if row[-2 if kind == "float" else -3] else 0
+        if kind == "float":
+            shape = max(int(row[-1]), shape if shape is not None else int(row[-1]))
+    return present, cast, tokens, odd, shape or 0
 
 
 def _decide(kind: str, values: tuple[Any, ...] | list[Any]) -> tuple[str, bool]:
