@@ -2,8 +2,10 @@
 of the index, or on the caller's alone), and the floor-idf words settled by the read-ahead."""
 
 import random
-import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,9 +15,9 @@ from rlm_mcp.search import bm25, bm25_index, bm25_read_ahead, fts_query
 from rlm_mcp.store import Store
 from rlm_mcp.store import documents as documents_db
 from rlm_mcp.store import search as search_db
-from rlm_mcp.store.rows import NewChunk
+from rlm_mcp.store.rows import IndexTotals, NewChunk
 
-from .test_bm25_topk import _cached, check, paragraph, queries, write_corpus
+from .test_bm25_topk import _cached, check, in_another_thread, paragraph, queries, write_corpus
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +59,18 @@ def _assert_read(
             assert (hit.ids.tolist(), hit.counts.tolist()) == (ids, counts)
 
 
+@contextmanager
+def _snapshot(store: Store) -> Iterator[tuple[Any, IndexTotals, bm25_index.IndexCache]]:
+    """The store's connection inside a read transaction: it, the index totals and the cache at them."""
+    conn = store.conn()
+    conn.execute("BEGIN")
+    try:
+        totals = search_db.index_totals(conn)
+        yield conn, totals, bm25_index.cache_for(store, conn, totals)
+    finally:
+        conn.execute("COMMIT")
+
+
 def _split_sides(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object] | None]:
     """What each helper read returned (None: it read nothing)."""
     seen: list[dict[str, object] | None] = []
@@ -78,14 +92,8 @@ def test_split_reads_equal_serial_reads_and_answers_stay_exact(
     tokens = _tokens(store, words)
     want = _vocabulary_reads(store, list(tokens))
     sides = _split_sides(monkeypatch)
-    conn = store.conn()
-    conn.execute("BEGIN")
-    try:
-        totals = search_db.index_totals(conn)
-        cache = bm25_index.cache_for(store, conn, totals)
+    with _snapshot(store) as (conn, totals, cache):
         found = bm25_index.read_all(store, conn, cache, tokens, totals.rows)
-    finally:
-        conn.execute("COMMIT")
     assert sides and sides[0] is not None and len(sides[0]) >= 3  # the helper read a share of them
     assert set(found) == set(tokens)
     _assert_read(found, want, totals.rows)
@@ -100,30 +108,15 @@ def test_a_write_before_the_helper_reads_is_detected_and_the_tokens_read_at_the_
     tokens = _tokens(store, words)
     want = _vocabulary_reads(store, list(tokens))  # the index before the write
     sides = _split_sides(monkeypatch)
-    conn = store.conn()
-    conn.execute("BEGIN")
-    try:
-        totals = search_db.index_totals(conn)
-        cache = bm25_index.cache_for(store, conn, totals)
-        errors: list[BaseException] = []
+    with _snapshot(store) as (conn, totals, cache):
 
         def write() -> None:  # another thread's reload commits after this snapshot began
-            try:
-                text = "\n\n".join(paragraph(random.Random(5)) for _ in range(40))
-                (project / "docs" / "added.txt").write_text(text + "\n", encoding="utf-8")
-                load_document(store, settings, ".")
-            except BaseException as error:
-                errors.append(error)
-            finally:
-                store.release_thread()
+            text = "\n\n".join(paragraph(random.Random(5)) for _ in range(40))
+            (project / "docs" / "added.txt").write_text(text + "\n", encoding="utf-8")
+            load_document(store, settings, ".")
 
-        writer = threading.Thread(target=write)
-        writer.start()
-        writer.join()
-        assert not errors
+        in_another_thread(store, write)
         found = bm25_index.read_all(store, conn, cache, tokens, totals.rows)
-    finally:
-        conn.execute("COMMIT")
     with store.read() as fresh:
         assert search_db.index_totals(fresh).version != totals.version  # the write did change the index
     assert sides == [None]  # the helper saw another version and read nothing

@@ -3,7 +3,8 @@ the same ids in the same order with the same scores (ties aside), scoped or not,
 removals, with documents still loading, and for the queries it hands back to FTS5."""
 
 import random
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from itertools import groupby
 from pathlib import Path
 
@@ -58,6 +59,25 @@ def assert_same_ranking(got: Sequence[tuple[int, float]], want: Sequence[tuple[i
         ids_got, ids_want = {c for c, _ in a}, {c for c, _ in b}
         if score != want[-1][1]:  # the last score group may be cut by k on either side
             assert ids_got == ids_want, score
+
+
+def in_another_thread(store: Store, work: Callable[[], object]) -> None:
+    """Run `work` in a thread of its own (its own connection, released after) and wait for it; what it
+    raised is raised here."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as error:  # reported by the calling thread
+            errors.append(error)
+        finally:
+            store.release_thread()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert not errors, errors
 
 
 def check(store: Store, texts: Sequence[str], scope: list[int] | None = None) -> int:
@@ -286,8 +306,6 @@ def test_a_search_in_an_older_snapshot_never_uses_a_newer_cache(
 ) -> None:
     """A reader whose transaction began before a reload (same row count: rows gone and rows added)
     searches after another thread has cached the new index: it answers for its own snapshot."""
-    import threading
-
     texts = queries(9, 10)
     check(store, texts)
     changed = project / "docs" / "f4.txt"
@@ -299,21 +317,12 @@ def test_a_search_in_an_older_snapshot_never_uses_a_newer_cache(
     old = store.conn()
     old.execute("BEGIN")
     want = {t: search_db.bm25_candidates(old, fts_query(t) or "", None, 10) for t in texts}
-    errors: list[BaseException] = []
 
     def writer_and_new_reader() -> None:
-        try:
-            load_document(store, settings, ".")
-            check(store, texts)  # caches the new index (this thread's connection)
-        except BaseException as error:  # reported by the main thread
-            errors.append(error)
-        finally:
-            store.release_thread()
+        load_document(store, settings, ".")
+        check(store, texts)  # caches the new index (this thread's connection)
 
-    thread = threading.Thread(target=writer_and_new_reader)
-    thread.start()
-    thread.join()
-    assert not errors
+    in_another_thread(store, writer_and_new_reader)
     assert _cached(store).version != search_db.index_totals(old).version  # the newer one is cached
     for text in texts:
         assert_same_ranking(bm25_candidates(store, fts_query(text) or "", None, 10), want[text])
