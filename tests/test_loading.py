@@ -210,3 +210,26 @@ def test_progress_reports_reach_the_total(project: Path, settings: Settings, sto
     seen: list[tuple[float, float]] = []
     load_document(store, settings, "a.txt", progress=lambda done, total, _: seen.append((done, total)))
     assert seen and seen[-1][0] == seen[-1][1] == (project / "a.txt").stat().st_size
+
+
+def test_a_batch_of_any_size_goes_in_whole_in_order_and_searchable(store: Store) -> None:
+    """insert_chunks writes ROWS_PER_INSERT rows a statement and the remainder in power-of-two parts:
+    every row lands once, ids follow the batch's order, and (SQLite) each is in the FTS5 index."""
+    count = db.ROWS_PER_INSERT + 1000  # 1024 + 512 + 256 + 128 + 64 + 32 + 8
+    rows = [NewChunk(i, f"row{i} lantern", "", "", f"h{i}", i + 1, i + 1, None, None) for i in range(count)]
+    with store.write() as conn:
+        document = db.insert_staging(conn, "big", "/big", "text", 1, "hash", "test:1")
+        db.insert_chunks(conn, document, rows)
+    conn = store.conn()
+    listed = list(
+        conn.execute("SELECT id, ordinal, text FROM chunks WHERE document_id = ? ORDER BY id", (document,))
+    )
+    assert [r[1] for r in listed] == list(range(count))
+    assert [r[2] for r in listed] == [r.text for r in rows]
+    assert [r[0] for r in listed] == list(range(listed[0][0], listed[0][0] + count))
+    if store.backend != "sqlite":
+        return  # Postgres takes the batch by COPY and indexes it by trigger (test_postgres_search.py)
+    (indexed,) = conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'lantern'").fetchone()
+    assert indexed == count
+    (hit,) = conn.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH 'row1777'").fetchone()
+    assert hit == listed[1777][0]

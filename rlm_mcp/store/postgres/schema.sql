@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     UNIQUE (document_id, ordinal)
 );
 CREATE INDEX IF NOT EXISTS chunks_tsv ON chunks USING gin (tsv);
-CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(content_hash);
+DROP INDEX IF EXISTS chunks_hash;  -- no query looks a chunk up by its hash (SQLite migration 0012)
 
 CREATE TABLE IF NOT EXISTS chunks_vec (
     chunk_id     BIGINT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
