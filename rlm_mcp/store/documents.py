@@ -97,7 +97,7 @@ def insert_chunks(conn: Connection, document_id: int, rows: Iterable[NewChunk]) 
     batch = list(rows)
     start = 0
     while start < len(batch):
-        size = min(ROWS_PER_INSERT, 1 << (len(batch) - start).bit_length() - 1)  # a power of two
+        size = min(ROWS_PER_INSERT, 1 << ((len(batch) - start).bit_length() - 1))  # a power of two
         part = batch[start : start + size]
         values: list[object] = []
         for offset, r in enumerate(part, start=first_id + start):
