@@ -46,7 +46,8 @@ the transaction that swaps the document in, and `discard(copy, old_file)` after 
 from duckdb import Error as DuckDBError
 
 from ..store import Connection
-from .building import BuiltCopy, CopyBuilder, DeferredColumns, has_copy, start_copy
+from .building import CopyBuilder, has_copy, start_copy
+from .built import BuiltCopy, DeferredColumns
 from .conversion import BuildConnection
 from .files import DataCopy, discard, discard_removed, install, open_copy, sweep
 from .querying import DEFAULT_LIMIT, MAX_LIMIT, QueryResult, query

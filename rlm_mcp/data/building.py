@@ -11,7 +11,6 @@ the document still loads, without a copy.
 import logging
 import os
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,8 @@ from typing import Any
 import duckdb
 
 from ..hashing import PinnedFile
-from ..store.rows import CopyRow
 from . import files, lines, profiling, tables
+from .built import BuiltCopy, DeferredColumns
 from .conversion import (
     FINAL_MEMORY_MB,
     JSON_MEMORY_MB,
@@ -42,8 +41,6 @@ LINE_KINDS = ("text", "log", "markdown")
 STAGE_THREADS = 1  # while chunking runs beside it
 FINAL_THREADS = 2
 
-RecordSink = Callable[[str | None, str | None, str | None, str], None]
-
 
 @dataclass(frozen=True, slots=True)
 class _Early:
@@ -53,40 +50,6 @@ class _Early:
     path: Path
     warnings: list[str]
     top: dict[str, list[list[object]]]
-
-
-@dataclass(frozen=True, slots=True)
-class DeferredColumns:
-    """A table the chunker did not profile (`profiles_columns`): its header, whether every record was
-    a clean line (csvrows.clean_records, so DuckDB read the very fields Python reads), and the Python
-    profile to fall back on when DuckDB's cannot be had."""
-
-    names: list[str]
-    clean: bool
-    fallback: Callable[[], list[dict[str, Any]]]
-
-
-@dataclass(frozen=True, slots=True)
-class BuiltCopy:
-    """A finished copy waiting in a temp file for the transaction that swaps its document in."""
-
-    temp: Path
-    kind: str
-    records: int
-    columns: tuple[tuple[str, str], ...]
-    warnings: tuple[str, ...]
-    top_values: dict[str, list[list[object]]]
-
-    def row(self, document_id: int) -> CopyRow:
-        return CopyRow(
-            document_id, self.kind, files.final_name(self.temp), self.records, self.columns, self.warnings
-        )
-
-    def discard(self) -> None:
-        """A swap that failed: the temp file goes, and so does the file it was renamed to if the
-        rename ran before the transaction rolled back (its name is this build's own, never a live copy's)."""
-        files.discard_temp(self.temp)
-        files.discard_temp(self.temp.with_name(files.final_name(self.temp)))
 
 
 def has_copy(content_type: str) -> bool:
